@@ -1,0 +1,384 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	digest "github.com/newsroom/digest"
+	"github.com/robfig/cron/v3"
+)
+
+// minSecretLen is the shortest link-signing key accepted: 32 bytes, the
+// size of an HMAC-SHA256 key.
+const minSecretLen = 32
+
+// regionCode is the form of a region code: short, lowercase, usable in
+// URLs, flags and file front matter without quoting.
+var regionCode = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+
+// Validate reports every problem of the configuration at once: an
+// errors.Join of *digest.FieldError whose Field is the dotted YAML key
+// ("smtp.port"). It reads nothing but the templates directory, and never
+// puts a secret's value in a message.
+func (c *Config) Validate() error {
+	probs := c.problems()
+	errs := make([]error, len(probs))
+	for i, e := range probs {
+		errs[i] = e
+	}
+	return errors.Join(errs...)
+}
+
+// problems lists the configuration's problems in key order.
+func (c *Config) problems() []*digest.FieldError {
+	var v problems
+	if c.Database == "" {
+		v.add("database", "is required, e.g. digest.db")
+	}
+	baseURL := checkBaseURL(c.BaseURL)
+	v.check("base_url", baseURL)
+	v.check("from", checkFrom(c.From))
+	// An empty list_id derives from base_url: when that is what is
+	// wrong, one message about base_url says it all.
+	if c.ListID != "" || baseURL == "" {
+		v.check("list_id", checkListID(c.ListID))
+	}
+	v.check("postal_address", checkPostalAddress(c.PostalAddress))
+	switch {
+	case c.Secret == "":
+		v.add("secret", "is required: at least %d random bytes from the environment, e.g. ${DIGEST_SECRET}", minSecretLen)
+	case len(c.Secret) < minSecretLen:
+		v.add("secret", "must be at least %d bytes long", minSecretLen)
+	}
+	v.check("schedule", checkSchedule(c.Schedule))
+	if c.SendTime.Hour < 0 || c.SendTime.Hour > 23 || c.SendTime.Minute < 0 || c.SendTime.Minute > 59 {
+		v.add("send_time", "%s is not a time of day between 00:00 and 23:59", c.SendTime)
+	}
+	if c.FirstDigestLookback <= 0 {
+		v.add("first_digest_lookback", "must be positive, e.g. 24h")
+	}
+	v.check("templates_dir", checkDir(c.TemplatesDir))
+	v.check("http.listen", checkListen(c.HTTP.Listen))
+	c.SMTP.problems(&v)
+	c.regionProblems(&v)
+	for _, e := range v {
+		e.Reason = c.redactSecrets(e.Reason)
+	}
+	return v
+}
+
+// redactSecrets hides the secrets in a message that quotes a value. Only a
+// mistake puts them there, such as from: ${DIGEST_SECRET}, but a message
+// is logged and pasted into tickets, so it must not carry them even then.
+func (c *Config) redactSecrets(s string) string {
+	for _, secret := range []string{c.Secret, c.SMTP.Password} {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, "[redacted]")
+		}
+	}
+	return s
+}
+
+func (s *SMTP) problems(v *problems) {
+	switch {
+	case s.Host == "":
+		v.add("smtp.host", "is required, e.g. smtp.example.org")
+	case !isHostOrIP(s.Host):
+		v.add("smtp.host", "%q is not a host name or IP address (give the port as smtp.port)", s.Host)
+	}
+	// Port 0 derives from TLS; if TLS is unknown, its own message says so.
+	knownTLS := s.TLS == TLSStartTLS || s.TLS == TLSImplicit || s.TLS == TLSNone
+	if (s.Port != 0 || knownTLS) && (s.Port < 1 || s.Port > 65535) {
+		v.add("smtp.port", "%d is not a port number between 1 and 65535", s.Port)
+	}
+	switch s.TLS {
+	case TLSStartTLS, TLSImplicit:
+	case TLSNone:
+		if s.Host != "" && !isLoopback(s.Host) {
+			v.add("smtp.tls", "%q is only allowed when smtp.host is a loopback address (localhost, 127.0.0.1, ::1): mail and passwords would cross the network unencrypted", TLSNone)
+		}
+	default:
+		v.add("smtp.tls", "%q is not one of %s, %s, %s", s.TLS, TLSStartTLS, TLSImplicit, TLSNone)
+	}
+	switch {
+	case s.Username != "" && s.Password == "":
+		v.add("smtp.password", "is required when smtp.username is set, e.g. ${DIGEST_SMTP_PASSWORD}")
+	case s.Username == "" && s.Password != "":
+		v.add("smtp.username", "is required when smtp.password is set")
+	}
+	if hasControl(s.Username, "") {
+		v.add("smtp.username", "must not contain control characters")
+	}
+	if s.Timeout <= 0 {
+		v.add("smtp.timeout", "must be positive, e.g. 30s")
+	}
+	if s.HELO != "" && !isHostname(s.HELO) {
+		v.add("smtp.helo", "%q is not a host name", s.HELO)
+	}
+}
+
+func (c *Config) regionProblems(v *problems) {
+	if len(c.Regions) == 0 {
+		v.add("regions", "at least one region is required")
+		return
+	}
+	first := map[string]int{}
+	for i, r := range c.Regions {
+		f := fmt.Sprintf("regions[%d]", i)
+		switch j, dup := first[r.Code]; {
+		case r.Code == "":
+			v.add(f+".code", "is required")
+		case !regionCode.MatchString(r.Code):
+			v.add(f+".code", "%q must be 1 to 32 lowercase letters, digits or hyphens, starting with a letter", r.Code)
+		case dup:
+			v.add(f+".code", "%q is already the code of regions[%d]", r.Code, j)
+		default:
+			first[r.Code] = i
+		}
+		switch {
+		case r.Name == "":
+			v.add(f+".name", "is required")
+		case hasControl(r.Name, ""):
+			v.add(f+".name", "must be one line without control characters")
+		}
+		v.check(f+".timezone", checkZone(r))
+	}
+}
+
+// problems collects field errors in the order they are found.
+type problems []*digest.FieldError
+
+func (v *problems) add(field, format string, args ...any) {
+	*v = append(*v, &digest.FieldError{Field: field, Reason: fmt.Sprintf(format, args...)})
+}
+
+// check adds reason, if any, as a problem of field.
+func (v *problems) check(field, reason string) {
+	if reason != "" {
+		*v = append(*v, &digest.FieldError{Field: field, Reason: reason})
+	}
+}
+
+// parseBaseURL parses s as base_url must be: an absolute http(s) URL with a
+// host and nothing after the path.
+func parseBaseURL(s string) (*url.URL, bool) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Opaque != "" {
+		return nil, false
+	}
+	return u, true
+}
+
+func checkBaseURL(s string) string {
+	if s == "" {
+		return "is required, e.g. https://digest.example.org"
+	}
+	u, ok := parseBaseURL(s)
+	switch {
+	case !ok || hasControl(s, "") || strings.ContainsAny(s, " \t"):
+		return fmt.Sprintf("%q is not an absolute http(s) URL like https://digest.example.org", s)
+	case u.User != nil:
+		return fmt.Sprintf("%q must not contain a user name or password", s)
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return fmt.Sprintf("%q must not have a query or fragment", s)
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		return fmt.Sprintf("%q must use https (http is only allowed for localhost, 127.0.0.1 and ::1)", s)
+	}
+	return ""
+}
+
+func checkFrom(s string) string {
+	if s == "" {
+		return `is required, e.g. "Daily Digest <digest@example.org>"`
+	}
+	if hasControl(s, "") {
+		return "must be one line without control characters"
+	}
+	if _, err := mail.ParseAddress(s); err != nil {
+		return fmt.Sprintf("%q is not an address like \"Daily Digest <digest@example.org>\"", s)
+	}
+	return ""
+}
+
+// defaultListID derives a List-Id from the host readers know the service
+// by. An IP address is not a domain, so it gets the RFC 2919 namespace for
+// unregistered ids.
+func defaultListID(host string) string {
+	if host == "" || net.ParseIP(host) != nil {
+		return "<digest.localhost>"
+	}
+	return "<digest." + strings.ToLower(host) + ">"
+}
+
+// checkListID checks an RFC 2919 List-Id: an optional phrase, then
+// "<label.namespace>" where the id is dot-atom text of at most 255 octets
+// with at least one dot.
+func checkListID(s string) string {
+	bad := fmt.Sprintf("%q is not a list id like \"Daily Digest <digest.example.org>\" (RFC 2919)", s)
+	if s == "" {
+		return "is required, e.g. <digest.example.org>"
+	}
+	lt := strings.IndexByte(s, '<')
+	if lt < 0 || !strings.HasSuffix(s, ">") || strings.Count(s, "<") != 1 || strings.Count(s, ">") != 1 || hasControl(s, "") {
+		return bad
+	}
+	id := s[lt+1 : len(s)-1]
+	if len(id) > 255 || !strings.Contains(id, ".") || !isDotAtom(id) {
+		return bad
+	}
+	return ""
+}
+
+// isDotAtom reports whether s is RFC 5322 dot-atom-text (ASCII only).
+func isDotAtom(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.':
+		case strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func checkPostalAddress(s string) string {
+	switch {
+	case strings.TrimSpace(s) == "":
+		return "is required: every digest must show the sender's physical postal address (CAN-SPAM)"
+	case hasControl(s, "\n\t"):
+		return "must not contain control characters other than line breaks"
+	}
+	return ""
+}
+
+// checkSchedule parses a cron spec the way the scheduler will. The cron
+// parser panics on some malformed CRON_TZ= prefixes, so a panic is turned
+// into the error it should have been.
+func checkSchedule(s string) (reason string) {
+	if strings.TrimSpace(s) == "" {
+		return `is required, e.g. "*/5 * * * *"`
+	}
+	defer func() {
+		// The panics seen are index errors on a prefix with nothing
+		// after it ("CRON_TZ=UTC"); their text would not help.
+		if recover() != nil {
+			reason = fmt.Sprintf("%q is not a cron schedule: a CRON_TZ=Zone/Name prefix must be followed by five fields", s)
+		}
+	}()
+	if _, err := cron.ParseStandard(s); err != nil {
+		return fmt.Sprintf("%q is not a cron schedule: %v", s, err)
+	}
+	return ""
+}
+
+func checkDir(dir string) string {
+	if dir == "" {
+		return ""
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Sprintf("%q does not exist", dir)
+	case err != nil:
+		return fmt.Sprintf("%q cannot be read: %v", dir, err)
+	case !fi.IsDir():
+		return fmt.Sprintf("%q is not a directory", dir)
+	}
+	return ""
+}
+
+func checkListen(s string) string {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Sprintf("%q is not host:port, e.g. 127.0.0.1:8080", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Sprintf("%q: the port must be a number between 1 and 65535", s)
+	}
+	if host != "" && !isHostOrIP(host) {
+		return fmt.Sprintf("%q: %q is not a host name or IP address", s, host)
+	}
+	return ""
+}
+
+func checkZone(r digest.Region) string {
+	switch {
+	case r.TimeZone == "":
+		return "is required, e.g. Europe/Brussels"
+	case !validZoneName(r.TimeZone):
+		return fmt.Sprintf("%q is not allowed: name an IANA zone such as Europe/Brussels", r.TimeZone)
+	}
+	if _, err := time.LoadLocation(r.TimeZone); err != nil {
+		return fmt.Sprintf("unknown time zone %q", r.TimeZone)
+	}
+	if r.Location == nil {
+		return fmt.Sprintf("%q is not loaded into Location (call ApplyDerived before Validate)", r.TimeZone)
+	}
+	return ""
+}
+
+// validZoneName refuses the names time.LoadLocation accepts but that do
+// not name one fixed zone: "" is UTC and "Local" is whatever the server
+// runs in, so either would silently change with the machine.
+func validZoneName(name string) bool {
+	return strings.TrimSpace(name) != "" && name != "Local"
+}
+
+// isLoopback reports whether host is a loopback host: localhost or a
+// loopback IP address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func isHostOrIP(s string) bool {
+	return net.ParseIP(s) != nil || isHostname(s)
+}
+
+// isHostname reports whether s is a DNS host name in ASCII: dot-separated
+// labels of letters, digits and inner hyphens, each at most 63 long.
+func isHostname(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(s, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// hasControl reports whether s has a control character other than those
+// in allowed.
+func hasControl(s, allowed string) bool {
+	for _, r := range s {
+		if unicode.IsControl(r) && !strings.ContainsRune(allowed, r) {
+			return true
+		}
+	}
+	return false
+}
