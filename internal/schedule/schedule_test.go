@@ -1,0 +1,112 @@
+package schedule
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestParse(t *testing.T) {
+	from := time.Date(2026, 11, 26, 5, 2, 0, 0, time.UTC)
+	tests := []struct {
+		spec    string
+		next    time.Time
+		wantErr string
+	}{
+		{spec: "*/5 * * * *", next: time.Date(2026, 11, 26, 5, 5, 0, 0, time.UTC)},
+		{spec: "@hourly", next: time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)},
+		{spec: "@every 1m", next: time.Date(2026, 11, 26, 5, 3, 0, 0, time.UTC)},
+		{spec: "* * *", wantErr: "invalid schedule"},
+		{spec: "CRON_TZ=UTC", wantErr: "invalid schedule"}, // panics inside robfig/cron
+		{spec: "TZ=", wantErr: "invalid schedule"},
+		{spec: "61 * * * *", wantErr: "invalid schedule"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			s, err := Parse(tt.spec)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Parse(%q) error = %v, want %q", tt.spec, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s.Next(from); !got.Equal(tt.next) {
+				t.Errorf("next after %v = %v, want %v", from, got, tt.next)
+			}
+		})
+	}
+}
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestRunRecoversFromPanic(t *testing.T) {
+	var calls atomic.Int32
+	s, err := New("@hourly", func(ctx context.Context) error {
+		if calls.Add(1) == 1 {
+			panic("boom")
+		}
+		return nil
+	}, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Run() // must not panic
+	s.Run()
+	if got := calls.Load(); got != 2 {
+		t.Fatalf("job ran %d times, want 2 (a panic must not stop later runs)", got)
+	}
+}
+
+func TestRunSkipsWhileRunning(t *testing.T) {
+	started := make(chan struct{})
+	release := make(chan struct{})
+	var calls atomic.Int32
+	s, err := New("@hourly", func(ctx context.Context) error {
+		calls.Add(1)
+		close(started)
+		<-release
+		return nil
+	}, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { s.Run(); close(done) }()
+	<-started
+	s.Run() // returns at once: the first run is still going
+	close(release)
+	<-done
+	if got := calls.Load(); got != 1 {
+		t.Fatalf("job ran %d times, want 1", got)
+	}
+}
+
+func TestStopWaitsThenCancels(t *testing.T) {
+	started := make(chan struct{})
+	s, err := New("@hourly", func(ctx context.Context) error {
+		close(started)
+		<-ctx.Done() // a pass that only ends when told to
+		return ctx.Err()
+	}, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	done := make(chan struct{})
+	go func() { s.Run(); close(done) }()
+	<-started
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // no grace at all: Stop must cancel the job's context
+	if err := s.Stop(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Stop = %v, want context.Canceled", err)
+	}
+	<-done
+}
