@@ -1,6 +1,8 @@
 module github.com/newsroom/digest
 
-go 1.26
+go 1.26.0
+
+require github.com/wneessen/go-mail v0.8.1
 
 require (
 	github.com/aymerick/douceur v0.2.0 // indirect
@@ -13,7 +15,6 @@ require (
 	github.com/robfig/cron/v3 v3.0.1 // indirect
 	github.com/spf13/cobra v1.10.2 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
-	github.com/wneessen/go-mail v0.8.1 // indirect
 	github.com/yuin/goldmark v1.8.7 // indirect
 	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	golang.org/x/crypto v0.58.0 // indirect

@@ -1,0 +1,275 @@
+package mailer
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
+)
+
+// TLS modes of Config.TLS.
+const (
+	TLSStartTLS = "starttls" // plain connect, then mandatory STARTTLS; never falls back to plain text
+	TLSImplicit = "tls"      // TLS from the first byte (SMTPS, usually port 465)
+	TLSNone     = "none"     // no encryption; for a relay on the loopback interface only
+)
+
+// DefaultTimeout bounds each SMTP exchange when Config.Timeout is zero.
+const DefaultTimeout = 30 * time.Second
+
+// Config says how to reach the SMTP server.
+type Config struct {
+	Host string
+	Port int
+	// TLS is TLSStartTLS, TLSImplicit or TLSNone. The caller decides when
+	// TLSNone is acceptable (a loopback relay); NewSender does not.
+	TLS string
+	// Username and Password, when Username is set, are used for SMTP AUTH
+	// (PLAIN, else LOGIN). Credentials are only sent over TLS or to a
+	// loopback host, and never logged.
+	Username, Password string
+	// Timeout bounds each step (connect, each command); DefaultTimeout
+	// when zero.
+	Timeout time.Duration
+	// HELO is the name given in EHLO; the machine's host name when empty.
+	HELO string
+	// TLSConfig, when set, is used for the TLS handshake (tests pass their
+	// CA here). ServerName defaults to Host.
+	TLSConfig *tls.Config
+}
+
+// Sender sends messages over one SMTP connection, dialled on the first Send
+// and reused for the following ones. A refused message leaves the
+// connection usable (the session is reset); a broken connection is closed
+// and dialled again on the next Send. Send calls are serialised; use one
+// Sender per connection wanted. Close it when done.
+type Sender struct {
+	cfg    Config
+	logger *slog.Logger
+	client *gomail.Client
+
+	mu   sync.Mutex   // serialises Send and Close
+	conn *smtp.Client // the session; nil until dialled and after a break
+
+	rawMu sync.Mutex // guards raw, which a cancelled context closes from another goroutine
+	raw   net.Conn   // the TCP (or TLS) connection under conn
+}
+
+// NewSender checks cfg and returns a Sender. It does not connect.
+func NewSender(cfg Config, logger *slog.Logger) (*Sender, error) {
+	if cfg.Host == "" {
+		return nil, errors.New("smtp: host is empty")
+	}
+	if cfg.Port <= 0 || cfg.Port > 65535 {
+		return nil, fmt.Errorf("smtp: port %d is not a TCP port", cfg.Port)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Sender{cfg: cfg, logger: logger.With("smtp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))}
+
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.TLSConfig != nil {
+		tlsConfig = cfg.TLSConfig.Clone()
+		tlsConfig.MinVersion = max(tlsConfig.MinVersion, tls.VersionTLS12)
+	}
+	if tlsConfig.ServerName == "" {
+		tlsConfig.ServerName = cfg.Host
+	}
+
+	opts := []gomail.Option{
+		gomail.WithPort(cfg.Port),
+		gomail.WithTimeout(cfg.Timeout),
+		gomail.WithTLSConfig(tlsConfig),
+		// Lean mode: no NOOP before and no RSET after every message. Send
+		// resets the session itself after a refused message.
+		gomail.WithoutNoop(),
+		gomail.WithoutRset(),
+		gomail.WithDialContextFunc(s.dialFunc(tlsConfig)),
+	}
+	switch cfg.TLS {
+	case TLSStartTLS:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	case TLSImplicit:
+		// WithSSL makes go-mail skip STARTTLS; the TLS handshake itself is
+		// done by dialFunc, since go-mail only does it with its own dialer.
+		opts = append(opts, gomail.WithSSL(), gomail.WithTLSPolicy(gomail.NoTLS))
+	case TLSNone:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	default:
+		return nil, fmt.Errorf("smtp: tls mode %q: want %q, %q or %q", cfg.TLS, TLSStartTLS, TLSImplicit, TLSNone)
+	}
+	if cfg.HELO != "" {
+		opts = append(opts, gomail.WithHELO(cfg.HELO))
+	}
+	if cfg.Username != "" {
+		opts = append(opts, gomail.WithSMTPAuthCustom(&plainOrLoginAuth{
+			user: cfg.Username, pass: cfg.Password, host: cfg.Host,
+		}))
+	}
+	client, err := gomail.NewClient(cfg.Host, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: configure client for %s: %w", cfg.Host, err)
+	}
+	s.client = client
+	return s, nil
+}
+
+// dialFunc returns the dialler go-mail uses. It does the TLS handshake for
+// implicit TLS and keeps the connection, so that a cancelled context can cut
+// it in the middle of an SMTP exchange.
+func (s *Sender) dialFunc(tlsConfig *tls.Config) gomail.DialContextFunc {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := &net.Dialer{Timeout: s.cfg.Timeout}
+		var conn net.Conn
+		var err error
+		if s.cfg.TLS == TLSImplicit {
+			conn, err = (&tls.Dialer{NetDialer: d, Config: tlsConfig}).DialContext(ctx, network, addr)
+		} else {
+			conn, err = d.DialContext(ctx, network, addr)
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.rawMu.Lock()
+		s.raw = conn
+		s.rawMu.Unlock()
+		return conn, nil
+	}
+}
+
+// Send sends m to its recipient. On failure it returns a *SendError that
+// says whether a later attempt may succeed. A connection found dead before
+// any of the message went out (typically closed by the server while idle)
+// is dialled again and the message offered once more. Cancelling ctx aborts
+// the dial or the exchange in progress and drops the connection.
+func (s *Sender) Send(ctx context.Context, m Message) error {
+	msg, err := Build(m)
+	if err != nil {
+		return &SendError{MessageID: m.MessageID, Err: err}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return &SendError{MessageID: m.MessageID, Err: err, temporary: true}
+		}
+		reused := s.conn != nil
+		if !reused {
+			if err := s.dial(ctx); err != nil {
+				return s.abortedOr(ctx, newSendError(m.MessageID, err, true))
+			}
+		}
+		err := s.sendOnce(ctx, msg)
+		if err == nil {
+			return nil
+		}
+		se := newSendError(m.MessageID, err, false)
+		if ctx.Err() != nil || brokenConnection(se) {
+			s.drop()
+		} else {
+			s.reset()
+		}
+		if reused && attempt == 1 && ctx.Err() == nil && retrySafe(err) {
+			s.logger.Debug("smtp connection found closed, dialling again", "message_id", m.MessageID)
+			continue
+		}
+		return s.abortedOr(ctx, se)
+	}
+}
+
+// sendOnce offers msg on the current connection, closing the connection if
+// ctx is cancelled meanwhile so the exchange ends at once.
+func (s *Sender) sendOnce(ctx context.Context, msg *gomail.Msg) error {
+	stop := context.AfterFunc(ctx, s.closeRaw)
+	err := s.client.SendWithSMTPClient(s.conn, msg)
+	if !stop() {
+		// Cancelled: the connection is closed, whatever the outcome.
+		s.drop()
+	}
+	return err
+}
+
+// dial opens a new session: connect, EHLO, STARTTLS, AUTH.
+func (s *Sender) dial(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, s.closeRaw)
+	conn, err := s.client.DialToSMTPClientWithContext(ctx)
+	if !stop() && err == nil {
+		err = fmt.Errorf("dial aborted: %w", ctx.Err())
+	}
+	if err != nil {
+		// go-mail leaves the connection open when EHLO, STARTTLS or AUTH
+		// fails.
+		s.closeRaw()
+		return fmt.Errorf("connect to %s:%d: %w", s.cfg.Host, s.cfg.Port, err)
+	}
+	s.conn = conn
+	s.logger.Debug("smtp connected", "tls", s.cfg.TLS)
+	return nil
+}
+
+// reset ends the failed transaction so the next message starts clean: go-mail
+// resets after a refused MAIL or RCPT but not after a refused DATA, and not
+// at all in lean mode. A connection that cannot even do that is dropped.
+func (s *Sender) reset() {
+	if s.conn == nil {
+		return
+	}
+	if err := s.conn.Reset(); err != nil {
+		s.logger.Debug("smtp RSET failed, dropping connection", "err", err)
+		s.drop()
+	}
+}
+
+// drop forgets the current connection; the next Send dials a new one.
+func (s *Sender) drop() {
+	s.closeRaw()
+	s.conn = nil
+}
+
+func (s *Sender) closeRaw() {
+	s.rawMu.Lock()
+	defer s.rawMu.Unlock()
+	if s.raw != nil {
+		_ = s.raw.Close()
+		s.raw = nil
+	}
+}
+
+// abortedOr returns se, marked as a cancellation when ctx is done, so that
+// errors.Is(err, context.Canceled) holds for the caller.
+func (s *Sender) abortedOr(ctx context.Context, se *SendError) *SendError {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		se.Err = fmt.Errorf("%w: %w", ctxErr, se.Err)
+		se.temporary = true
+	}
+	return se
+}
+
+// Close says QUIT and closes the connection, if there is one. The Sender
+// can still be used: the next Send dials again.
+func (s *Sender) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == nil {
+		return nil
+	}
+	err := s.client.CloseWithSMTPClient(s.conn)
+	s.drop()
+	if err != nil {
+		return fmt.Errorf("smtp: close connection to %s:%d: %w", s.cfg.Host, s.cfg.Port, err)
+	}
+	return nil
+}

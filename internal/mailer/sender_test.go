@@ -1,0 +1,407 @@
+package mailer
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"github.com/newsroom/digest/internal/smtpsink"
+)
+
+// waitTimeout bounds waits on the sink so a broken test fails instead of
+// hanging; nothing here sleeps.
+const waitTimeout = 20 * time.Second
+
+func startSink(t *testing.T, opts smtpsink.Options) *smtpsink.Server {
+	t.Helper()
+	s, err := smtpsink.Start(t.Context(), opts)
+	if err != nil {
+		t.Fatalf("start sink: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// newSender returns a Sender for sink, plain text unless edit says otherwise.
+func newSender(t *testing.T, sink *smtpsink.Server, edit func(*Config)) *Sender {
+	t.Helper()
+	cfg := Config{Host: sink.Host(), Port: sink.Port(), TLS: TLSNone, HELO: "digest.test", Timeout: waitTimeout}
+	if edit != nil {
+		edit(&cfg)
+	}
+	s, err := NewSender(cfg, nil)
+	if err != nil {
+		t.Fatalf("NewSender: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// messageTo returns sampleMessage for another recipient and Message-ID.
+func messageTo(n int, email string) Message {
+	m := sampleMessage()
+	m.MessageID = fmt.Sprintf("<%d.test@digest.example.org>", n)
+	m.ToEmail = email
+	return m
+}
+
+func wait(t *testing.T, sink *smtpsink.Server, n int) []smtpsink.Received {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+	defer cancel()
+	msgs, err := sink.Wait(ctx, n)
+	if err != nil {
+		t.Fatalf("wait for %d messages: %v", n, err)
+	}
+	return msgs
+}
+
+func asSendError(t *testing.T, err error) *SendError {
+	t.Helper()
+	var se *SendError
+	if !errors.As(err, &se) {
+		t.Fatalf("error %v (%T) is not a *SendError", err, err)
+	}
+	return se
+}
+
+func TestSendArrives(t *testing.T) {
+	sink := startSink(t, smtpsink.Options{})
+	s := newSender(t, sink, nil)
+	m := sampleMessage()
+	if err := s.Send(t.Context(), m); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	got := wait(t, sink, 1)[0]
+	if got.From != "digest@example.org" || len(got.To) != 1 || got.To[0] != m.ToEmail {
+		t.Errorf("envelope = %q → %q, want digest@example.org → %s", got.From, got.To, m.ToEmail)
+	}
+	checkMessage(t, got.Data, m)
+}
+
+func TestSendEnvelopeFrom(t *testing.T) {
+	sink := startSink(t, smtpsink.Options{})
+	s := newSender(t, sink, nil)
+	m := sampleMessage()
+	m.EnvelopeFrom = "bounces@example.org"
+	if err := s.Send(t.Context(), m); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if got := wait(t, sink, 1)[0]; got.From != "bounces@example.org" {
+		t.Errorf("MAIL FROM = %q, want bounces@example.org", got.From)
+	}
+}
+
+// TestInjectionOverSMTP checks that a hostile subject and name add no
+// recipient and no header on the wire.
+func TestInjectionOverSMTP(t *testing.T) {
+	sink := startSink(t, smtpsink.Options{})
+	s := newSender(t, sink, nil)
+	m := sampleMessage()
+	m.Subject = "Hi\r\nBcc: victim@example.net"
+	m.ToName = "Zoë\r\nCc: other@example.net"
+	if err := s.Send(t.Context(), m); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	got := wait(t, sink, 1)[0]
+	if len(got.To) != 1 || got.To[0] != m.ToEmail {
+		t.Errorf("recipients = %q, want only %s", got.To, m.ToEmail)
+	}
+	checkMessage(t, got.Data, m)
+}
+
+func TestManyMessagesOneConnection(t *testing.T) {
+	sink := startSink(t, smtpsink.Options{})
+	s := newSender(t, sink, nil)
+	for i := range 10 {
+		if err := s.Send(t.Context(), messageTo(i, fmt.Sprintf("reader%d@example.com", i))); err != nil {
+			t.Fatalf("Send %d: %v", i, err)
+		}
+	}
+	msgs := wait(t, sink, 10)
+	for i, m := range msgs {
+		if want := fmt.Sprintf("reader%d@example.com", i); m.To[0] != want {
+			t.Errorf("message %d went to %s, want %s", i, m.To[0], want)
+		}
+	}
+	if n := sink.Connections(); n != 1 {
+		t.Errorf("%d connections for 10 messages, want 1", n)
+	}
+}
+
+func TestRefusalsKeepConnection(t *testing.T) {
+	tests := []struct {
+		name      string
+		opts      smtpsink.Options
+		temporary bool
+		code      int
+		enhanced  string
+	}{
+		{
+			name: "unknown recipient",
+			opts: smtpsink.Options{RejectRcpt: func(to string) error {
+				if to == "gone@example.com" {
+					return smtpsink.Reject(550, "5.1.1", "no such user")
+				}
+				return nil
+			}},
+			code: 550, enhanced: "5.1.1",
+		},
+		{
+			name: "greylisted recipient",
+			opts: smtpsink.Options{RejectRcpt: func(to string) error {
+				if to == "gone@example.com" {
+					return smtpsink.Reject(451, "4.3.0", "try again later")
+				}
+				return nil
+			}},
+			temporary: true, code: 451, enhanced: "4.3.0",
+		},
+		{
+			name: "refused content",
+			opts: smtpsink.Options{RejectData: func(_ string, to []string, _ []byte) error {
+				if to[0] == "gone@example.com" {
+					return smtpsink.Reject(554, "5.7.1", "content refused")
+				}
+				return nil
+			}},
+			code: 554, enhanced: "5.7.1",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sink := startSink(t, tt.opts)
+			s := newSender(t, sink, nil)
+			if err := s.Send(t.Context(), messageTo(1, "first@example.com")); err != nil {
+				t.Fatalf("first Send: %v", err)
+			}
+			err := s.Send(t.Context(), messageTo(2, "gone@example.com"))
+			se := asSendError(t, err)
+			if se.Temporary() != tt.temporary || se.Code != tt.code || se.EnhancedCode != tt.enhanced {
+				t.Errorf("SendError temporary %v code %d enhanced %q, want %v %d %q (%v)",
+					se.Temporary(), se.Code, se.EnhancedCode, tt.temporary, tt.code, tt.enhanced, err)
+			}
+			if se.MessageID != "<2.test@digest.example.org>" || se.Connecting {
+				t.Errorf("SendError message %q connecting %v", se.MessageID, se.Connecting)
+			}
+			var gse *gomail.SendError
+			if !errors.As(err, &gse) {
+				t.Errorf("%v does not unwrap to *gomail.SendError", err)
+			}
+			if err := s.Send(t.Context(), messageTo(3, "next@example.com")); err != nil {
+				t.Fatalf("Send after the refusal: %v", err)
+			}
+			msgs := wait(t, sink, 2)
+			if msgs[1].To[0] != "next@example.com" {
+				t.Errorf("second stored message went to %q", msgs[1].To)
+			}
+			if n := sink.Connections(); n != 1 {
+				t.Errorf("%d connections, want the refusal to keep the one", n)
+			}
+		})
+	}
+}
+
+func TestRedialsAfterServerDrop(t *testing.T) {
+	sink := startSink(t, smtpsink.Options{})
+	s := newSender(t, sink, nil)
+	if err := s.Send(t.Context(), messageTo(1, "a@example.com")); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if n := sink.DropConnections(); n != 1 {
+		t.Fatalf("dropped %d connections, want 1", n)
+	}
+	if err := s.Send(t.Context(), messageTo(2, "b@example.com")); err != nil {
+		t.Fatalf("Send after the server dropped the connection: %v", err)
+	}
+	if msgs := wait(t, sink, 2); msgs[1].To[0] != "b@example.com" {
+		t.Errorf("second message went to %q", msgs[1].To)
+	}
+	if n := sink.Connections(); n != 2 {
+		t.Errorf("%d connections, want 2", n)
+	}
+}
+
+func TestServerGone(t *testing.T) {
+	sink := startSink(t, smtpsink.Options{})
+	s := newSender(t, sink, nil)
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	se := asSendError(t, s.Send(t.Context(), messageTo(1, "a@example.com")))
+	if !se.Temporary() || se.Code != 0 || !se.Connecting {
+		t.Errorf("SendError temporary %v code %d connecting %v, want a temporary connect failure (%v)",
+			se.Temporary(), se.Code, se.Connecting, se)
+	}
+}
+
+func TestTLS(t *testing.T) {
+	serverTLS, roots, err := smtpsink.TestCertificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusting := &tls.Config{RootCAs: roots}
+	tests := []struct {
+		name     string
+		sink     smtpsink.Options
+		mode     string
+		client   *tls.Config
+		ok       bool
+		errorHas string
+	}{
+		{"starttls", smtpsink.Options{TLSConfig: serverTLS}, TLSStartTLS, trusting, true, ""},
+		{"implicit tls", smtpsink.Options{TLSConfig: serverTLS, ImplicitTLS: true}, TLSImplicit, trusting, true, ""},
+		{"starttls not offered", smtpsink.Options{}, TLSStartTLS, trusting, false, "STARTTLS"},
+		{"untrusted certificate", smtpsink.Options{TLSConfig: serverTLS}, TLSStartTLS, nil, false, "certificate"},
+		{"implicit tls to a plain server", smtpsink.Options{}, TLSImplicit, trusting, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sink := startSink(t, tt.sink)
+			s := newSender(t, sink, func(c *Config) {
+				c.TLS, c.TLSConfig = tt.mode, tt.client
+				// A plain server never answers a TLS hello; keep that
+				// failure short.
+				c.Timeout = 5 * time.Second
+			})
+			err := s.Send(t.Context(), sampleMessage())
+			if tt.ok {
+				if err != nil {
+					t.Fatalf("Send: %v", err)
+				}
+				if got := wait(t, sink, 1)[0]; !got.TLS {
+					t.Error("message arrived without TLS")
+				}
+				return
+			}
+			se := asSendError(t, err)
+			if !se.Connecting || !strings.Contains(se.Error(), tt.errorHas) {
+				t.Errorf("Send = %v, want a connect failure mentioning %q", err, tt.errorHas)
+			}
+			if n := len(sink.Messages()); n != 0 {
+				t.Errorf("%d messages arrived; want none, no plain-text fallback", n)
+			}
+		})
+	}
+}
+
+func TestAuth(t *testing.T) {
+	serverTLS, roots, err := smtpsink.TestCertificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, user, pass string
+		tls              bool
+		ok               bool
+	}{
+		{"plain text on loopback", "digest", "s3cret", false, true},
+		{"over starttls", "digest", "s3cret", true, true},
+		{"wrong password", "digest", "wrong", true, false},
+		{"no credentials", "", "", true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := smtpsink.Options{AuthUser: "digest", AuthPass: "s3cret"}
+			if tt.tls {
+				opts.TLSConfig = serverTLS
+			}
+			sink := startSink(t, opts)
+			s := newSender(t, sink, func(c *Config) {
+				c.Username, c.Password = tt.user, tt.pass
+				if tt.tls {
+					c.TLS, c.TLSConfig = TLSStartTLS, &tls.Config{RootCAs: roots}
+				}
+			})
+			err := s.Send(t.Context(), sampleMessage())
+			if tt.ok {
+				if err != nil {
+					t.Fatalf("Send: %v", err)
+				}
+				if got := wait(t, sink, 1)[0]; got.User != "digest" {
+					t.Errorf("arrived as user %q", got.User)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Send succeeded, want refusal")
+			}
+			if strings.Contains(err.Error(), tt.pass) && tt.pass != "" {
+				t.Errorf("error %q shows the password", err)
+			}
+		})
+	}
+}
+
+func TestSendHonoursContext(t *testing.T) {
+	t.Run("cancelled before", func(t *testing.T) {
+		sink := startSink(t, smtpsink.Options{})
+		s := newSender(t, sink, nil)
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		err := s.Send(ctx, sampleMessage())
+		if !errors.Is(err, context.Canceled) || !asSendError(t, err).Temporary() {
+			t.Errorf("Send = %v, want a temporary error wrapping context.Canceled", err)
+		}
+		if sink.Connections() != 0 {
+			t.Error("Send dialled with a cancelled context")
+		}
+	})
+	t.Run("cancelled during DATA", func(t *testing.T) {
+		inData := make(chan struct{})
+		release := make(chan struct{})
+		var once sync.Once
+		sink := startSink(t, smtpsink.Options{RejectData: func(string, []string, []byte) error {
+			once.Do(func() { close(inData) })
+			<-release
+			return nil
+		}})
+		t.Cleanup(func() { close(release) })
+		s := newSender(t, sink, nil)
+		ctx, cancel := context.WithCancel(t.Context())
+		go func() {
+			<-inData
+			cancel()
+		}()
+		err := s.Send(ctx, sampleMessage())
+		if !errors.Is(err, context.Canceled) || !asSendError(t, err).Temporary() {
+			t.Errorf("Send = %v, want a temporary error wrapping context.Canceled", err)
+		}
+	})
+}
+
+func TestNewSenderRefuses(t *testing.T) {
+	tests := []Config{
+		{Host: "", Port: 25, TLS: TLSStartTLS},
+		{Host: "smtp.example.org", Port: 0, TLS: TLSStartTLS},
+		{Host: "smtp.example.org", Port: 70000, TLS: TLSStartTLS},
+		{Host: "smtp.example.org", Port: 587, TLS: "opportunistic"},
+		{Host: "smtp.example.org", Port: 587, TLS: ""},
+	}
+	for _, cfg := range tests {
+		if _, err := NewSender(cfg, nil); err == nil {
+			t.Errorf("NewSender(%+v) succeeded, want refusal", cfg)
+		}
+	}
+}
+
+func TestSendRefusesInvalidMessage(t *testing.T) {
+	sink := startSink(t, smtpsink.Options{})
+	s := newSender(t, sink, nil)
+	m := sampleMessage()
+	m.ToEmail = "not an address"
+	se := asSendError(t, s.Send(t.Context(), m))
+	if se.Temporary() {
+		t.Errorf("invalid message reported as temporary: %v", se)
+	}
+	if sink.Connections() != 0 {
+		t.Error("an invalid message opened a connection")
+	}
+}

@@ -1,0 +1,99 @@
+package mailer
+
+import (
+	"errors"
+	"fmt"
+	"net/textproto"
+	"regexp"
+
+	gomail "github.com/wneessen/go-mail"
+)
+
+// SendError is the error Sender.Send returns. It says whether trying again
+// later may succeed, and carries the SMTP reply when there was one.
+type SendError struct {
+	// MessageID is the Message-ID of the message that was not sent.
+	MessageID string
+	// Code is the SMTP reply code (451, 550...), 0 when the failure was not
+	// a reply: a network error, a timeout, an invalid message.
+	Code int
+	// EnhancedCode is the RFC 3463 status ("5.1.1") when the server gave
+	// one.
+	EnhancedCode string
+	// Connecting is true when the failure happened while connecting
+	// (dial, TLS, AUTH), before this message was offered: it says
+	// something about the server or the configuration, nothing about the
+	// recipient.
+	Connecting bool
+	// Err is the underlying error: a *gomail.SendError, a dial or TLS
+	// error, the context's error, or a *digest.FieldError for a message
+	// that could not be built.
+	Err error
+
+	temporary bool
+}
+
+// Temporary reports whether sending the same message later may succeed: 4xx
+// replies, network errors and timeouts, failures to connect, cancellation.
+// 5xx replies and invalid messages are permanent.
+func (e *SendError) Temporary() bool { return e.temporary }
+
+// Error describes the failure with the message and the server's reply.
+func (e *SendError) Error() string {
+	kind := "permanent"
+	if e.temporary {
+		kind = "temporary"
+	}
+	return fmt.Sprintf("send message %s (%s failure): %v", e.MessageID, kind, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *SendError) Unwrap() error { return e.Err }
+
+// enhancedCodePattern finds an RFC 3463 status code in a reply text.
+var enhancedCodePattern = regexp.MustCompile(`\b[245]\.\d{1,3}\.\d{1,3}\b`)
+
+// newSendError classifies err, which came from go-mail while sending (or,
+// with connecting set, while dialling), into a *SendError.
+func newSendError(messageID string, err error, connecting bool) *SendError {
+	se := &SendError{MessageID: messageID, Err: err, Connecting: connecting}
+	var gse *gomail.SendError
+	var tpe *textproto.Error
+	switch {
+	case errors.As(err, &gse):
+		se.Code, se.EnhancedCode = gse.ErrorCode(), gse.EnhancedStatusCode()
+	case errors.As(err, &tpe):
+		se.Code = tpe.Code
+		se.EnhancedCode = enhancedCodePattern.FindString(tpe.Msg)
+	}
+	// go-mail reports network errors and timeouts with IsTemp()==false and
+	// code 0; they say nothing about the message, so a later try may work.
+	// Only a 5xx reply is a verdict on the message; a refusal while
+	// connecting (AUTH, TLS) is about us, not the recipient.
+	se.temporary = connecting || se.Code < 500 || se.Code > 599
+	return se
+}
+
+// brokenConnection reports whether the connection err happened on can no
+// longer be used: no reply at all (network error, timeout, EOF) or 421,
+// the server's notice that it is closing the channel.
+func brokenConnection(se *SendError) bool {
+	return se.Code == 0 || se.Code == 421
+}
+
+// retrySafe reports whether a message that failed with err can be offered
+// again at once on a new connection without any chance of a duplicate: the
+// connection was found dead before or at MAIL FROM, so nothing of the
+// message reached the server. This is the usual fate of a connection the
+// server closed while idle between messages.
+func retrySafe(err error) bool {
+	var gse *gomail.SendError
+	if !errors.As(err, &gse) {
+		return false
+	}
+	switch gse.Reason {
+	case gomail.ErrConnCheck, gomail.ErrSMTPMailFrom:
+		return gse.ErrorCode() == 0 || gse.ErrorCode() == 421
+	}
+	return false
+}
