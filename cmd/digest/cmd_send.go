@@ -1,0 +1,176 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/newsroom/digest/internal/delivery"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) sendCmd() *cobra.Command {
+	var (
+		nowFlag string
+		dryRun  bool
+		format  string
+	)
+	cmd := &cobra.Command{
+		Use:   "send",
+		Short: "Run one delivery pass now",
+		Long: `Run one delivery pass: every active subscriber whose local send time has
+come today and who has not had today's digest gets the briefs from their
+regions published since their last digest. A reader with nothing new gets
+no email. Exits 1 if any digest failed; failed digests are retried by the
+next pass.`,
+		Example: `  digest send --config digest.yaml
+  digest send --dry-run                        # render and report, send nothing
+  digest send --now 2026-11-26T05:00:00Z       # re-run a pass as of that instant`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			now := time.Now()
+			if nowFlag != "" {
+				t, err := time.Parse(time.RFC3339, nowFlag)
+				if err != nil {
+					return usageError{fmt.Errorf("--now: want an RFC 3339 time like 2026-11-26T05:00:00Z: %w", err)}
+				}
+				now = t
+			}
+			if format != "table" && format != "json" {
+				return usageError{fmt.Errorf("--format: %q is not one of table, json", format)}
+			}
+			ctx := cmd.Context()
+			logger, err := a.logger()
+			if err != nil {
+				return err
+			}
+			cfg, err := a.loadConfig(true)
+			if err != nil {
+				return err
+			}
+			renderer, err := newRenderer(cfg)
+			if err != nil {
+				return err
+			}
+			lb, _, err := newLinks(cfg)
+			if err != nil {
+				return err
+			}
+			db, err := openDB(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			sender, err := newSender(cfg, logger)
+			if err != nil {
+				return err
+			}
+			defer sender.Close()
+			pass, err := newPass(cfg, db, renderer, sender, lb, logger)
+			if err != nil {
+				return err
+			}
+			rep, err := pass.Run(ctx, now, delivery.RunOptions{DryRun: dryRun})
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				err = writeReportJSON(a.stdout, rep)
+			} else {
+				err = writeReportTable(a.stdout, rep)
+			}
+			if err != nil {
+				return err
+			}
+			if rep.Count(delivery.OutcomeFailed) > 0 {
+				return errQuietFailure
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&nowFlag, "now", "", "run the pass as of this RFC 3339 instant instead of the clock")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "render and report without sending or recording")
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
+	return cmd
+}
+
+// writeReportTable prints the readers a pass acted on and the counts.
+func writeReportTable(w io.Writer, rep delivery.Report) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SUBSCRIBER\tREGIONS\tLOCAL DAY\tOUTCOME\tBRIEFS\tHTML\tDETAIL")
+	for _, it := range rep.Items {
+		if it.Outcome == delivery.OutcomeNotDue {
+			continue // the counts line says how many; listing them is noise
+		}
+		detail := it.MessageID
+		if it.Err != nil {
+			detail = it.Err.Error()
+		}
+		size := "-"
+		if it.HTMLBytes > 0 {
+			size = fmt.Sprintf("%.1f KB", float64(it.HTMLBytes)/1024)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", it.Subscriber.Email, strings.Join(it.Subscriber.Regions, ","),
+			it.Date, it.Outcome, len(it.BriefIDs), size, detail)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	verb := "sent"
+	if rep.DryRun {
+		verb = "would send (dry run)"
+	}
+	_, err := fmt.Fprintf(w, "\npass at %s: %s %d, failed %d, nothing new %d, not due yet %d, already sent today %d\n",
+		rep.Now.UTC().Format(time.RFC3339), verb, rep.Count(delivery.OutcomeSent), rep.Count(delivery.OutcomeFailed),
+		rep.Count(delivery.OutcomeNothingNew), rep.Count(delivery.OutcomeNotDue), rep.Count(delivery.OutcomeAlreadySent))
+	return err
+}
+
+// reportJSON is the stable machine form of a pass report.
+type reportJSON struct {
+	Now    time.Time        `json:"now"`
+	DryRun bool             `json:"dry_run"`
+	Counts map[string]int   `json:"counts"`
+	Items  []reportItemJSON `json:"items"`
+}
+
+type reportItemJSON struct {
+	SubscriberID int64    `json:"subscriber_id"`
+	Email        string   `json:"email"`
+	Regions      []string `json:"regions"`
+	Date         string   `json:"date"`
+	Outcome      string   `json:"outcome"`
+	DeliveryID   int64    `json:"delivery_id,omitempty"`
+	MessageID    string   `json:"message_id,omitempty"`
+	BriefIDs     []int64  `json:"brief_ids"`
+	HTMLBytes    int      `json:"html_bytes,omitempty"`
+	TextBytes    int      `json:"text_bytes,omitempty"`
+	Error        string   `json:"error,omitempty"`
+}
+
+func writeReportJSON(w io.Writer, rep delivery.Report) error {
+	out := reportJSON{Now: rep.Now.UTC(), DryRun: rep.DryRun, Counts: map[string]int{}, Items: []reportItemJSON{}}
+	for _, o := range []delivery.Outcome{delivery.OutcomeSent, delivery.OutcomeFailed, delivery.OutcomeNothingNew, delivery.OutcomeNotDue, delivery.OutcomeAlreadySent} {
+		out.Counts[string(o)] = rep.Count(o)
+	}
+	for _, it := range rep.Items {
+		ij := reportItemJSON{
+			SubscriberID: it.Subscriber.ID, Email: it.Subscriber.Email, Regions: it.Subscriber.Regions,
+			Date: string(it.Date), Outcome: string(it.Outcome), DeliveryID: it.DeliveryID, MessageID: it.MessageID,
+			BriefIDs: it.BriefIDs, HTMLBytes: it.HTMLBytes, TextBytes: it.TextBytes,
+		}
+		if ij.BriefIDs == nil {
+			ij.BriefIDs = []int64{}
+		}
+		if it.Err != nil {
+			ij.Error = it.Err.Error()
+		}
+		out.Items = append(out.Items, ij)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/newsroom/digest/internal/delivery"
+	"github.com/newsroom/digest/internal/schedule"
+	"github.com/newsroom/digest/internal/server"
+	"github.com/spf13/cobra"
+)
+
+// Grace periods for an orderly shutdown.
+const (
+	passShutdownGrace = 60 * time.Second
+	httpShutdownGrace = 10 * time.Second
+)
+
+func (a *app) serveCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the daemon: passes on the cron schedule, and the unsubscribe pages",
+		Long: `Run the daemon. A pass runs at start-up and then on the configured cron
+schedule (default every 5 minutes, in UTC); each pass sends the readers whose
+local send time has come. The HTTP server answers one-click unsubscribes
+(RFC 8058), the unsubscribe confirmation page, the preferences page and
+/healthz.
+
+SIGINT or SIGTERM stops the scheduler, lets a running pass finish (up to a
+minute), then closes the HTTP server and the database.`,
+		Example: `  DIGEST_SECRET=... DIGEST_SMTP_PASSWORD=... digest serve --config digest.yaml`,
+		Args:    exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.serve(cmd.Context())
+		},
+	}
+}
+
+func (a *app) serve(ctx context.Context) error {
+	logger, err := a.logger()
+	if err != nil {
+		return err
+	}
+	cfg, err := a.loadConfig(true)
+	if err != nil {
+		return err
+	}
+	renderer, err := newRenderer(cfg)
+	if err != nil {
+		return err
+	}
+	lb, signer, err := newLinks(cfg)
+	if err != nil {
+		return err
+	}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	sender, err := newSender(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer sender.Close()
+	pass, err := newPass(cfg, db, renderer, sender, lb, logger)
+	if err != nil {
+		return err
+	}
+	sched, err := schedule.New(cfg.Schedule, func(ctx context.Context) error {
+		_, err := pass.Run(ctx, time.Now(), delivery.RunOptions{})
+		return err
+	}, logger.With("component", "scheduler"))
+	if err != nil {
+		return fmt.Errorf("schedule: %w", err)
+	}
+
+	from := senderName(cfg.From)
+	srv := &http.Server{
+		Handler:           server.New(db, signer, server.Options{PublisherName: from, Regions: cfg.Regions}, logger.With("component", "http")).Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
+	}
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- srv.Serve(ln) }()
+
+	sched.Start()
+	go sched.Run() // catch up at start-up instead of waiting for the first tick
+	logger.Info("serving", "http", ln.Addr().String(), "schedule", cfg.Schedule, "next_pass", sched.Next().Format(time.RFC3339), "database", cfg.Database)
+
+	var errs []error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err := <-httpErr:
+		errs = append(errs, fmt.Errorf("http server: %w", err))
+	}
+
+	// Reverse order of start: no new passes, let the running one finish,
+	// then stop answering HTTP; the deferred closes release SMTP and SQLite.
+	sctx, cancel := context.WithTimeout(context.Background(), passShutdownGrace)
+	defer cancel()
+	if err := sched.Stop(sctx); err != nil {
+		errs = append(errs, err)
+	}
+	hctx, hcancel := context.WithTimeout(context.Background(), httpShutdownGrace)
+	defer hcancel()
+	if err := srv.Shutdown(hctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+	}
+	logger.Info("stopped")
+	return errors.Join(errs...)
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/mail"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/newsroom/digest/internal/config"
+	"github.com/newsroom/digest/internal/delivery"
+	"github.com/newsroom/digest/internal/links"
+	"github.com/newsroom/digest/internal/mailer"
+	"github.com/newsroom/digest/internal/render"
+	"github.com/newsroom/digest/internal/sqlite"
+	"github.com/newsroom/digest/internal/token"
+	"github.com/newsroom/digest/templates"
+)
+
+const defaultConfigFile = "digest.yaml"
+
+// loadConfig reads --config, or ./digest.yaml when present. Commands that
+// only touch the database may run on the embedded defaults (fileRequired
+// false); sending and serving need a real config.
+func (a *app) loadConfig(fileRequired bool) (*config.Config, error) {
+	path := a.configPath
+	if path == "" {
+		if _, err := os.Stat(defaultConfigFile); err == nil {
+			path = defaultConfigFile
+		}
+	}
+	if path == "" {
+		if fileRequired {
+			return nil, usageError{errors.New("no config file: pass --config FILE or create ./digest.yaml (start from config.example.yaml)")}
+		}
+		return config.Default(), nil
+	}
+	cfg, err := config.Load(path, a.getenv)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// openDB opens the configured database, applying migrations.
+func openDB(ctx context.Context, cfg *config.Config) (*sqlite.DB, error) {
+	db, err := sqlite.Open(ctx, cfg.Database)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", cfg.Database, err)
+	}
+	return db, nil
+}
+
+// templatesFS is the embedded templates, or templates_dir when configured.
+func templatesFS(cfg *config.Config) fs.FS {
+	if cfg.TemplatesDir != "" {
+		return os.DirFS(cfg.TemplatesDir)
+	}
+	return templates.FS
+}
+
+// newRenderer parses the templates once; a template error stops start-up.
+func newRenderer(cfg *config.Config) (*render.Renderer, error) {
+	from, err := mail.ParseAddress(cfg.From)
+	if err != nil {
+		return nil, fmt.Errorf("from: %w", err)
+	}
+	r, err := render.New(templatesFS(cfg), render.Options{
+		Regions:       cfg.Regions,
+		PublisherName: from.Name,
+		PostalAddress: cfg.PostalAddress,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	return r, nil
+}
+
+func newSender(cfg *config.Config, logger *slog.Logger) (*mailer.Sender, error) {
+	return mailer.NewSender(mailer.Config{
+		Host:     cfg.SMTP.Host,
+		Port:     cfg.SMTP.Port,
+		TLS:      cfg.SMTP.TLS,
+		Username: cfg.SMTP.Username,
+		Password: cfg.SMTP.Password,
+		Timeout:  cfg.SMTP.Timeout,
+		HELO:     cfg.SMTP.HELO,
+	}, logger.With("component", "smtp"))
+}
+
+func newLinks(cfg *config.Config) (*links.Builder, *token.Signer, error) {
+	signer, err := token.NewSigner([]byte(cfg.Secret))
+	if err != nil {
+		return nil, nil, fmt.Errorf("secret: %w", err)
+	}
+	return links.New(cfg.BaseURL, signer), signer, nil
+}
+
+// newPass wires a delivery pass from its parts.
+func newPass(cfg *config.Config, db *sqlite.DB, r delivery.Renderer, s delivery.Sender, l delivery.Links, logger *slog.Logger) (*delivery.Pass, error) {
+	from, err := mail.ParseAddress(cfg.From)
+	if err != nil {
+		return nil, fmt.Errorf("from: %w", err)
+	}
+	domain := from.Address[strings.LastIndexByte(from.Address, '@')+1:]
+	return delivery.New(db, r, s, l, delivery.Options{
+		Regions:             cfg.Regions,
+		From:                cfg.From,
+		ListID:              cfg.ListID,
+		MessageIDDomain:     domain,
+		FirstDigestLookback: cfg.FirstDigestLookback,
+	}, logger.With("component", "pass"), time.Now), nil
+}
+
+// senderName is the display name of the From address ("The Regional Brief").
+func senderName(from string) string {
+	a, err := mail.ParseAddress(from)
+	if err != nil {
+		return ""
+	}
+	return a.Name
+}

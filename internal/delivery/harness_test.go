@@ -1,0 +1,222 @@
+package delivery_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/mail"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/delivery"
+	"github.com/newsroom/digest/internal/demo"
+	"github.com/newsroom/digest/internal/links"
+	"github.com/newsroom/digest/internal/mailer"
+	"github.com/newsroom/digest/internal/render"
+	"github.com/newsroom/digest/internal/smtpsink"
+	"github.com/newsroom/digest/internal/sqlite"
+	"github.com/newsroom/digest/internal/token"
+	"github.com/newsroom/digest/templates"
+)
+
+const baseURL = "https://news.example.org/digest"
+
+// harness is a whole pipeline on real parts: a SQLite file under
+// t.TempDir(), the shipped templates, and an SMTP server on 127.0.0.1.
+type harness struct {
+	t       *testing.T
+	ctx     context.Context
+	db      *sqlite.DB
+	sink    *smtpsink.Server
+	pass    *delivery.Pass
+	signer  *token.Signer
+	regions digest.Regions
+	reject  atomic.Value // func(to string) error, consulted by the SMTP server per RCPT
+}
+
+func testRegions(t *testing.T) digest.Regions {
+	t.Helper()
+	var rs digest.Regions
+	for _, r := range [][3]string{
+		{"dc", "Washington, D.C.", "America/New_York"},
+		{"bxl", "Brussels", "Europe/Brussels"},
+		{"lagos", "Lagos", "Africa/Lagos"},
+		{"riyadh", "Riyadh", "Asia/Riyadh"},
+		{"beijing", "Beijing", "Asia/Shanghai"},
+		{"sg", "Singapore", "Asia/Singapore"},
+	} {
+		loc, err := time.LoadLocation(r[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, digest.Region{Code: r[0], Name: r[1], TimeZone: r[2], Location: loc})
+	}
+	return rs
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	ctx := context.Background()
+	h := &harness{t: t, ctx: ctx, regions: testRegions(t)}
+	h.reject.Store(func(string) error { return nil })
+
+	db, err := sqlite.Open(ctx, t.TempDir()+"/digest.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	h.db = db
+
+	sink, err := smtpsink.Start(ctx, smtpsink.Options{
+		Addr:       "127.0.0.1:0",
+		RejectRcpt: func(to string) error { return h.reject.Load().(func(string) error)(to) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sink.Close() })
+	h.sink = sink
+
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sender, err := mailer.NewSender(mailer.Config{Host: sink.Host(), Port: sink.Port(), TLS: "none", Timeout: 10 * time.Second}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sender.Close() })
+
+	renderer, err := render.New(templates.FS, render.Options{
+		Regions: h.regions, PublisherName: "The Regional Brief", PostalAddress: "1 Example Square, Example City",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.signer, err = token.NewSigner([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.pass = delivery.New(db, renderer, sender, links.New(baseURL, h.signer), delivery.Options{
+		Regions:             h.regions,
+		From:                "The Regional Brief <digest@news.example.org>",
+		ListID:              "The Regional Brief <digest.news.example.org>",
+		MessageIDDomain:     "news.example.org",
+		FirstDigestLookback: 24 * time.Hour,
+	}, logger, time.Now)
+	return h
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// addBrief stores a brief as `digest briefs add` would.
+func (h *harness) addBrief(slug, region, published, headline string) digest.Brief {
+	h.t.Helper()
+	b := digest.Brief{
+		Slug:        slug,
+		Region:      region,
+		Headline:    headline,
+		Lede:        "Lede of " + slug + ".",
+		Body:        "The news of **" + slug + "**, in a [linked](https://example.org/" + slug + ") paragraph.",
+		Author:      "Desk " + region,
+		PublishedAt: mustTime(h.t, published),
+		Signals: []digest.Signal{{
+			Title:   "What to watch",
+			Body:    "Analysis for " + slug + ".",
+			Sources: []digest.Source{{Name: "Ministry bulletin", URL: "https://example.org/bulletin"}, {Name: "Port data"}},
+		}},
+	}
+	if _, err := h.db.UpsertBrief(h.ctx, &b); err != nil {
+		h.t.Fatal(err)
+	}
+	return b
+}
+
+// addSubscriber stores an active subscriber.
+func (h *harness) addSubscriber(email, name, regions, zone, sendAt string) digest.Subscriber {
+	h.t.Helper()
+	st, err := digest.ParseTimeOfDay(sendAt)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	s := digest.Subscriber{
+		Email: email, Name: name, Regions: strings.Split(regions, ","), TimeZone: zone,
+		SendTime: st, Status: digest.StatusActive,
+	}
+	if err := h.db.CreateSubscriber(h.ctx, &s); err != nil {
+		h.t.Fatal(err)
+	}
+	return s
+}
+
+func (h *harness) run(now string) delivery.Report {
+	h.t.Helper()
+	rep, err := h.pass.Run(h.ctx, mustTime(h.t, now), delivery.RunOptions{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return rep
+}
+
+// received is one message as the SMTP server got it, decoded.
+type received struct {
+	raw    smtpsink.Received
+	header mail.Header
+	text   string
+	html   string
+}
+
+// inbox returns what the SMTP server received for an address, in order.
+func (h *harness) inbox(addr string) []received {
+	h.t.Helper()
+	var out []received
+	for _, r := range h.sink.Messages() {
+		if len(r.To) != 1 || !strings.EqualFold(r.To[0], addr) {
+			continue
+		}
+		msg, parts, err := demo.Parts(r.Data)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		rc := received{raw: r, header: msg.Header}
+		if p, ok := demo.PartOf(parts, "text/plain"); ok {
+			rc.text = string(p.Body)
+		}
+		if p, ok := demo.PartOf(parts, "text/html"); ok {
+			rc.html = string(p.Body)
+		}
+		out = append(out, rc)
+	}
+	return out
+}
+
+// headlineOrder returns the headlines in the order they appear in s, of those given.
+func headlineOrder(s string, headlines ...string) []string {
+	type pos struct {
+		h string
+		i int
+	}
+	var found []pos
+	for _, hl := range headlines {
+		if i := strings.Index(s, hl); i >= 0 {
+			found = append(found, pos{hl, i})
+		}
+	}
+	for i := 1; i < len(found); i++ {
+		for j := i; j > 0 && found[j].i < found[j-1].i; j-- {
+			found[j], found[j-1] = found[j-1], found[j]
+		}
+	}
+	out := make([]string, len(found))
+	for i, f := range found {
+		out[i] = f.h
+	}
+	return out
+}

@@ -1,0 +1,297 @@
+// Package delivery runs a digest pass: it finds the readers who are due,
+// gathers the briefs each has not had, renders their digest and sends it,
+// recording a delivery per reader and local day. The watermark that decides
+// what a reader "has had" moves only after the SMTP server accepted the
+// message, so a failure never loses briefs and a second pass on the same
+// local day never sends a second digest.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/mailer"
+	"github.com/newsroom/digest/internal/render"
+)
+
+// Store is what a pass needs from the database; *sqlite.DB implements it.
+type Store interface {
+	ActiveSubscribers(ctx context.Context) ([]digest.Subscriber, error)
+	DeliveryFor(ctx context.Context, subscriberID int64, date digest.Date) (digest.Delivery, error)
+	BriefsPublished(ctx context.Context, regions []string, after, upTo time.Time) ([]digest.Brief, error)
+	CreateDelivery(ctx context.Context, d *digest.Delivery) error
+	UpdateDeliveryPlan(ctx context.Context, id int64, briefIDs []int64, cutoff time.Time) error
+	MarkDeliverySent(ctx context.Context, id int64, sentAt time.Time) error
+	MarkDeliveryFailed(ctx context.Context, id int64, reason string) error
+}
+
+// Renderer renders one reader's digest; *render.Renderer implements it.
+type Renderer interface {
+	Render(in render.Input) (render.Output, error)
+}
+
+// Sender sends one message over SMTP; *mailer.Sender implements it.
+type Sender interface {
+	Send(ctx context.Context, m mailer.Message) error
+}
+
+// Links makes a reader's personal URLs; *links.Builder implements it.
+type Links interface {
+	Unsubscribe(subscriberID int64) string
+	Preferences(subscriberID int64) string
+}
+
+// Options configure a Pass.
+type Options struct {
+	Regions             digest.Regions
+	From                string        // "Name <addr@domain>"
+	ListID              string        // List-Id header value
+	MessageIDDomain     string        // right-hand side of Message-IDs: the From domain
+	FirstDigestLookback time.Duration // how far back a reader's first digest reaches
+}
+
+// Pass runs digest passes. It is safe to reuse across passes but not to run
+// two passes of one Pass at once (the scheduler never does).
+type Pass struct {
+	store    Store
+	renderer Renderer
+	sender   Sender
+	links    Links
+	opts     Options
+	logger   *slog.Logger
+	now      func() time.Time // the clock that stamps sent_at
+}
+
+// New returns a Pass. now stamps send times; the pass's notion of "now" for
+// who is due and which briefs are new is the argument to Run.
+func New(store Store, renderer Renderer, sender Sender, links Links, opts Options, logger *slog.Logger, now func() time.Time) *Pass {
+	if opts.FirstDigestLookback <= 0 {
+		opts.FirstDigestLookback = 24 * time.Hour
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Pass{store: store, renderer: renderer, sender: sender, links: links, opts: opts, logger: logger, now: now}
+}
+
+// Outcome is what a pass did for one reader.
+type Outcome string
+
+// Outcomes of a pass for one reader.
+const (
+	OutcomeSent        Outcome = "sent"         // accepted by the SMTP server (or would be: dry run)
+	OutcomeFailed      Outcome = "failed"       // render or send failed; retried by the next pass
+	OutcomeNothingNew  Outcome = "nothing-new"  // due, but no brief they have not had
+	OutcomeNotDue      Outcome = "not-due"      // their local send time has not come yet today
+	OutcomeAlreadySent Outcome = "already-sent" // today's digest went out earlier
+)
+
+// Item reports one reader of a pass.
+type Item struct {
+	Subscriber digest.Subscriber
+	Date       digest.Date // the reader's local day
+	Outcome    Outcome
+	DeliveryID int64
+	MessageID  string
+	BriefIDs   []int64
+	Subject    string
+	HTMLBytes  int
+	TextBytes  int
+	Err        error
+}
+
+// Report summarises a pass.
+type Report struct {
+	Now    time.Time
+	DryRun bool
+	Items  []Item
+}
+
+// Count returns how many readers had the given outcome.
+func (r Report) Count(o Outcome) int {
+	n := 0
+	for _, it := range r.Items {
+		if it.Outcome == o {
+			n++
+		}
+	}
+	return n
+}
+
+// RunOptions change one pass.
+type RunOptions struct {
+	// DryRun renders and reports without sending or recording anything.
+	DryRun bool
+}
+
+// Run runs one pass as of now. It returns an error only when the pass
+// could not run at all (database unreachable, ctx cancelled); a reader whose
+// digest failed is reported in the Report and retried by the next pass.
+func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, error) {
+	rep := Report{Now: now, DryRun: ro.DryRun}
+	subs, err := p.store.ActiveSubscribers(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("list active subscribers: %w", err)
+	}
+	zones := map[string]*time.Location{}
+	for _, sub := range subs {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		loc, err := p.location(zones, sub.TimeZone)
+		if err != nil {
+			rep.Items = append(rep.Items, Item{Subscriber: sub, Outcome: OutcomeFailed, Err: err})
+			p.logger.Error("subscriber has an unusable time zone", "subscriber", sub.ID, "err", err)
+			continue
+		}
+		item := p.runOne(ctx, sub, now.In(loc), ro)
+		if item.Err != nil && ctx.Err() != nil {
+			return rep, ctx.Err()
+		}
+		rep.Items = append(rep.Items, item)
+	}
+	p.logger.Info("pass done", "now", now.UTC().Format(time.RFC3339), "dry_run", ro.DryRun,
+		"active", len(subs), "sent", rep.Count(OutcomeSent), "failed", rep.Count(OutcomeFailed),
+		"nothing_new", rep.Count(OutcomeNothingNew), "not_due", rep.Count(OutcomeNotDue),
+		"already_sent", rep.Count(OutcomeAlreadySent))
+	return rep, nil
+}
+
+func (p *Pass) location(cache map[string]*time.Location, name string) (*time.Location, error) {
+	if loc, ok := cache[name]; ok {
+		return loc, nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("load time zone %q: %w", name, err)
+	}
+	cache[name] = loc
+	return loc, nil
+}
+
+// runOne handles one reader; local is the pass instant in the reader's zone.
+func (p *Pass) runOne(ctx context.Context, sub digest.Subscriber, local time.Time, ro RunOptions) Item {
+	item := Item{Subscriber: sub, Date: digest.DateOf(local)}
+	y, m, d := local.Date()
+	if local.Before(sub.SendTime.On(y, m, d, local.Location())) {
+		item.Outcome = OutcomeNotDue
+		return item
+	}
+
+	existing, err := p.store.DeliveryFor(ctx, sub.ID, item.Date)
+	switch {
+	case err == nil && existing.Status == digest.DeliverySent:
+		item.Outcome = OutcomeAlreadySent
+		item.DeliveryID, item.MessageID = existing.ID, existing.MessageID
+		return item
+	case err != nil && !errors.Is(err, digest.ErrNotFound):
+		return p.fail(item, fmt.Errorf("look up today's delivery: %w", err))
+	}
+	found := err == nil
+
+	after := sub.Watermark
+	if after.IsZero() {
+		after = local.Add(-p.opts.FirstDigestLookback)
+	}
+	briefs, err := p.store.BriefsPublished(ctx, sub.Regions, after, local)
+	if err != nil {
+		return p.fail(item, fmt.Errorf("gather briefs: %w", err))
+	}
+	sections := render.Arrange(p.opts.Regions, sub.Regions, briefs)
+	for _, s := range sections {
+		for _, b := range s.Briefs {
+			item.BriefIDs = append(item.BriefIDs, b.ID)
+		}
+	}
+	if len(item.BriefIDs) == 0 {
+		item.Outcome = OutcomeNothingNew
+		return item
+	}
+
+	out, err := p.renderer.Render(render.Input{
+		Subscriber:     sub,
+		Now:            local,
+		Briefs:         briefs,
+		UnsubscribeURL: p.links.Unsubscribe(sub.ID),
+		PreferencesURL: p.links.Preferences(sub.ID),
+	})
+	if err != nil {
+		return p.fail(item, fmt.Errorf("render digest: %w", err))
+	}
+	item.Subject, item.HTMLBytes, item.TextBytes = out.Subject, len(out.HTML), len(out.Text)
+	if ro.DryRun {
+		item.Outcome = OutcomeSent
+		return item
+	}
+
+	// Record the plan before sending: the delivery's Message-ID is fixed
+	// now, so a re-send of the same delivery carries the same ID.
+	del := existing
+	if found {
+		if err := p.store.UpdateDeliveryPlan(ctx, del.ID, item.BriefIDs, local); err != nil {
+			return p.fail(item, fmt.Errorf("update delivery %d: %w", del.ID, err))
+		}
+	} else {
+		msgID, err := newMessageID(item.Date, p.opts.MessageIDDomain)
+		if err != nil {
+			return p.fail(item, err)
+		}
+		del = digest.Delivery{
+			SubscriberID: sub.ID,
+			DigestDate:   item.Date,
+			BriefIDs:     item.BriefIDs,
+			MessageID:    msgID,
+			Status:       digest.DeliveryQueued,
+			Cutoff:       local.UTC(),
+		}
+		if err := p.store.CreateDelivery(ctx, &del); err != nil {
+			if errors.Is(err, digest.ErrConflict) {
+				// Another pass planned this reader's day between our
+				// look-up and now; it owns the send.
+				item.Outcome = OutcomeAlreadySent
+				return item
+			}
+			return p.fail(item, fmt.Errorf("record delivery: %w", err))
+		}
+	}
+	item.DeliveryID, item.MessageID = del.ID, del.MessageID
+
+	err = p.sender.Send(ctx, mailer.Message{
+		MessageID:      del.MessageID,
+		From:           p.opts.From,
+		ToName:         sub.Name,
+		ToEmail:        sub.Email,
+		Subject:        out.Subject,
+		Text:           out.Text,
+		HTML:           out.HTML,
+		Date:           p.now(),
+		ListID:         p.opts.ListID,
+		UnsubscribeURL: p.links.Unsubscribe(sub.ID),
+	})
+	if err != nil {
+		item = p.fail(item, fmt.Errorf("send digest to subscriber %d: %w", sub.ID, err))
+		// Record with a fresh context: the failure must be on file even
+		// when the pass is being cancelled.
+		if merr := p.store.MarkDeliveryFailed(context.WithoutCancel(ctx), del.ID, err.Error()); merr != nil {
+			p.logger.Error("could not record failed delivery", "delivery", del.ID, "err", merr)
+		}
+		return item
+	}
+	// The server has the message. Record it even if ctx is being cancelled,
+	// or the next pass would send it again.
+	if err := p.store.MarkDeliverySent(context.WithoutCancel(ctx), del.ID, p.now()); err != nil {
+		return p.fail(item, fmt.Errorf("record sent delivery %d: %w", del.ID, err))
+	}
+	item.Outcome = OutcomeSent
+	return item
+}
+
+func (p *Pass) fail(item Item, err error) Item {
+	item.Outcome, item.Err = OutcomeFailed, err
+	p.logger.Error("digest failed", "subscriber", item.Subscriber.ID, "date", item.Date, "err", err)
+	return item
+}
