@@ -184,7 +184,7 @@ func TestSendFailureExitsNonZero(t *testing.T) {
 	c := newCLI(t)
 	sink := startSink(t)
 	cfg := c.config(sink, "127.0.0.1:18080") // never bound: only serve listens
-	sink.Close() // nobody answers on that port now
+	sink.Close()                             // nobody answers on that port now
 	c.write("b.md", briefFile)
 	if code, _, stderr := c.run("--config", cfg, "briefs", "add", filepath.Join(c.dir, "b.md")); code != 0 {
 		t.Fatal(stderr)

@@ -131,8 +131,8 @@ func TestLocalSendTimeAcrossDST(t *testing.T) {
 	h := newHarness(t)
 	readers := []struct{ email, regions, zone, at string }{
 		{"ny@example.com", "dc", "America/New_York", "06:00"},
-		{"ny-gap@example.com", "dc", "America/New_York", "02:30"},    // does not exist on 8 March
-		{"ny-twice@example.com", "dc", "America/New_York", "01:30"},  // happens twice on 1 November
+		{"ny-gap@example.com", "dc", "America/New_York", "02:30"},   // does not exist on 8 March
+		{"ny-twice@example.com", "dc", "America/New_York", "01:30"}, // happens twice on 1 November
 		{"sg@example.com", "sg,dc", "Asia/Singapore", "07:30"},
 		{"lagos@example.com", "lagos,dc", "Africa/Lagos", "06:00"},
 	}
