@@ -9,9 +9,14 @@ type DeliveryStatus string
 // is fixed before any byte goes out) and becomes sent only once the SMTP
 // server accepted the message.
 const (
-	DeliveryQueued DeliveryStatus = "queued" // planned, not yet accepted by the server
-	DeliverySent   DeliveryStatus = "sent"   // accepted by the SMTP server
-	DeliveryFailed DeliveryStatus = "failed" // the last attempt failed; a later pass retries it
+	// DeliveryQueued: planned, or refused for now (4xx, network trouble);
+	// the next pass sends it, with the same Message-ID.
+	DeliveryQueued DeliveryStatus = "queued"
+	// DeliverySent: accepted by the SMTP server.
+	DeliverySent DeliveryStatus = "sent"
+	// DeliveryFailed: refused for good (5xx, or a message that cannot be
+	// built); passes do not retry it.
+	DeliveryFailed DeliveryStatus = "failed"
 )
 
 // Delivery is one digest for one subscriber on one local calendar day. There

@@ -186,14 +186,14 @@ func (a *app) writeDemo(out string, now time.Time, nBriefs, nSubs int, rep deliv
 				now.In(loc).Format("15:04"), it.Subscriber.TimeZone, it.Subscriber.SendTime)
 		case delivery.OutcomeNothingNew:
 			fmt.Fprintf(a.stdout, "nothing new: %s\n", it.Subscriber.Email)
-		case delivery.OutcomeFailed:
+		case delivery.OutcomeFailed, delivery.OutcomeDeferred:
 			fmt.Fprintf(a.stdout, "FAILED: %s: %v\n", it.Subscriber.Email, it.Err)
 		}
 	}
 	fmt.Fprintf(a.stdout, "\n%d messages received by the SMTP server. Open %s in a browser, or %s in a mail client.\n",
 		len(received), filepath.Join(out, "1.html"), filepath.Join(out, "1.eml"))
 	fmt.Fprintf(a.stdout, "Run it again with a later --now (e.g. %s) to see who is due then.\n", now.Add(12*time.Hour).UTC().Format(time.RFC3339))
-	if rep.Count(delivery.OutcomeFailed) > 0 {
+	if rep.Count(delivery.OutcomeFailed)+rep.Count(delivery.OutcomeDeferred) > 0 {
 		return errQuietFailure
 	}
 	return nil

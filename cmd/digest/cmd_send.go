@@ -73,10 +73,11 @@ next pass.`,
 			if err != nil {
 				return err
 			}
-			rep, err := pass.Run(ctx, now, delivery.RunOptions{DryRun: dryRun})
-			if err != nil {
-				return err
+			rep, runErr := pass.Run(ctx, now, delivery.RunOptions{DryRun: dryRun})
+			if runErr != nil && len(rep.Items) == 0 {
+				return runErr
 			}
+			// A pass cut short still reports what it did before the error.
 			if format == "json" {
 				err = writeReportJSON(a.stdout, rep)
 			} else {
@@ -85,7 +86,10 @@ next pass.`,
 			if err != nil {
 				return err
 			}
-			if rep.Count(delivery.OutcomeFailed) > 0 {
+			if runErr != nil {
+				return runErr
+			}
+			if rep.Count(delivery.OutcomeFailed)+rep.Count(delivery.OutcomeDeferred) > 0 {
 				return errQuietFailure
 			}
 			return nil
@@ -123,9 +127,10 @@ func writeReportTable(w io.Writer, rep delivery.Report) error {
 	if rep.DryRun {
 		verb = "would send (dry run)"
 	}
-	_, err := fmt.Fprintf(w, "\npass at %s: %s %d, failed %d, nothing new %d, not due yet %d, already sent today %d\n",
-		rep.Now.UTC().Format(time.RFC3339), verb, rep.Count(delivery.OutcomeSent), rep.Count(delivery.OutcomeFailed),
-		rep.Count(delivery.OutcomeNothingNew), rep.Count(delivery.OutcomeNotDue), rep.Count(delivery.OutcomeAlreadySent))
+	_, err := fmt.Fprintf(w, "\npass at %s: %s %d, deferred %d, failed %d, nothing new %d, not due yet %d, already sent today %d, failed earlier today %d\n",
+		rep.Now.UTC().Format(time.RFC3339), verb, rep.Count(delivery.OutcomeSent), rep.Count(delivery.OutcomeDeferred),
+		rep.Count(delivery.OutcomeFailed), rep.Count(delivery.OutcomeNothingNew), rep.Count(delivery.OutcomeNotDue),
+		rep.Count(delivery.OutcomeAlreadySent), rep.Count(delivery.OutcomeFailedEarlier))
 	return err
 }
 
@@ -153,7 +158,8 @@ type reportItemJSON struct {
 
 func writeReportJSON(w io.Writer, rep delivery.Report) error {
 	out := reportJSON{Now: rep.Now.UTC(), DryRun: rep.DryRun, Counts: map[string]int{}, Items: []reportItemJSON{}}
-	for _, o := range []delivery.Outcome{delivery.OutcomeSent, delivery.OutcomeFailed, delivery.OutcomeNothingNew, delivery.OutcomeNotDue, delivery.OutcomeAlreadySent} {
+	for _, o := range []delivery.Outcome{delivery.OutcomeSent, delivery.OutcomeDeferred, delivery.OutcomeFailed, delivery.OutcomeNothingNew,
+		delivery.OutcomeNotDue, delivery.OutcomeAlreadySent, delivery.OutcomeFailedEarlier} {
 		out.Counts[string(o)] = rep.Count(o)
 	}
 	for _, it := range rep.Items {

@@ -73,6 +73,11 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	sched, err := schedule.New(cfg.Schedule, func(ctx context.Context) error {
 		_, err := pass.Run(ctx, time.Now(), delivery.RunOptions{})
+		// Say QUIT between passes rather than hold an idle connection
+		// for minutes; the next pass dials again.
+		if cerr := sender.Close(); cerr != nil {
+			logger.Warn("closing smtp connection", "err", cerr)
+		}
 		return err
 	}, logger.With("component", "scheduler"))
 	if err != nil {

@@ -192,9 +192,9 @@ func TestSendFailureExitsNonZero(t *testing.T) {
 	if code, _, stderr := c.run("--config", cfg, "subscribers", "add", "ada@example.com", "--regions", "lagos"); code != 0 {
 		t.Fatal(stderr)
 	}
-	code, stdout, _ := c.run("--config", cfg, "send", "--now", "2026-11-26T08:00:00Z")
-	if code != 1 || !strings.Contains(stdout, "failed 1") {
-		t.Errorf("send to a dead server: exit %d\n%s", code, stdout)
+	code, stdout, stderr := c.run("--config", cfg, "send", "--now", "2026-11-26T08:00:00Z")
+	if code != 1 || !strings.Contains(stdout, "deferred 1") || !strings.Contains(stderr, "smtp server unavailable") {
+		t.Errorf("send to a dead server: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }
 

@@ -18,6 +18,10 @@ import (
 	"github.com/newsroom/digest/internal/render"
 )
 
+// ErrSMTPUnavailable means a pass stopped because the SMTP server could not be
+// reached; the readers it did not get to are left for the next pass.
+var ErrSMTPUnavailable = errors.New("smtp server unavailable")
+
 // Store is what a pass needs from the database; *sqlite.DB implements it.
 type Store interface {
 	ActiveSubscribers(ctx context.Context) ([]digest.Subscriber, error)
@@ -27,6 +31,7 @@ type Store interface {
 	UpdateDeliveryPlan(ctx context.Context, id int64, briefIDs []int64, cutoff time.Time) error
 	MarkDeliverySent(ctx context.Context, id int64, sentAt time.Time) error
 	MarkDeliveryFailed(ctx context.Context, id int64, reason string) error
+	MarkDeliveryDeferred(ctx context.Context, id int64, reason string) error
 }
 
 // Renderer renders one reader's digest; *render.Renderer implements it.
@@ -83,11 +88,13 @@ type Outcome string
 
 // Outcomes of a pass for one reader.
 const (
-	OutcomeSent        Outcome = "sent"         // accepted by the SMTP server (or would be: dry run)
-	OutcomeFailed      Outcome = "failed"       // render or send failed; retried by the next pass
-	OutcomeNothingNew  Outcome = "nothing-new"  // due, but no brief they have not had
-	OutcomeNotDue      Outcome = "not-due"      // their local send time has not come yet today
-	OutcomeAlreadySent Outcome = "already-sent" // today's digest went out earlier
+	OutcomeSent          Outcome = "sent"           // accepted by the SMTP server (or would be: dry run)
+	OutcomeDeferred      Outcome = "deferred"       // refused for now (4xx, network); the next pass retries
+	OutcomeFailed        Outcome = "failed"         // refused for good (not retried), or a local error (retried)
+	OutcomeNothingNew    Outcome = "nothing-new"    // due, but no brief they have not had
+	OutcomeNotDue        Outcome = "not-due"        // their local send time has not come yet today
+	OutcomeAlreadySent   Outcome = "already-sent"   // today's digest went out earlier
+	OutcomeFailedEarlier Outcome = "failed-earlier" // today's digest was refused for good by an earlier pass
 )
 
 // Item reports one reader of a pass.
@@ -128,9 +135,11 @@ type RunOptions struct {
 	DryRun bool
 }
 
-// Run runs one pass as of now. It returns an error only when the pass
-// could not run at all (database unreachable, ctx cancelled); a reader whose
-// digest failed is reported in the Report and retried by the next pass.
+// Run runs one pass as of now. A reader whose digest could not be sent is
+// reported in the Report (and, if the failure was temporary, retried by the
+// next pass). Run returns an error, with the Report so far, when the pass
+// could not go on: database unreachable, ctx cancelled, or the SMTP server
+// unreachable (ErrSMTPUnavailable).
 func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, error) {
 	rep := Report{Now: now, DryRun: ro.DryRun}
 	subs, err := p.store.ActiveSubscribers(ctx)
@@ -149,13 +158,19 @@ func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, e
 			continue
 		}
 		item := p.runOne(ctx, sub, now.In(loc), ro)
+		rep.Items = append(rep.Items, item)
 		if item.Err != nil && ctx.Err() != nil {
 			return rep, ctx.Err()
 		}
-		rep.Items = append(rep.Items, item)
+		if se := (*mailer.SendError)(nil); errors.As(item.Err, &se) && se.Connecting {
+			// The server cannot be reached: every other reader would fail
+			// the same way, each after a timeout. Stop; the next pass
+			// picks up where this one left off.
+			return rep, fmt.Errorf("pass stopped after %d of %d readers: %w: %w", len(rep.Items), len(subs), ErrSMTPUnavailable, se)
+		}
 	}
 	p.logger.Info("pass done", "now", now.UTC().Format(time.RFC3339), "dry_run", ro.DryRun,
-		"active", len(subs), "sent", rep.Count(OutcomeSent), "failed", rep.Count(OutcomeFailed),
+		"active", len(subs), "sent", rep.Count(OutcomeSent), "deferred", rep.Count(OutcomeDeferred), "failed", rep.Count(OutcomeFailed),
 		"nothing_new", rep.Count(OutcomeNothingNew), "not_due", rep.Count(OutcomeNotDue),
 		"already_sent", rep.Count(OutcomeAlreadySent))
 	return rep, nil
@@ -186,6 +201,10 @@ func (p *Pass) runOne(ctx context.Context, sub digest.Subscriber, local time.Tim
 	switch {
 	case err == nil && existing.Status == digest.DeliverySent:
 		item.Outcome = OutcomeAlreadySent
+		item.DeliveryID, item.MessageID = existing.ID, existing.MessageID
+		return item
+	case err == nil && existing.Status == digest.DeliveryFailed:
+		item.Outcome = OutcomeFailedEarlier
 		item.DeliveryID, item.MessageID = existing.ID, existing.MessageID
 		return item
 	case err != nil && !errors.Is(err, digest.ErrNotFound):
@@ -273,13 +292,7 @@ func (p *Pass) runOne(ctx context.Context, sub digest.Subscriber, local time.Tim
 		UnsubscribeURL: p.links.Unsubscribe(sub.ID),
 	})
 	if err != nil {
-		item = p.fail(item, fmt.Errorf("send digest to subscriber %d: %w", sub.ID, err))
-		// Record with a fresh context: the failure must be on file even
-		// when the pass is being cancelled.
-		if merr := p.store.MarkDeliveryFailed(context.WithoutCancel(ctx), del.ID, err.Error()); merr != nil {
-			p.logger.Error("could not record failed delivery", "delivery", del.ID, "err", merr)
-		}
-		return item
+		return p.sendFailed(ctx, item, del.ID, err)
 	}
 	// The server has the message. Record it even if ctx is being cancelled,
 	// or the next pass would send it again.
@@ -287,6 +300,28 @@ func (p *Pass) runOne(ctx context.Context, sub digest.Subscriber, local time.Tim
 		return p.fail(item, fmt.Errorf("record sent delivery %d: %w", del.ID, err))
 	}
 	item.Outcome = OutcomeSent
+	return item
+}
+
+// sendFailed records a refused or interrupted send. A temporary failure
+// leaves the delivery queued for the next pass; a permanent one marks it
+// failed. The record is written with a context that outlives a cancelled
+// pass: the attempt must be on file either way.
+func (p *Pass) sendFailed(ctx context.Context, item Item, deliveryID int64, err error) Item {
+	var se *mailer.SendError
+	temporary := !errors.As(err, &se) || se.Temporary()
+	record := p.store.MarkDeliveryFailed
+	item.Outcome = OutcomeFailed
+	if temporary {
+		record = p.store.MarkDeliveryDeferred
+		item.Outcome = OutcomeDeferred
+	}
+	if rerr := record(context.WithoutCancel(ctx), deliveryID, err.Error()); rerr != nil {
+		p.logger.Error("could not record failed send", "delivery", deliveryID, "err", rerr)
+	}
+	item.Err = fmt.Errorf("send digest to subscriber %d: %w", item.Subscriber.ID, err)
+	p.logger.Error("digest not sent", "subscriber", item.Subscriber.ID, "delivery", deliveryID,
+		"temporary", temporary, "err", err)
 	return item
 }
 

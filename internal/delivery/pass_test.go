@@ -238,9 +238,9 @@ func TestDryRunSendsAndRecordsNothing(t *testing.T) {
 	}
 }
 
-// A rejected send is recorded as failed, leaves the watermark alone and is
-// retried by the next pass with the same Message-ID.
-func TestFailedSendIsRetriedWithSameMessageID(t *testing.T) {
+// A send refused for now (4xx) stays queued, leaves the watermark alone and
+// is retried by the next pass with the same Message-ID.
+func TestDeferredSendIsRetriedWithSameMessageID(t *testing.T) {
 	h := newHarness(t)
 	sub := h.addSubscriber("ana@example.com", "Ana", "lagos", "Africa/Lagos", "06:00")
 	h.addBrief("one", "lagos", "2026-11-25T18:00:00Z", "Headline one")
@@ -248,14 +248,14 @@ func TestFailedSendIsRetriedWithSameMessageID(t *testing.T) {
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}
 	})
 	rep := h.run("2026-11-26T05:05:00Z")
-	if rep.Count(delivery.OutcomeFailed) != 1 {
-		t.Fatalf("report %+v, want one failure", rep.Items)
+	if rep.Count(delivery.OutcomeDeferred) != 1 {
+		t.Fatalf("report %+v, want one deferred", rep.Items)
 	}
 	del, err := h.db.DeliveryFor(h.ctx, sub.ID, "2026-11-26")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if del.Status != digest.DeliveryFailed || del.Attempts != 1 || !strings.Contains(del.Error, "451") {
+	if del.Status != digest.DeliveryQueued || del.Attempts != 1 || !strings.Contains(del.Error, "451") {
 		t.Errorf("after a 451: status %s attempts %d error %q", del.Status, del.Attempts, del.Error)
 	}
 	s, err := h.db.Subscriber(h.ctx, sub.ID)
@@ -263,7 +263,7 @@ func TestFailedSendIsRetriedWithSameMessageID(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !s.Watermark.IsZero() {
-		t.Errorf("watermark moved to %v after a failed send", s.Watermark)
+		t.Errorf("watermark moved to %v after a refused send", s.Watermark)
 	}
 
 	h.reject.Store(func(string) error { return nil })
@@ -278,6 +278,62 @@ func TestFailedSendIsRetriedWithSameMessageID(t *testing.T) {
 	del, _ = h.db.DeliveryFor(h.ctx, sub.ID, "2026-11-26")
 	if del.Status != digest.DeliverySent || del.Attempts != 2 || del.Error != "" {
 		t.Errorf("after retry: status %s attempts %d error %q", del.Status, del.Attempts, del.Error)
+	}
+}
+
+// A send refused for good (5xx) is failed and not retried by later passes
+// that day; other readers are unaffected.
+func TestPermanentFailureIsNotRetried(t *testing.T) {
+	h := newHarness(t)
+	gone := h.addSubscriber("gone@example.com", "Gone", "lagos", "Africa/Lagos", "06:00")
+	h.addSubscriber("ben@example.com", "Ben", "lagos", "Africa/Lagos", "06:00")
+	h.addBrief("one", "lagos", "2026-11-25T18:00:00Z", "Headline one")
+	h.reject.Store(func(to string) error {
+		if to == "gone@example.com" {
+			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+		}
+		return nil
+	})
+	rep := h.run("2026-11-26T05:05:00Z")
+	if rep.Count(delivery.OutcomeFailed) != 1 || rep.Count(delivery.OutcomeSent) != 1 {
+		t.Fatalf("report %+v, want one failed and one sent", rep.Items)
+	}
+	del, err := h.db.DeliveryFor(h.ctx, gone.ID, "2026-11-26")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if del.Status != digest.DeliveryFailed || !strings.Contains(del.Error, "5.1.1") {
+		t.Errorf("after a 550: status %s error %q", del.Status, del.Error)
+	}
+	rep = h.run("2026-11-26T05:10:00Z")
+	if rep.Count(delivery.OutcomeFailedEarlier) != 1 || rep.Count(delivery.OutcomeAlreadySent) != 1 {
+		t.Errorf("second pass %+v, want failed-earlier and already-sent", rep.Items)
+	}
+	if del2, _ := h.db.DeliveryFor(h.ctx, gone.ID, "2026-11-26"); del2.Attempts != 1 {
+		t.Errorf("a permanently refused digest was tried %d times", del2.Attempts)
+	}
+}
+
+// An SMTP server that cannot be reached stops the pass at the first reader
+// instead of timing out once per reader; the rest wait for the next pass.
+func TestUnreachableServerStopsThePass(t *testing.T) {
+	h := newHarness(t)
+	a := h.addSubscriber("a@example.com", "", "lagos", "Africa/Lagos", "06:00")
+	b := h.addSubscriber("b@example.com", "", "lagos", "Africa/Lagos", "06:00")
+	h.addBrief("one", "lagos", "2026-11-25T18:00:00Z", "Headline one")
+	h.sink.Close()
+	rep, err := h.pass.Run(h.ctx, mustTime(t, "2026-11-26T05:05:00Z"), delivery.RunOptions{})
+	if !errors.Is(err, delivery.ErrSMTPUnavailable) {
+		t.Fatalf("Run = %v, want ErrSMTPUnavailable", err)
+	}
+	if len(rep.Items) != 1 || rep.Items[0].Outcome != delivery.OutcomeDeferred {
+		t.Errorf("report %+v, want the first reader deferred and no more", rep.Items)
+	}
+	if del, err := h.db.DeliveryFor(h.ctx, a.ID, "2026-11-26"); err != nil || del.Status != digest.DeliveryQueued {
+		t.Errorf("first reader: %+v, %v; want queued for the next pass", del, err)
+	}
+	if _, err := h.db.DeliveryFor(h.ctx, b.ID, "2026-11-26"); !errors.Is(err, digest.ErrNotFound) {
+		t.Errorf("second reader was touched: %v", err)
 	}
 }
 

@@ -1,0 +1,356 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	digest "github.com/newsroom/digest"
+)
+
+// deliveryFixture is a database with one subscriber and three briefs.
+type deliveryFixture struct {
+	db     *DB
+	sub    digest.Subscriber
+	briefs []int64
+}
+
+func newDeliveryFixture(t *testing.T) deliveryFixture {
+	t.Helper()
+	db := openTest(t)
+	f := deliveryFixture{db: db, sub: mustCreateSubscriber(t, db, sampleSubscriber("reader@example.com", "lagos"))}
+	for i, slug := range []string{"one", "two", "three"} {
+		f.briefs = append(f.briefs, mustUpsertBrief(t, db, sampleBrief(slug, "lagos", at(6, i))).ID)
+	}
+	return f
+}
+
+func TestCreateDeliveryRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	f := newDeliveryFixture(t)
+	plan := []int64{f.briefs[2], f.briefs[0], f.briefs[1]}
+	d := sampleDelivery(f.sub.ID, "2026-03-01", at(6, 59).Add(17), plan...)
+	d.Status = "" // defaults to queued
+	if err := f.db.CreateDelivery(ctx, &d); err != nil {
+		t.Fatalf("CreateDelivery: %v", err)
+	}
+	if d.ID == 0 || d.Status != digest.DeliveryQueued || d.CreatedAt.IsZero() || !d.UpdatedAt.Equal(d.CreatedAt) {
+		t.Fatalf("after create: %+v", d)
+	}
+
+	byID, err := f.db.Delivery(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(byID, d) {
+		t.Errorf("Delivery round trip\n got: %+v\nwant: %+v", byID, d)
+	}
+	forDay, err := f.db.DeliveryFor(ctx, f.sub.ID, "2026-03-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(forDay, d) {
+		t.Errorf("DeliveryFor\n got: %+v\nwant: %+v", forDay, d)
+	}
+	if _, err := f.db.DeliveryFor(ctx, f.sub.ID, "2026-03-02"); !errors.Is(err, digest.ErrNotFound) {
+		t.Errorf("DeliveryFor another day: err = %v, want ErrNotFound", err)
+	}
+	if _, err := f.db.Delivery(ctx, d.ID+1); !errors.Is(err, digest.ErrNotFound) {
+		t.Errorf("Delivery of a missing id: err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestCreateDeliveryOnePerSubscriberAndDay(t *testing.T) {
+	ctx := context.Background()
+	f := newDeliveryFixture(t)
+	other := mustCreateSubscriber(t, f.db, sampleSubscriber("other@example.com", "lagos"))
+	first := mustCreateDelivery(t, f.db, sampleDelivery(f.sub.ID, "2026-03-01", at(7, 0), f.briefs[0]))
+
+	again := sampleDelivery(f.sub.ID, "2026-03-01", at(8, 0), f.briefs[1])
+	again.MessageID = "<another@digest.example>"
+	if err := f.db.CreateDelivery(ctx, &again); !errors.Is(err, digest.ErrConflict) {
+		t.Fatalf("second delivery for the same subscriber and day: err = %v, want ErrConflict", err)
+	}
+	got, err := f.db.DeliveryFor(ctx, f.sub.ID, "2026-03-01")
+	if err != nil || !reflect.DeepEqual(got, first) {
+		t.Errorf("the first delivery changed after the conflict: %+v, %v", got, err)
+	}
+
+	sameMessageID := sampleDelivery(f.sub.ID, "2026-03-02", at(7, 0))
+	sameMessageID.MessageID = first.MessageID
+	if err := f.db.CreateDelivery(ctx, &sameMessageID); !errors.Is(err, digest.ErrConflict) {
+		t.Errorf("reused Message-ID: err = %v, want ErrConflict", err)
+	}
+
+	mustCreateDelivery(t, f.db, sampleDelivery(f.sub.ID, "2026-03-02", at(7, 0)))
+	mustCreateDelivery(t, f.db, sampleDelivery(other.ID, "2026-03-01", at(7, 0)))
+}
+
+func TestCreateDeliveryRefuses(t *testing.T) {
+	f := newDeliveryFixture(t)
+	tests := []struct {
+		name    string
+		modify  func(*digest.Delivery)
+		field   string // a *digest.FieldError on this field, or
+		wantErr error  // this error
+	}{
+		{"unknown subscriber", func(d *digest.Delivery) { d.SubscriberID = 999 }, "", digest.ErrNotFound},
+		{"unknown brief", func(d *digest.Delivery) { d.BriefIDs = []int64{f.briefs[0], 999} }, "", digest.ErrNotFound},
+		{"no subscriber", func(d *digest.Delivery) { d.SubscriberID = 0 }, "subscriber_id", nil},
+		{"bad date", func(d *digest.Delivery) { d.DigestDate = "2026-02-30" }, "digest_date", nil},
+		{"date with time", func(d *digest.Delivery) { d.DigestDate = "2026-03-01T00:00" }, "digest_date", nil},
+		{"no Message-ID", func(d *digest.Delivery) { d.MessageID = "" }, "message_id", nil},
+		{"created as sent", func(d *digest.Delivery) { d.Status = digest.DeliverySent }, "status", nil},
+		{"no cutoff", func(d *digest.Delivery) { d.Cutoff = time.Time{} }, "cutoff", nil},
+		{"brief twice", func(d *digest.Delivery) { d.BriefIDs = []int64{f.briefs[0], f.briefs[0]} }, "brief_ids", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			d := sampleDelivery(f.sub.ID, "2026-03-01", at(7, 0), f.briefs...)
+			tc.modify(&d)
+			err := f.db.CreateDelivery(ctx, &d)
+			if tc.field != "" {
+				wantFieldError(t, err, tc.field)
+			} else if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if all, _ := f.db.ListDeliveries(ctx, DeliveryFilter{}); len(all) != 0 {
+				t.Errorf("a refused delivery was stored: %+v", all)
+			}
+		})
+	}
+}
+
+func TestMarkDeliverySentMovesWatermarkForwardOnly(t *testing.T) {
+	tests := []struct {
+		name          string
+		watermark     time.Time // the subscriber's before the send
+		cutoff        time.Time
+		wantWatermark time.Time
+	}{
+		{"first digest", time.Time{}, at(7, 0), at(7, 0)},
+		{"later cutoff moves it", at(6, 0), at(7, 0).Add(1), at(7, 0).Add(1)},
+		{"earlier cutoff leaves it", at(8, 0), at(7, 0), at(8, 0)},
+		{"equal cutoff leaves it", at(7, 0), at(7, 0), at(7, 0)},
+		{"one nanosecond later moves it", at(7, 0), at(7, 0).Add(1), at(7, 0).Add(1)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := openTest(t)
+			s := sampleSubscriber("reader@example.com", "lagos")
+			s.Watermark = tc.watermark
+			s = mustCreateSubscriber(t, db, s)
+			d := mustCreateDelivery(t, db, sampleDelivery(s.ID, "2026-03-01", tc.cutoff))
+
+			sentAt := at(7, 30).Add(5)
+			if err := db.MarkDeliverySent(ctx, d.ID, sentAt); err != nil {
+				t.Fatalf("MarkDeliverySent: %v", err)
+			}
+			got, err := db.Delivery(ctx, d.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != digest.DeliverySent || !got.SentAt.Equal(sentAt) || got.Attempts != 1 || got.Error != "" {
+				t.Errorf("delivery after MarkDeliverySent: %+v", got)
+			}
+			sub, err := db.Subscriber(ctx, s.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sub.Watermark.Equal(tc.wantWatermark) {
+				t.Errorf("watermark = %v, want %v", sub.Watermark, tc.wantWatermark)
+			}
+		})
+	}
+}
+
+func TestMarkDeliverySentIsAtomic(t *testing.T) {
+	ctx := context.Background()
+	f := newDeliveryFixture(t)
+	d := mustCreateDelivery(t, f.db, sampleDelivery(f.sub.ID, "2026-03-01", at(7, 0), f.briefs[0]))
+
+	// Make the watermark update fail after the delivery row was updated in
+	// the same transaction: neither change may survive.
+	if _, err := f.db.rw.ExecContext(ctx, `
+		CREATE TRIGGER refuse_watermark BEFORE UPDATE OF watermark ON subscribers
+		BEGIN SELECT RAISE(ABORT, 'watermark refused by test'); END`); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.MarkDeliverySent(ctx, d.ID, at(7, 30)); err == nil {
+		t.Fatal("MarkDeliverySent succeeded although the watermark update failed")
+	}
+	got, err := f.db.Delivery(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, d) {
+		t.Errorf("delivery changed although the watermark did not move\n got: %+v\nwant: %+v", got, d)
+	}
+	if _, err := f.db.rw.ExecContext(ctx, `DROP TRIGGER refuse_watermark`); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.MarkDeliverySent(ctx, d.ID, at(7, 31)); err != nil {
+		t.Fatalf("MarkDeliverySent once the trigger is gone: %v", err)
+	}
+}
+
+func TestDeliveryRetryCycle(t *testing.T) {
+	ctx := context.Background()
+	f := newDeliveryFixture(t)
+	d := mustCreateDelivery(t, f.db, sampleDelivery(f.sub.ID, "2026-03-01", at(7, 0), f.briefs[0]))
+
+	if err := f.db.MarkDeliveryFailed(ctx, d.ID, "451 4.2.1 mailbox busy"); err != nil {
+		t.Fatalf("MarkDeliveryFailed: %v", err)
+	}
+	failed, err := f.db.Delivery(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if failed.Status != digest.DeliveryFailed || failed.Attempts != 1 || failed.Error != "451 4.2.1 mailbox busy" ||
+		!failed.UpdatedAt.After(d.UpdatedAt) || !failed.SentAt.IsZero() {
+		t.Errorf("after MarkDeliveryFailed: %+v", failed)
+	}
+	if sub, _ := f.db.Subscriber(ctx, f.sub.ID); !sub.Watermark.IsZero() {
+		t.Errorf("a failure moved the watermark to %v", sub.Watermark)
+	}
+
+	// A temporary failure keeps the delivery queued for the next pass.
+	if err := f.db.MarkDeliveryDeferred(ctx, d.ID, "421 4.4.2 closing"); err != nil {
+		t.Fatalf("MarkDeliveryDeferred: %v", err)
+	}
+	deferred, err := f.db.Delivery(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deferred.Status != digest.DeliveryQueued || deferred.Attempts != 2 || deferred.Error != "421 4.4.2 closing" {
+		t.Errorf("after MarkDeliveryDeferred: %+v", deferred)
+	}
+
+	// A retry later in the day carries what is new by then.
+	newPlan := []int64{f.briefs[2], f.briefs[0]}
+	if err := f.db.UpdateDeliveryPlan(ctx, d.ID, newPlan, at(9, 0)); err != nil {
+		t.Fatalf("UpdateDeliveryPlan: %v", err)
+	}
+	replanned, err := f.db.Delivery(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(replanned.BriefIDs, newPlan) || !replanned.Cutoff.Equal(at(9, 0)) ||
+		replanned.Status != digest.DeliveryQueued || replanned.MessageID != d.MessageID {
+		t.Errorf("after UpdateDeliveryPlan: %+v", replanned)
+	}
+
+	if err := f.db.MarkDeliverySent(ctx, d.ID, at(9, 5)); err != nil {
+		t.Fatalf("MarkDeliverySent: %v", err)
+	}
+	sent, err := f.db.Delivery(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent.Status != digest.DeliverySent || sent.Attempts != 3 || sent.Error != "" || !sent.SentAt.Equal(at(9, 5)) {
+		t.Errorf("after MarkDeliverySent: %+v", sent)
+	}
+	if sub, _ := f.db.Subscriber(ctx, f.sub.ID); !sub.Watermark.Equal(at(9, 0)) {
+		t.Errorf("watermark = %v, want the re-planned cutoff %v", sub.Watermark, at(9, 0))
+	}
+
+	// Once sent, nothing about the delivery can change.
+	for name, call := range map[string]func() error{
+		"MarkDeliverySent":     func() error { return f.db.MarkDeliverySent(ctx, d.ID, at(10, 0)) },
+		"MarkDeliveryFailed":   func() error { return f.db.MarkDeliveryFailed(ctx, d.ID, "late") },
+		"MarkDeliveryDeferred": func() error { return f.db.MarkDeliveryDeferred(ctx, d.ID, "late") },
+		"UpdateDeliveryPlan":   func() error { return f.db.UpdateDeliveryPlan(ctx, d.ID, f.briefs, at(11, 0)) },
+	} {
+		if err := call(); !errors.Is(err, ErrAlreadySent) {
+			t.Errorf("%s on a sent delivery: err = %v, want ErrAlreadySent", name, err)
+		}
+	}
+	final, err := f.db.Delivery(ctx, d.ID)
+	if err != nil || !reflect.DeepEqual(final, sent) {
+		t.Errorf("a sent delivery changed: %+v, %v", final, err)
+	}
+	if sub, _ := f.db.Subscriber(ctx, f.sub.ID); !sub.Watermark.Equal(at(9, 0)) {
+		t.Errorf("watermark moved to %v after the delivery was sent", sub.Watermark)
+	}
+}
+
+func TestDeliveryChangesOfMissingOrInvalid(t *testing.T) {
+	ctx := context.Background()
+	f := newDeliveryFixture(t)
+	d := mustCreateDelivery(t, f.db, sampleDelivery(f.sub.ID, "2026-03-01", at(7, 0), f.briefs[0]))
+
+	for name, err := range map[string]error{
+		"MarkDeliverySent":          f.db.MarkDeliverySent(ctx, 999, at(7, 0)),
+		"MarkDeliveryFailed":        f.db.MarkDeliveryFailed(ctx, 999, "x"),
+		"UpdateDeliveryPlan":        f.db.UpdateDeliveryPlan(ctx, 999, nil, at(7, 0)),
+		"plan with a missing brief": f.db.UpdateDeliveryPlan(ctx, d.ID, []int64{f.briefs[1], 999}, at(8, 0)),
+	} {
+		if !errors.Is(err, digest.ErrNotFound) {
+			t.Errorf("%s: err = %v, want ErrNotFound", name, err)
+		}
+	}
+	t.Run("zero sentAt", func(t *testing.T) {
+		wantFieldError(t, f.db.MarkDeliverySent(ctx, d.ID, time.Time{}), "sent_at")
+	})
+	t.Run("plan without cutoff", func(t *testing.T) {
+		wantFieldError(t, f.db.UpdateDeliveryPlan(ctx, d.ID, nil, time.Time{}), "cutoff")
+	})
+	got, err := f.db.Delivery(ctx, d.ID)
+	if err != nil || !reflect.DeepEqual(got, d) {
+		t.Errorf("refused changes altered the delivery: %+v, %v", got, err)
+	}
+}
+
+func TestListDeliveries(t *testing.T) {
+	ctx := context.Background()
+	f := newDeliveryFixture(t)
+	other := mustCreateSubscriber(t, f.db, sampleSubscriber("other@example.com", "lagos"))
+	a := mustCreateDelivery(t, f.db, sampleDelivery(f.sub.ID, "2026-03-01", at(7, 0), f.briefs[0], f.briefs[1]))
+	b := mustCreateDelivery(t, f.db, sampleDelivery(other.ID, "2026-03-01", at(7, 0), f.briefs[1]))
+	c := mustCreateDelivery(t, f.db, sampleDelivery(f.sub.ID, "2026-03-02", at(7, 0)))
+	if err := f.db.MarkDeliverySent(ctx, a.ID, at(7, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.MarkDeliveryFailed(ctx, b.ID, "boom"); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		f    DeliveryFilter
+		want []int64
+	}{
+		{"all", DeliveryFilter{}, []int64{a.ID, b.ID, c.ID}},
+		{"sent", DeliveryFilter{Status: digest.DeliverySent}, []int64{a.ID}},
+		{"failed", DeliveryFilter{Status: digest.DeliveryFailed}, []int64{b.ID}},
+		{"queued", DeliveryFilter{Status: digest.DeliveryQueued}, []int64{c.ID}},
+		{"date", DeliveryFilter{Date: "2026-03-01"}, []int64{a.ID, b.ID}},
+		{"subscriber", DeliveryFilter{SubscriberID: f.sub.ID}, []int64{a.ID, c.ID}},
+		{"all three", DeliveryFilter{Status: digest.DeliverySent, Date: "2026-03-01", SubscriberID: f.sub.ID}, []int64{a.ID}},
+		{"none", DeliveryFilter{Date: "2027-01-01"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := f.db.ListDeliveries(ctx, tc.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []int64
+			for _, d := range got {
+				ids = append(ids, d.ID)
+			}
+			if !slices.Equal(ids, tc.want) {
+				t.Errorf("ListDeliveries(%+v) = %v, want %v", tc.f, ids, tc.want)
+			}
+		})
+	}
+	all, _ := f.db.ListDeliveries(ctx, DeliveryFilter{})
+	if len(all) == 3 && !slices.Equal(all[0].BriefIDs, []int64{f.briefs[0], f.briefs[1]}) {
+		t.Errorf("ListDeliveries lost the brief ids: %+v", all[0])
+	}
+}

@@ -1,0 +1,142 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	digest "github.com/newsroom/digest"
+)
+
+// epoch is the fixed start of the test clock.
+var epoch = time.Date(2026, 3, 1, 6, 0, 0, 123456789, time.UTC)
+
+// tickingClock returns a clock that starts at epoch and moves one second
+// forward on every call, so that each write gets a distinct, predictable
+// time. It is safe for concurrent use.
+func tickingClock() func() time.Time {
+	var n atomic.Int64
+	return func() time.Time { return epoch.Add(time.Duration(n.Add(1)-1) * time.Second) }
+}
+
+// openTest opens a fresh database under t.TempDir with a ticking clock.
+func openTest(t testing.TB) *DB {
+	t.Helper()
+	db := openAt(t, filepath.Join(t.TempDir(), "digest.db"))
+	db.Now = tickingClock()
+	return db
+}
+
+// openAt opens the database at path and closes it when the test ends.
+func openAt(t testing.TB, path string) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("Open(%q): %v", path, err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return db
+}
+
+// at returns an instant on 2026-03-01 UTC at the given hour and minute.
+func at(hour, minute int) time.Time {
+	return time.Date(2026, 3, 1, hour, minute, 0, 0, time.UTC)
+}
+
+// sampleBrief returns a brief with every field set.
+func sampleBrief(slug, region string, published time.Time) digest.Brief {
+	return digest.Brief{
+		Slug:        slug,
+		Region:      region,
+		Headline:    "Headline of " + slug,
+		Lede:        "A lede with “quotes” and ünïcode.",
+		Body:        "The *news*.\n\nSecond paragraph.",
+		Author:      "Ada Reporter",
+		PublishedAt: published,
+		Signals: []digest.Signal{
+			{Title: "First signal", Body: "Why it matters.", Sources: []digest.Source{
+				{Name: "Reuters", URL: "https://reuters.example/a"},
+				{Name: "Interview", URL: ""},
+				{Name: "AP", URL: "https://ap.example/b"},
+			}},
+			{Title: "Second signal", Body: "No sources here."},
+			{Title: "Third signal", Body: "", Sources: []digest.Source{{Name: "BBC", URL: "https://bbc.example/c"}}},
+		},
+		Image: &digest.Image{URL: "https://img.example/1.jpg", Alt: "A harbour", Caption: "The harbour at dawn", Credit: "Photo: Jo"},
+	}
+}
+
+func mustUpsertBrief(t testing.TB, db *DB, b digest.Brief) digest.Brief {
+	t.Helper()
+	if _, err := db.UpsertBrief(context.Background(), &b); err != nil {
+		t.Fatalf("UpsertBrief(%q): %v", b.Slug, err)
+	}
+	return b
+}
+
+func sampleSubscriber(email string, regions ...string) digest.Subscriber {
+	return digest.Subscriber{
+		Email:    email,
+		Name:     "Reader " + email,
+		Regions:  regions,
+		TimeZone: "Africa/Lagos",
+		SendTime: digest.TimeOfDay{Hour: 7, Minute: 30},
+		Status:   digest.StatusActive,
+	}
+}
+
+func mustCreateSubscriber(t testing.TB, db *DB, s digest.Subscriber) digest.Subscriber {
+	t.Helper()
+	if err := db.CreateSubscriber(context.Background(), &s); err != nil {
+		t.Fatalf("CreateSubscriber(%q): %v", s.Email, err)
+	}
+	return s
+}
+
+func sampleDelivery(subscriberID int64, date digest.Date, cutoff time.Time, briefIDs ...int64) digest.Delivery {
+	return digest.Delivery{
+		SubscriberID: subscriberID,
+		DigestDate:   date,
+		BriefIDs:     briefIDs,
+		MessageID:    fmt.Sprintf("<%d.%s@digest.example>", subscriberID, date),
+		Status:       digest.DeliveryQueued,
+		Cutoff:       cutoff,
+	}
+}
+
+func mustCreateDelivery(t testing.TB, db *DB, d digest.Delivery) digest.Delivery {
+	t.Helper()
+	if err := db.CreateDelivery(context.Background(), &d); err != nil {
+		t.Fatalf("CreateDelivery(subscriber %d, %s): %v", d.SubscriberID, d.DigestDate, err)
+	}
+	return d
+}
+
+// wantFieldError fails unless err is a *digest.FieldError on field.
+func wantFieldError(t *testing.T, err error, field string) {
+	t.Helper()
+	var fe *digest.FieldError
+	if !errors.As(err, &fe) {
+		t.Fatalf("error = %v, want a *digest.FieldError on %q", err, field)
+	}
+	if fe.Field != field {
+		t.Fatalf("error = %v (field %q), want field %q", err, fe.Field, field)
+	}
+}
+
+// briefIDs returns the ids of bs, in order.
+func briefIDs(bs []digest.Brief) []int64 {
+	ids := make([]int64, len(bs))
+	for i, b := range bs {
+		ids[i] = b.ID
+	}
+	return ids
+}

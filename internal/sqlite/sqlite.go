@@ -1,0 +1,164 @@
+// Package sqlite is digest's storage: the only package that holds SQL. It
+// owns the database file, its schema (numbered migrations embedded from
+// migrations/ and applied by Open), and the store methods for briefs,
+// subscribers and deliveries. Each store method runs in one transaction;
+// driver errors are mapped to digest.ErrNotFound and digest.ErrConflict.
+//
+// Writes go through a pool of exactly one connection, so writers in this
+// process queue in Go instead of fighting over SQLite's lock; reads go through
+// a separate pool of query-only connections that WAL lets run beside the
+// writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+
+	digest "github.com/newsroom/digest"
+)
+
+// ErrAlreadySent means a delivery cannot be changed because its digest was
+// already accepted by the SMTP server: re-planning or re-marking it would
+// misreport what the reader received.
+var ErrAlreadySent = errors.New("delivery already sent")
+
+// DB is an open digest database. It is safe for concurrent use.
+type DB struct {
+	// Now is the clock used for created_at and updated_at. Open sets it to
+	// time.Now; tests replace it before using the DB (it must not be changed
+	// while other goroutines use the DB).
+	Now func() time.Time
+
+	path string
+	rw   *sql.DB // exactly one connection: every write transaction queues here
+	ro   *sql.DB // query-only connections for reads
+}
+
+// Open opens the database at path, creating the file if it is missing, and
+// applies any pending migrations before returning. The directory must exist.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("open database: empty path")
+	}
+	// Every pragma lives in the DSN so every pooled connection gets it, not
+	// only the first one. _txlock=immediate takes the write lock at BEGIN,
+	// so a read-then-write transaction cannot fail halfway with "database is
+	// locked"; busy_timeout covers other processes (the CLI beside the
+	// server).
+	rw, err := sql.Open("sqlite3", "file:"+escapePath(path)+
+		"?_journal_mode=WAL&_busy_timeout=5000&_txlock=immediate&_foreign_keys=on&_synchronous=NORMAL")
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	rw.SetMaxOpenConns(1)
+	rw.SetMaxIdleConns(1)
+	rw.SetConnMaxIdleTime(0)
+	rw.SetConnMaxLifetime(0)
+
+	db := &DB{Now: time.Now, path: path, rw: rw}
+	if err := db.migrate(ctx); err != nil {
+		rw.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+
+	// Readers: deferred BEGIN (an immediate one would take the write lock
+	// even for a SELECT) and query_only, so a bug cannot write through the
+	// read pool. WAL mode is a property of the file, already set above.
+	ro, err := sql.Open("sqlite3", "file:"+escapePath(path)+
+		"?_busy_timeout=5000&_txlock=deferred&_foreign_keys=on&_query_only=1&_synchronous=NORMAL")
+	if err != nil {
+		rw.Close()
+		return nil, fmt.Errorf("open database %s for reading: %w", path, err)
+	}
+	ro.SetMaxOpenConns(max(4, runtime.NumCPU()))
+	ro.SetMaxIdleConns(max(4, runtime.NumCPU()))
+	if err := ro.PingContext(ctx); err != nil {
+		ro.Close()
+		rw.Close()
+		return nil, fmt.Errorf("open database %s for reading: %w", path, err)
+	}
+	db.ro = ro
+	return db, nil
+}
+
+// Close closes both connection pools.
+func (db *DB) Close() error {
+	var errs []error
+	if db.ro != nil {
+		errs = append(errs, db.ro.Close())
+	}
+	errs = append(errs, db.rw.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close database %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// escapePath makes path safe inside a "file:" URI: SQLite percent-decodes the
+// path, and '?' and '#' would end it.
+func escapePath(path string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+}
+
+// now returns the store's clock in UTC, without a monotonic reading, so that
+// what a method sets on its argument equals what a later read returns.
+func (db *DB) now() time.Time { return db.Now().UTC() }
+
+// write runs fn in a write transaction, committing when fn returns nil.
+func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	return runTx(ctx, db.rw, fn)
+}
+
+// read runs fn in a read transaction, so that the several queries that load
+// one record (a brief and its signals) see one snapshot.
+func (db *DB) read(ctx context.Context, fn func(*sql.Tx) error) error {
+	return runTx(ctx, db.ro, fn)
+}
+
+func runTx(ctx context.Context, pool *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := pool.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback() // the error from fn is the one worth reporting
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// mapError turns constraint violations that callers can act on into domain
+// errors, by error code rather than message text. Other errors pass through.
+func mapError(err error) error {
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		switch se.ExtendedCode {
+		case sqlite3.ErrConstraintUnique, sqlite3.ErrConstraintPrimaryKey:
+			return fmt.Errorf("%w (%w)", digest.ErrConflict, err)
+		}
+	}
+	return err
+}
+
+// notFound maps sql.ErrNoRows to digest.ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return digest.ErrNotFound
+	}
+	return err
+}
+
+// scanner is what *sql.Row and *sql.Rows have in common.
+type scanner interface {
+	Scan(dest ...any) error
+}

@@ -1,0 +1,193 @@
+package sqlite
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+func TestOpenAppliesMigrationsOnceAndReopens(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "digest.db")
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		t.Fatalf("loadMigrations: %v", err)
+	}
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open fresh file: %v", err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("database file not created: %v", err)
+	}
+	v, err := db.SchemaVersion(ctx)
+	if err != nil || v != len(ms) {
+		t.Fatalf("SchemaVersion on fresh file = %d, %v; want %d", v, err, len(ms))
+	}
+	s := mustCreateSubscriber(t, db, sampleSubscriber("kept@example.com", "lagos"))
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	for i := range 2 {
+		db, err := Open(ctx, path)
+		if err != nil {
+			t.Fatalf("reopen %d: %v", i+1, err)
+		}
+		v, err := db.SchemaVersion(ctx)
+		if err != nil || v != len(ms) {
+			t.Errorf("SchemaVersion after reopen %d = %d, %v; want %d", i+1, v, err, len(ms))
+		}
+		var applied int
+		if err := db.rw.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&applied); err != nil {
+			t.Fatal(err)
+		}
+		if applied != len(ms) {
+			t.Errorf("schema_migrations has %d rows after reopen %d, want %d", applied, i+1, len(ms))
+		}
+		if _, err := db.Subscriber(ctx, s.ID); err != nil {
+			t.Errorf("data lost after reopen %d: %v", i+1, err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	}
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "digest.db")
+	db := openAt(t, path)
+	if _, err := db.rw.ExecContext(ctx,
+		`INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, '0999_future.sql', '')`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(ctx, path)
+	if err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("Open of a database from a newer binary: err = %v, want a 'newer' error", err)
+	}
+}
+
+func TestOpenPathNeedingEscapes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "odd dir?x=1#frag%20")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "digest.db")
+	openAt(t, path)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("database not created at the literal path %q: %v", path, err)
+	}
+}
+
+func TestOpenMissingDirectory(t *testing.T) {
+	_, err := Open(context.Background(), filepath.Join(t.TempDir(), "no", "such", "dir", "digest.db"))
+	if err == nil {
+		t.Fatal("Open in a missing directory succeeded")
+	}
+}
+
+func TestConnectionsHavePragmas(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	for _, tc := range []struct {
+		pool   string
+		pragma string
+		want   string
+	}{
+		{"rw", "journal_mode", "wal"},
+		{"rw", "foreign_keys", "1"},
+		{"rw", "busy_timeout", "5000"},
+		{"rw", "synchronous", "1"}, // NORMAL
+		{"ro", "journal_mode", "wal"},
+		{"ro", "foreign_keys", "1"},
+		{"ro", "busy_timeout", "5000"},
+		{"ro", "query_only", "1"},
+	} {
+		pool := db.rw
+		if tc.pool == "ro" {
+			pool = db.ro
+		}
+		var got string
+		if err := pool.QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil {
+			t.Fatalf("%s PRAGMA %s: %v", tc.pool, tc.pragma, err)
+		}
+		if got != tc.want {
+			t.Errorf("%s PRAGMA %s = %q, want %q", tc.pool, tc.pragma, got, tc.want)
+		}
+	}
+	if _, err := db.ro.ExecContext(ctx, `DELETE FROM subscribers`); err == nil {
+		t.Error("the read pool accepted a write")
+	}
+}
+
+func TestLoadMigrations(t *testing.T) {
+	file := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
+	tests := []struct {
+		name     string
+		fs       fstest.MapFS
+		versions []int
+		wantErr  string
+	}{
+		{"in order", fstest.MapFS{
+			"migrations/0002_b.sql": file("B"),
+			"migrations/0001_a.sql": file("A"),
+		}, []int{1, 2}, ""},
+		{"none", fstest.MapFS{}, nil, ""},
+		{"gap", fstest.MapFS{
+			"migrations/0001_a.sql": file("A"),
+			"migrations/0003_c.sql": file("C"),
+		}, nil, "0003_c.sql"},
+		{"repeat", fstest.MapFS{
+			"migrations/0001_a.sql": file("A"),
+			"migrations/0001_b.sql": file("B"),
+		}, nil, "expected version 0002"},
+		{"no number", fstest.MapFS{"migrations/init.sql": file("A")}, nil, "init.sql"},
+		{"short number", fstest.MapFS{"migrations/1_init.sql": file("A")}, nil, "1_init.sql"},
+		{"zero", fstest.MapFS{"migrations/0000_init.sql": file("A")}, nil, "0000_init.sql"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ms, err := loadMigrations(tc.fs)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one mentioning %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int
+			for _, m := range ms {
+				got = append(got, m.version)
+			}
+			if len(got) != len(tc.versions) {
+				t.Fatalf("versions = %v, want %v", got, tc.versions)
+			}
+			for i := range got {
+				if got[i] != tc.versions[i] {
+					t.Fatalf("versions = %v, want %v", got, tc.versions)
+				}
+			}
+		})
+	}
+}
+
+func TestOpenNotADatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(path, []byte("this is not a database, it is a shopping list\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(context.Background(), path)
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Open of a text file: err = %v, want an error naming %s", err, path)
+	}
+	if b, _ := os.ReadFile(path); !strings.HasPrefix(string(b), "this is not a database") {
+		t.Errorf("Open changed the file it refused: %q", b)
+	}
+}

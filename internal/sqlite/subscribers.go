@@ -1,0 +1,265 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	digest "github.com/newsroom/digest"
+)
+
+// SubscriberFilter narrows ListSubscribers. The zero value lists everyone.
+type SubscriberFilter struct {
+	Status digest.SubscriberStatus // only this status; "" for all
+	Region string                  // only readers who chose this region; "" for all
+}
+
+// emailKey is the form in which addresses are compared: Unicode lowercase,
+// not only ASCII as SQLite's lower() would be, so ÄNNE@example.com and
+// änne@example.com are one reader. Unicode normalisation is not applied: a
+// precomposed "ä" and "a" + combining diaeresis are different keys. The key
+// is stored in subscribers.email_key: changing this function needs a
+// migration that recomputes it.
+func emailKey(email string) string {
+	return strings.ToLower(email)
+}
+
+// CreateSubscriber stores a new subscriber and sets s.ID, s.CreatedAt and
+// s.UpdatedAt. It fails with digest.ErrConflict when the address is taken,
+// compared case-insensitively.
+func (db *DB) CreateSubscriber(ctx context.Context, s *digest.Subscriber) error {
+	if err := validateSubscriber(s); err != nil {
+		return err
+	}
+	now := db.now()
+	var id int64
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			INSERT INTO subscribers (email, email_key, name, time_zone, send_time, status,
+				watermark, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			s.Email, emailKey(s.Email), s.Name, s.TimeZone, s.SendTime.String(), string(s.Status),
+			nullTime(s.Watermark), formatTime(now), formatTime(now))
+		if err != nil {
+			return err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return insertRegions(ctx, tx, id, s.Regions)
+	})
+	if err != nil {
+		return fmt.Errorf("create subscriber %s: %w", s.Email, mapError(err))
+	}
+	s.ID, s.CreatedAt, s.UpdatedAt = id, now, now
+	return nil
+}
+
+// validateSubscriber refuses what the schema could not store faithfully,
+// naming the address and the field.
+func validateSubscriber(s *digest.Subscriber) error {
+	switch {
+	case s.Email == "":
+		return digest.Invalid("subscriber", "email", "missing")
+	case !utf8.ValidString(s.Email):
+		return digest.Invalid(fmt.Sprintf("%q", s.Email), "email", "not valid UTF-8")
+	case !s.Status.Valid():
+		return digest.Invalid(s.Email, "status", "unknown status %q", s.Status)
+	case s.SendTime.Hour < 0 || s.SendTime.Hour > 23 || s.SendTime.Minute < 0 || s.SendTime.Minute > 59:
+		return digest.Invalid(s.Email, "send_time", "%02d:%02d is not between 00:00 and 23:59",
+			s.SendTime.Hour, s.SendTime.Minute)
+	}
+	if !s.Watermark.IsZero() {
+		if err := checkTime(s.Watermark); err != nil {
+			return digest.Invalid(s.Email, "watermark", "%v", err)
+		}
+	}
+	seen := make(map[string]bool, len(s.Regions))
+	for _, r := range s.Regions {
+		switch {
+		case r == "":
+			return digest.Invalid(s.Email, "regions", "empty region code")
+		case seen[r]:
+			return digest.Invalid(s.Email, "regions", "region %q listed twice", r)
+		}
+		seen[r] = true
+	}
+	return nil
+}
+
+func insertRegions(ctx context.Context, tx *sql.Tx, subscriberID int64, regions []string) error {
+	if len(regions) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx,
+		`INSERT INTO subscriber_regions (subscriber_id, position, region) VALUES (?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("insert regions: %w", err)
+	}
+	defer stmt.Close()
+	for i, r := range regions {
+		if _, err := stmt.ExecContext(ctx, subscriberID, i, r); err != nil {
+			return fmt.Errorf("insert region %q: %w", r, err)
+		}
+	}
+	return nil
+}
+
+// Subscriber returns the subscriber with the given id, or digest.ErrNotFound.
+func (db *DB) Subscriber(ctx context.Context, id int64) (digest.Subscriber, error) {
+	ss, err := db.querySubscribers(ctx, `SELECT `+subscriberColumns+` FROM subscribers s WHERE s.id = ?`, id)
+	if err == nil && len(ss) == 0 {
+		err = digest.ErrNotFound
+	}
+	if err != nil {
+		return digest.Subscriber{}, fmt.Errorf("subscriber %d: %w", id, err)
+	}
+	return ss[0], nil
+}
+
+// SubscriberByEmail returns the subscriber with the given address, compared
+// case-insensitively, or digest.ErrNotFound.
+func (db *DB) SubscriberByEmail(ctx context.Context, email string) (digest.Subscriber, error) {
+	ss, err := db.querySubscribers(ctx,
+		`SELECT `+subscriberColumns+` FROM subscribers s WHERE s.email_key = ?`, emailKey(email))
+	if err == nil && len(ss) == 0 {
+		err = digest.ErrNotFound
+	}
+	if err != nil {
+		return digest.Subscriber{}, fmt.Errorf("subscriber %s: %w", email, err)
+	}
+	return ss[0], nil
+}
+
+// ListSubscribers returns the subscribers that match f, ordered by id.
+func (db *DB) ListSubscribers(ctx context.Context, f SubscriberFilter) ([]digest.Subscriber, error) {
+	var c conditions
+	if f.Status != "" {
+		c.add("s.status = ?", string(f.Status))
+	}
+	if f.Region != "" {
+		c.add("EXISTS (SELECT 1 FROM subscriber_regions r WHERE r.subscriber_id = s.id AND r.region = ?)", f.Region)
+	}
+	ss, err := db.querySubscribers(ctx,
+		`SELECT `+subscriberColumns+` FROM subscribers s `+c.where()+` ORDER BY s.id`, c.args...)
+	if err != nil {
+		return nil, fmt.Errorf("list subscribers: %w", err)
+	}
+	return ss, nil
+}
+
+// ActiveSubscribers returns the subscribers who get digests, ordered by id.
+func (db *DB) ActiveSubscribers(ctx context.Context) ([]digest.Subscriber, error) {
+	return db.ListSubscribers(ctx, SubscriberFilter{Status: digest.StatusActive})
+}
+
+// Unsubscribe sets the subscriber's status to unsubscribed. It is idempotent:
+// for a subscriber already unsubscribed it changes nothing and reports
+// changed == false. It fails with digest.ErrNotFound when there is no such
+// subscriber.
+func (db *DB) Unsubscribe(ctx context.Context, id int64) (changed bool, err error) {
+	now := db.now()
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		var status string
+		err := tx.QueryRowContext(ctx, `SELECT status FROM subscribers WHERE id = ?`, id).Scan(&status)
+		if err != nil {
+			return notFound(err)
+		}
+		if digest.SubscriberStatus(status) == digest.StatusUnsubscribed {
+			return nil
+		}
+		changed = true
+		_, err = tx.ExecContext(ctx, `UPDATE subscribers SET status = ?, updated_at = ? WHERE id = ?`,
+			string(digest.StatusUnsubscribed), formatTime(now), id)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("unsubscribe subscriber %d: %w", id, err)
+	}
+	return changed, nil
+}
+
+const subscriberColumns = `s.id, s.email, s.name, s.time_zone, s.send_time, s.status, s.watermark,
+	s.created_at, s.updated_at`
+
+// querySubscribers runs a query selecting subscriberColumns from
+// "subscribers s" and loads each subscriber's regions, in one read
+// transaction.
+func (db *DB) querySubscribers(ctx context.Context, query string, args ...any) ([]digest.Subscriber, error) {
+	var ss []digest.Subscriber
+	err := db.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			s, err := scanSubscriber(rows)
+			if err != nil {
+				return err
+			}
+			ss = append(ss, s)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return loadRegions(ctx, tx, ss)
+	})
+	return ss, err
+}
+
+func scanSubscriber(sc scanner) (digest.Subscriber, error) {
+	var (
+		s        digest.Subscriber
+		sendTime string
+		status   string
+	)
+	err := sc.Scan(&s.ID, &s.Email, &s.Name, &s.TimeZone, &sendTime, &status,
+		timeCol{&s.Watermark}, timeCol{&s.CreatedAt}, timeCol{&s.UpdatedAt})
+	if err != nil {
+		return digest.Subscriber{}, fmt.Errorf("scan subscriber: %w", err)
+	}
+	s.Status = digest.SubscriberStatus(status)
+	if s.SendTime, err = digest.ParseTimeOfDay(sendTime); err != nil {
+		return digest.Subscriber{}, fmt.Errorf("subscriber %d: send_time: %w", s.ID, err)
+	}
+	return s, nil
+}
+
+// loadRegions fills in the regions of ss, in the reader's order.
+func loadRegions(ctx context.Context, tx *sql.Tx, ss []digest.Subscriber) error {
+	if len(ss) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(ss))
+	index := make(map[int64]int, len(ss))
+	for i, s := range ss {
+		ids[i] = s.ID
+		index[s.ID] = i
+	}
+	rows, err := tx.QueryContext(ctx, `
+		SELECT subscriber_id, region FROM subscriber_regions
+		WHERE subscriber_id IN (SELECT value FROM json_each(?))
+		ORDER BY subscriber_id, position`, int64sJSON(ids))
+	if err != nil {
+		return fmt.Errorf("load regions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id     int64
+			region string
+		)
+		if err := rows.Scan(&id, &region); err != nil {
+			return fmt.Errorf("scan region: %w", err)
+		}
+		s := &ss[index[id]]
+		s.Regions = append(s.Regions, region)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load regions: %w", err)
+	}
+	return nil
+}
