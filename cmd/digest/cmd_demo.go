@@ -85,17 +85,17 @@ func (a *app) demo(ctx context.Context, out string, now time.Time) error {
 		return fmt.Errorf("demo config: %w", err)
 	}
 
-	db, err := openDB(ctx, cfg)
+	pl, err := newPipeline(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer pl.Close()
 	bs, err := demo.Briefs(cfg.Regions)
 	if err != nil {
 		return err
 	}
 	for i := range bs {
-		if _, err := db.UpsertBrief(ctx, &bs[i]); err != nil {
+		if _, err := pl.db.UpsertBrief(ctx, &bs[i]); err != nil {
 			return fmt.Errorf("load sample brief %s: %w", bs[i].Slug, err)
 		}
 	}
@@ -104,29 +104,11 @@ func (a *app) demo(ctx context.Context, out string, now time.Time) error {
 		return err
 	}
 	for i := range subs {
-		if err := db.CreateSubscriber(ctx, &subs[i]); err != nil {
+		if err := pl.db.CreateSubscriber(ctx, &subs[i]); err != nil {
 			return fmt.Errorf("load sample subscriber %s: %w", subs[i].Email, err)
 		}
 	}
-
-	renderer, err := newRenderer(cfg)
-	if err != nil {
-		return err
-	}
-	lb, _, err := newLinks(cfg)
-	if err != nil {
-		return err
-	}
-	sender, err := newSender(cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer sender.Close()
-	pass, err := newPass(cfg, db, renderer, sender, lb, logger)
-	if err != nil {
-		return err
-	}
-	rep, err := pass.Run(ctx, now, delivery.RunOptions{})
+	rep, err := pl.pass.Run(ctx, now, delivery.RunOptions{})
 	if err != nil {
 		return err
 	}

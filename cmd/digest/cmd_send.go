@@ -51,29 +51,12 @@ next pass.`,
 			if err != nil {
 				return err
 			}
-			renderer, err := newRenderer(cfg)
+			pl, err := newPipeline(ctx, cfg, logger)
 			if err != nil {
 				return err
 			}
-			lb, _, err := newLinks(cfg)
-			if err != nil {
-				return err
-			}
-			db, err := openDB(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			sender, err := newSender(cfg, logger)
-			if err != nil {
-				return err
-			}
-			defer sender.Close()
-			pass, err := newPass(cfg, db, renderer, sender, lb, logger)
-			if err != nil {
-				return err
-			}
-			rep, runErr := pass.Run(ctx, now, delivery.RunOptions{DryRun: dryRun})
+			defer pl.Close()
+			rep, runErr := pl.pass.Run(ctx, now, delivery.RunOptions{DryRun: dryRun})
 			if runErr != nil && len(rep.Items) == 0 {
 				return runErr
 			}

@@ -49,33 +49,16 @@ func (a *app) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	renderer, err := newRenderer(cfg)
+	pl, err := newPipeline(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	lb, signer, err := newLinks(cfg)
-	if err != nil {
-		return err
-	}
-	db, err := openDB(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	sender, err := newSender(cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer sender.Close()
-	pass, err := newPass(cfg, db, renderer, sender, lb, logger)
-	if err != nil {
-		return err
-	}
+	defer pl.Close()
 	sched, err := schedule.New(cfg.Schedule, func(ctx context.Context) error {
-		_, err := pass.Run(ctx, time.Now(), delivery.RunOptions{})
+		_, err := pl.pass.Run(ctx, time.Now(), delivery.RunOptions{})
 		// Say QUIT between passes rather than hold an idle connection
 		// for minutes; the next pass dials again.
-		if cerr := sender.Close(); cerr != nil {
+		if cerr := pl.sender.Close(); cerr != nil {
 			logger.Warn("closing smtp connection", "err", cerr)
 		}
 		return err
@@ -86,7 +69,7 @@ func (a *app) serve(ctx context.Context) error {
 
 	from := senderName(cfg.From)
 	srv := &http.Server{
-		Handler:           server.New(db, signer, server.Options{PublisherName: from, Regions: cfg.Regions}, logger.With("component", "http")).Handler(),
+		Handler:           server.New(pl.db, pl.signer, server.Options{PublisherName: from, Regions: cfg.Regions}, logger.With("component", "http")).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -124,3 +124,43 @@ func senderName(from string) string {
 	}
 	return a.Name
 }
+
+// pipeline is everything a pass needs, built from a config in the order
+// that reports a configuration mistake (templates, secret) before anything
+// is opened. Close releases it in reverse order.
+type pipeline struct {
+	db     *sqlite.DB
+	sender *mailer.Sender
+	signer *token.Signer
+	pass   *delivery.Pass
+}
+
+func newPipeline(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*pipeline, error) {
+	renderer, err := newRenderer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	lb, signer, err := newLinks(cfg)
+	if err != nil {
+		return nil, err
+	}
+	sender, err := newSender(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	pass, err := newPass(cfg, db, renderer, sender, lb, logger)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &pipeline{db: db, sender: sender, signer: signer, pass: pass}, nil
+}
+
+// Close says QUIT to the SMTP server and closes the database.
+func (p *pipeline) Close() error {
+	return errors.Join(p.sender.Close(), p.db.Close())
+}

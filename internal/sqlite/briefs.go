@@ -225,19 +225,8 @@ const briefColumns = `id, slug, region, headline, lede, body, author, published_
 func (db *DB) queryBriefs(ctx context.Context, query string, args ...any) ([]digest.Brief, error) {
 	var bs []digest.Brief
 	err := db.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			b, err := scanBrief(rows)
-			if err != nil {
-				return err
-			}
-			bs = append(bs, b)
-		}
-		if err := rows.Err(); err != nil {
+		var err error
+		if bs, err = queryRows(ctx, tx, scanBrief, query, args...); err != nil {
 			return err
 		}
 		return loadSignals(ctx, tx, bs)

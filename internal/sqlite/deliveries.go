@@ -336,19 +336,8 @@ const deliveryColumns = `id, subscriber_id, digest_date, message_id, status, att
 func (db *DB) queryDeliveries(ctx context.Context, query string, args ...any) ([]digest.Delivery, error) {
 	var ds []digest.Delivery
 	err := db.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			d, err := scanDelivery(rows)
-			if err != nil {
-				return err
-			}
-			ds = append(ds, d)
-		}
-		if err := rows.Err(); err != nil {
+		var err error
+		if ds, err = queryRows(ctx, tx, scanDelivery, query, args...); err != nil {
 			return err
 		}
 		return loadDeliveryBriefs(ctx, tx, ds)

@@ -190,19 +190,8 @@ const subscriberColumns = `s.id, s.email, s.name, s.time_zone, s.send_time, s.st
 func (db *DB) querySubscribers(ctx context.Context, query string, args ...any) ([]digest.Subscriber, error) {
 	var ss []digest.Subscriber
 	err := db.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			s, err := scanSubscriber(rows)
-			if err != nil {
-				return err
-			}
-			ss = append(ss, s)
-		}
-		if err := rows.Err(); err != nil {
+		var err error
+		if ss, err = queryRows(ctx, tx, scanSubscriber, query, args...); err != nil {
 			return err
 		}
 		return loadRegions(ctx, tx, ss)
