@@ -103,6 +103,7 @@ func newHarness(t *testing.T) *harness {
 		ListID:              "The Regional Brief <digest.news.example.org>",
 		MessageIDDomain:     "news.example.org",
 		FirstDigestLookback: 24 * time.Hour,
+		LateBriefGrace:      6 * time.Hour,
 	}, logger, time.Now)
 	return h
 }

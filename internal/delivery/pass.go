@@ -26,7 +26,7 @@ var ErrSMTPUnavailable = errors.New("smtp server unavailable")
 type Store interface {
 	ActiveSubscribers(ctx context.Context) ([]digest.Subscriber, error)
 	DeliveryFor(ctx context.Context, subscriberID int64, date digest.Date) (digest.Delivery, error)
-	BriefsPublished(ctx context.Context, regions []string, after, upTo time.Time) ([]digest.Brief, error)
+	BriefsNotSent(ctx context.Context, subscriberID int64, regions []string, after, upTo time.Time) ([]digest.Brief, error)
 	CreateDelivery(ctx context.Context, d *digest.Delivery) error
 	UpdateDeliveryPlan(ctx context.Context, id int64, briefIDs []int64, cutoff time.Time) error
 	MarkDeliverySent(ctx context.Context, id int64, sentAt time.Time) error
@@ -57,6 +57,10 @@ type Options struct {
 	ListID              string        // List-Id header value
 	MessageIDDomain     string        // right-hand side of Message-IDs: the From domain
 	FirstDigestLookback time.Duration // how far back a reader's first digest reaches
+	// LateBriefGrace is how long before a reader's last cut-off a brief
+	// may have been published and still reach them, when it was stored
+	// only after that digest went out (an import that ran late).
+	LateBriefGrace time.Duration
 }
 
 // Pass runs digest passes. It is safe to reuse across passes but not to run
@@ -76,6 +80,9 @@ type Pass struct {
 func New(store Store, renderer Renderer, sender Sender, links Links, opts Options, logger *slog.Logger, now func() time.Time) *Pass {
 	if opts.FirstDigestLookback <= 0 {
 		opts.FirstDigestLookback = 24 * time.Hour
+	}
+	if opts.LateBriefGrace < 0 {
+		opts.LateBriefGrace = 0
 	}
 	if now == nil {
 		now = time.Now
@@ -212,11 +219,14 @@ func (p *Pass) runOne(ctx context.Context, sub digest.Subscriber, local time.Tim
 	}
 	found := err == nil
 
-	after := sub.Watermark
-	if after.IsZero() {
+	// Briefs published since the last digest's cut-off, plus any published
+	// a little before it that were stored too late to make that digest;
+	// what a sent digest already carried is never carried again.
+	after := sub.Watermark.Add(-p.opts.LateBriefGrace)
+	if sub.Watermark.IsZero() {
 		after = local.Add(-p.opts.FirstDigestLookback)
 	}
-	briefs, err := p.store.BriefsPublished(ctx, sub.Regions, after, local)
+	briefs, err := p.store.BriefsNotSent(ctx, sub.ID, sub.Regions, after, local)
 	if err != nil {
 		return p.fail(item, fmt.Errorf("gather briefs: %w", err))
 	}

@@ -124,6 +124,30 @@ func TestWatermark(t *testing.T) {
 	}
 }
 
+// A brief published before a reader's digest went out but stored only
+// afterwards (an import that ran late) reaches them in the next digest,
+// within the grace period; one older than that does not.
+func TestLateStoredBriefIsNotLost(t *testing.T) {
+	h := newHarness(t)
+	h.addSubscriber("ana@example.com", "Ana", "lagos", "Africa/Lagos", "06:00")
+	h.addBrief("early", "lagos", "2026-11-25T18:00:00Z", "Early headline")
+	h.run("2026-11-26T05:00:00Z") // 06:00 in Lagos: cut-off 05:00Z
+
+	h.addBrief("late", "lagos", "2026-11-26T04:58:00Z", "Late-stored headline")      // 2 minutes before the cut-off
+	h.addBrief("stale", "lagos", "2026-11-25T20:00:00Z", "Too-late-stored headline") // 9 hours before: past the grace
+	h.addBrief("next", "lagos", "2026-11-26T18:00:00Z", "Next headline")
+	h.run("2026-11-27T05:00:00Z")
+
+	msgs := h.inbox("ana@example.com")
+	if len(msgs) != 2 {
+		t.Fatalf("%d messages, want 2", len(msgs))
+	}
+	all := []string{"Early headline", "Late-stored headline", "Too-late-stored headline", "Next headline"}
+	if got, want := headlineOrder(msgs[1].text, all...), []string{"Next headline", "Late-stored headline"}; !slices.Equal(got, want) {
+		t.Errorf("second digest shows %q, want %q", got, want)
+	}
+}
+
 // TestLocalSendTimeAcrossDST ticks every 5 minutes through both US DST
 // transition days, as the daemon would, and checks every reader got exactly
 // one digest per local day, at the first tick at or after their send time.

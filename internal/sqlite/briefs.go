@@ -175,10 +175,13 @@ func (db *DB) BriefsByID(ctx context.Context, ids []int64) ([]digest.Brief, erro
 	return out, nil
 }
 
-// BriefsPublished returns the briefs of the given regions published in
-// (after, upTo], newest first, ties broken by id descending. The briefs are
-// fully loaded. No regions means no briefs.
-func (db *DB) BriefsPublished(ctx context.Context, regions []string, after, upTo time.Time) ([]digest.Brief, error) {
+// BriefsNotSent returns the briefs of the given regions published in
+// (after, upTo] that no sent delivery of the subscriber carried, newest
+// first, ties broken by id descending, fully loaded. It is what a reader
+// "has not had yet": a brief that reached the database after the reader's
+// last digest although it was published before it is still included, as
+// long as it was published after after.
+func (db *DB) BriefsNotSent(ctx context.Context, subscriberID int64, regions []string, after, upTo time.Time) ([]digest.Brief, error) {
 	if len(regions) == 0 {
 		return nil, nil
 	}
@@ -186,11 +189,16 @@ func (db *DB) BriefsPublished(ctx context.Context, regions []string, after, upTo
 		SELECT `+briefColumns+` FROM briefs
 		WHERE region IN (SELECT value FROM json_each(?))
 			AND published_at > ? AND published_at <= ?
+			AND id NOT IN (
+				SELECT db.brief_id FROM delivery_briefs db
+				JOIN deliveries d ON d.id = db.delivery_id
+				-- A delivery cut off before after carried nothing this
+				-- window could return: skip the reader's older history.
+				WHERE d.subscriber_id = ? AND d.status = ? AND d.cutoff > ?)
 		ORDER BY published_at DESC, id DESC`,
-		stringsJSON(regions), boundTime(after), boundTime(upTo))
+		stringsJSON(regions), boundTime(after), boundTime(upTo), subscriberID, string(digest.DeliverySent), boundTime(after))
 	if err != nil {
-		return nil, fmt.Errorf("briefs of %v published after %s up to %s: %w",
-			regions, after.UTC().Format(time.RFC3339Nano), upTo.UTC().Format(time.RFC3339Nano), err)
+		return nil, fmt.Errorf("briefs of %v not yet sent to subscriber %d: %w", regions, subscriberID, err)
 	}
 	return bs, nil
 }

@@ -180,7 +180,9 @@ func TestBriefsByIDKeepsOrder(t *testing.T) {
 	}
 }
 
-func TestBriefsPublished(t *testing.T) {
+// TestBriefsNotSentWindow checks the window and order of BriefsNotSent for a
+// reader with no deliveries (id 0).
+func TestBriefsNotSentWindow(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t)
 	ids := map[string]int64{}
@@ -230,12 +232,12 @@ func TestBriefsPublished(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := db.BriefsPublished(ctx, tc.regions, tc.after, tc.upTo)
+			got, err := db.BriefsNotSent(ctx, 0, tc.regions, tc.after, tc.upTo)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !slices.Equal(slugs(got), tc.want) {
-				t.Errorf("BriefsPublished = %v, want %v", slugs(got), tc.want)
+				t.Errorf("BriefsNotSent = %v, want %v", slugs(got), tc.want)
 			}
 			for _, b := range got {
 				if len(b.Signals) != 3 || len(b.Signals[0].Sources) != 3 || b.Image == nil {

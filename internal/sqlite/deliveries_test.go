@@ -354,3 +354,52 @@ func TestListDeliveries(t *testing.T) {
 		t.Errorf("ListDeliveries lost the brief ids: %+v", all[0])
 	}
 }
+
+func TestBriefsNotSent(t *testing.T) {
+	ctx := context.Background()
+	f := newDeliveryFixture(t) // briefs one, two, three published 06:00, 06:01, 06:02 in lagos
+	other := mustCreateSubscriber(t, f.db, sampleSubscriber("other@example.com", "lagos"))
+	slugs := func(bs []digest.Brief) []string {
+		var out []string
+		for _, b := range bs {
+			out = append(out, b.Slug)
+		}
+		return out
+	}
+	notSent := func(sub int64, after time.Time) []string {
+		t.Helper()
+		bs, err := f.db.BriefsNotSent(ctx, sub, []string{"lagos"}, after, at(12, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slugs(bs)
+	}
+	if got, want := notSent(f.sub.ID, at(5, 0)), []string{"three", "two", "one"}; !slices.Equal(got, want) {
+		t.Fatalf("before any delivery: %v, want %v", got, want)
+	}
+
+	// A queued delivery has not reached the reader: its briefs still count.
+	d := mustCreateDelivery(t, f.db, sampleDelivery(f.sub.ID, "2026-03-01", at(6, 1), f.briefs[0], f.briefs[1]))
+	if got, want := notSent(f.sub.ID, at(5, 0)), []string{"three", "two", "one"}; !slices.Equal(got, want) {
+		t.Errorf("with a queued delivery: %v, want %v", got, want)
+	}
+	if err := f.db.MarkDeliverySent(ctx, d.ID, at(6, 5)); err != nil {
+		t.Fatal(err)
+	}
+	// Sent: those briefs are had; "three" (published 06:02, after the
+	// cut-off) and any brief that arrived late are not.
+	if got, want := notSent(f.sub.ID, at(5, 0)), []string{"three"}; !slices.Equal(got, want) {
+		t.Errorf("after the delivery was sent: %v, want %v", got, want)
+	}
+	late := mustUpsertBrief(t, f.db, sampleBrief("late", "lagos", at(6, 0).Add(30*time.Second)))
+	if got, want := notSent(f.sub.ID, at(5, 0)), []string{"three", "late"}; !slices.Equal(got, want) {
+		t.Errorf("a brief published before the cut-off but stored after it: %v, want %v (id %d)", got, want, late.ID)
+	}
+	// The window still bounds it, and other readers' deliveries do not count.
+	if got, want := notSent(f.sub.ID, at(6, 1)), []string{"three"}; !slices.Equal(got, want) {
+		t.Errorf("window after 06:01: %v, want %v", got, want)
+	}
+	if got, want := notSent(other.ID, at(5, 0)), []string{"three", "two", "late", "one"}; !slices.Equal(got, want) {
+		t.Errorf("another reader: %v, want %v", got, want)
+	}
+}
