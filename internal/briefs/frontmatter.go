@@ -8,6 +8,7 @@ import (
 	"time"
 
 	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/yamlnode"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -30,6 +31,9 @@ type field struct {
 	read func(path string, n *yaml.Node) bool
 }
 
+// KeyName makes field a row of a yamlnode.Mapping table.
+func (f field) KeyName() string { return f.key }
+
 func (r *reader) frontMatter(front string, b *digest.Brief) {
 	dec := yaml.NewDecoder(strings.NewReader(front))
 	var doc yaml.Node
@@ -42,10 +46,7 @@ func (r *reader) frontMatter(front string, b *digest.Brief) {
 		r.fail("", extra.Line, "front matter must be one YAML document")
 		return
 	}
-	root := &doc
-	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
-		root = doc.Content[0]
-	}
+	root := yamlnode.Root(&doc)
 	if doc.Kind == 0 {
 		root = &yaml.Node{Kind: yaml.MappingNode, Line: 1} // empty: every required key is missing
 	}
@@ -116,44 +117,25 @@ func (r *reader) sources(dst *[]digest.Source) func(string, *yaml.Node) bool {
 // line of the mapping's own key; 0 for the whole file). It reports whether
 // n was a mapping.
 func (r *reader) mapping(path string, keyLine int, n *yaml.Node, fields []field) bool {
-	if r.refuseAlias(path, n) {
-		return false
-	}
-	if n.Kind != yaml.MappingNode {
-		r.fail(path, n.Line, "must be a mapping of keys to values, not %s", kindName(n))
-		return false
-	}
-	first := map[string]int{}
-	present := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		full := join(path, k.Value)
-		if k.Kind != yaml.ScalarNode {
-			r.fail(path, k.Line, "keys must be plain names, not %s", kindName(k))
-			continue
-		}
-		if l, dup := first[k.Value]; dup {
-			r.fail(full, k.Line, "is set twice (first on line %d)", l)
-			continue
-		}
-		first[k.Value] = k.Line
-		f := lookup(fields, k.Value)
-		if f == nil {
-			r.fail(full, k.Line, "unknown key (known keys here: %s)", keyNames(fields))
-			continue
-		}
+	seen := map[string]int{}     // known key → line of its first occurrence
+	present := map[string]bool{} // keys with a value, valid or not
+	ok := yamlnode.Mapping(r.fail, path, n, fields, func(f field, full string, k, v *yaml.Node) {
+		seen[f.key] = k.Line
 		// "key:" with no value is the same as no key.
-		if !isNull(v) && f.read(full, v) {
-			present[k.Value] = true
+		if !yamlnode.IsNull(v) && f.read(full, v) {
+			present[f.key] = true
 		}
+	})
+	if !ok {
+		return false
 	}
 	for _, f := range fields {
 		if f.required && !present[f.key] {
 			at := keyLine
-			if l, ok := first[f.key]; ok {
+			if l, ok := seen[f.key]; ok {
 				at = l // present but empty
 			}
-			r.fail(join(path, f.key), at, "is required")
+			r.fail(yamlnode.Join(path, f.key), at, "is required")
 		}
 	}
 	return true
@@ -162,20 +144,19 @@ func (r *reader) mapping(path string, keyLine int, n *yaml.Node, fields []field)
 // list calls item for each element of a sequence node, with its path. It
 // reports whether n was a list.
 func (r *reader) list(path string, n *yaml.Node, item func(path string, n *yaml.Node)) bool {
-	if r.refuseAlias(path, n) {
+	if yamlnode.RefuseAlias(r.fail, path, n) {
 		return false
 	}
 	if n.Kind != yaml.SequenceNode {
-		r.fail(path, n.Line, "must be a list (items starting with \"- \"), not %s", kindName(n))
+		r.fail(path, n.Line, "must be a list (items starting with \"- \"), not %s", yamlnode.Describe(n))
 		return false
 	}
 	for i, el := range n.Content {
-		item(fmt.Sprintf("%s[%d]", path, i), el)
+		item(yamlnode.Index(path, i), el)
 	}
 	return true
 }
 
-// text reads a scalar as written, trimmed, checks it and stores it.
 // text reads a scalar as written, trimmed, checks it and stores it. An
 // empty value counts as absent.
 func (r *reader) text(dst *string, check func(string) string) func(string, *yaml.Node) bool {
@@ -216,24 +197,10 @@ func (r *reader) time(dst *time.Time) func(string, *yaml.Node) bool {
 }
 
 func (r *reader) scalar(path string, n *yaml.Node) (string, bool) {
-	if r.refuseAlias(path, n) {
-		return "", false
-	}
-	if n.Kind != yaml.ScalarNode {
-		r.fail(path, n.Line, "must be text, not %s", kindName(n))
+	if !yamlnode.Scalar(r.fail, path, n, "text") {
 		return "", false
 	}
 	return strings.TrimSpace(n.Value), true
-}
-
-// refuseAlias refuses YAML aliases: nested ones can make a small file
-// expand into a huge brief, and a brief has no use for them.
-func (r *reader) refuseAlias(path string, n *yaml.Node) bool {
-	if n.Kind != yaml.AliasNode {
-		return false
-	}
-	r.fail(path, n.Line, "YAML aliases (*%s) are not supported; write the value out", n.Value)
-	return true
 }
 
 func (r *reader) checkRegion(code string) string {
@@ -253,46 +220,6 @@ func (r *reader) fail(path string, line int, format string, args ...any) {
 		record = fmt.Sprintf("%s:%d", r.name, line)
 	}
 	r.errs = append(r.errs, &digest.FieldError{Record: record, Field: path, Reason: fmt.Sprintf(format, args...)})
-}
-
-func lookup(fields []field, key string) *field {
-	for i := range fields {
-		if fields[i].key == key {
-			return &fields[i]
-		}
-	}
-	return nil
-}
-
-func keyNames(fields []field) string {
-	names := make([]string, len(fields))
-	for i, f := range fields {
-		names[i] = f.key
-	}
-	return strings.Join(names, ", ")
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-func isNull(n *yaml.Node) bool {
-	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		return fmt.Sprintf("the value %q", n.Value)
-	}
-	return "an alias"
 }
 
 // body checks the Markdown after the front matter, which starts on file

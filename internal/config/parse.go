@@ -10,6 +10,7 @@ import (
 	"time"
 
 	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/yamlnode"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -120,12 +121,11 @@ type key struct {
 	read func(field string, n *yaml.Node)
 }
 
+// KeyName makes key a row of a yamlnode.Mapping table.
+func (k key) KeyName() string { return k.name }
+
 func (p *parser) document(doc *yaml.Node, c *Config) {
-	root := doc
-	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
-		root = doc.Content[0]
-	}
-	p.mapping("", root, []key{
+	p.mapping("", yamlnode.Root(doc), []key{
 		{"database", p.str(&c.Database)},
 		{"base_url", p.str(&c.BaseURL)},
 		{"from", p.str(&c.From)},
@@ -157,39 +157,18 @@ func (p *parser) document(doc *yaml.Node, c *Config) {
 // mapping reads the keys of a mapping node, refusing unknown and repeated
 // keys. A null value (a key with nothing after it) counts as empty.
 func (p *parser) mapping(field string, n *yaml.Node, keys []key) {
-	if p.refuseAlias(field, n) || isNull(n) {
+	if yamlnode.IsNull(n) {
 		return
 	}
-	if n.Kind != yaml.MappingNode {
-		p.fail(field, n.Line, "must be a mapping of keys to values, not %s", kindName(n))
-		return
-	}
-	first := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		full := join(field, k.Value)
-		if k.Kind != yaml.ScalarNode {
-			p.fail(field, k.Line, "keys must be plain names, not %s", kindName(k))
-			continue
-		}
-		if line, dup := first[k.Value]; dup {
-			p.fail(full, k.Line, "is set twice (first on line %d)", line)
-			continue
-		}
-		first[k.Value] = k.Line
-		read := lookupKey(keys, k.Value)
-		if read == nil {
-			p.fail(full, k.Line, "unknown key (known keys here: %s)", keyNames(keys))
-			continue
-		}
-		p.lines[full] = k.Line
-		read(full, v)
-	}
+	yamlnode.Mapping(p.fail, field, n, keys, func(k key, full string, name, v *yaml.Node) {
+		p.lines[full] = name.Line
+		k.read(full, v)
+	})
 }
 
 func (p *parser) regions(dst *digest.Regions) func(string, *yaml.Node) {
 	return func(field string, n *yaml.Node) {
-		if p.refuseAlias(field, n) || isNull(n) {
+		if yamlnode.RefuseAlias(p.fail, field, n) || yamlnode.IsNull(n) {
 			return // no list: keep the default regions
 		}
 		if n.Kind != yaml.SequenceNode {
@@ -198,7 +177,7 @@ func (p *parser) regions(dst *digest.Regions) func(string, *yaml.Node) {
 		}
 		rs := make(digest.Regions, 0, len(n.Content))
 		for i, item := range n.Content {
-			f := fmt.Sprintf("%s[%d]", field, i)
+			f := yamlnode.Index(field, i)
 			p.lines[f] = item.Line
 			var r digest.Region
 			p.mapping(f, item, []key{
@@ -215,14 +194,7 @@ func (p *parser) regions(dst *digest.Regions) func(string, *yaml.Node) {
 // scalar returns the expanded, trimmed value of a scalar node; ok is false
 // when the value is null (take the default) or could not be read (reported).
 func (p *parser) scalar(field string, n *yaml.Node) (string, bool) {
-	if p.refuseAlias(field, n) {
-		return "", false
-	}
-	if n.Kind != yaml.ScalarNode {
-		p.fail(field, n.Line, "must be a single value, not %s", kindName(n))
-		return "", false
-	}
-	if isNull(n) {
+	if !yamlnode.Scalar(p.fail, field, n, "a single value") || yamlnode.IsNull(n) {
 		return "", false
 	}
 	v, err := expand(n.Value, p.getenv)
@@ -249,14 +221,7 @@ func (p *parser) str(dst *string) func(string, *yaml.Node) {
 // never put in an error: a literal secret is refused without quoting it.
 func (p *parser) secret(dst *string, example string) func(string, *yaml.Node) {
 	return func(field string, n *yaml.Node) {
-		if p.refuseAlias(field, n) {
-			return
-		}
-		if n.Kind != yaml.ScalarNode {
-			p.fail(field, n.Line, "must be a single value, not %s", kindName(n))
-			return
-		}
-		if isNull(n) {
+		if !yamlnode.Scalar(p.fail, field, n, "a single value") || yamlnode.IsNull(n) {
 			return
 		}
 		if !secretRef.MatchString(n.Value) {
@@ -317,16 +282,6 @@ func (p *parser) timeOfDay(dst *digest.TimeOfDay) func(string, *yaml.Node) {
 	}
 }
 
-// refuseAlias reports (and refuses) a YAML alias: following them would let
-// a small file expand into a huge one, and a configuration has no need.
-func (p *parser) refuseAlias(field string, n *yaml.Node) bool {
-	if n.Kind != yaml.AliasNode {
-		return false
-	}
-	p.fail(field, n.Line, "YAML aliases (*%s) are not supported; write the value out", n.Value)
-	return true
-}
-
 func (p *parser) fail(field string, line int, format string, args ...any) {
 	p.failed[field] = true
 	p.errs = append(p.errs, &digest.FieldError{Record: p.at(line), Field: field, Reason: fmt.Sprintf(format, args...)})
@@ -365,44 +320,4 @@ func (p *parser) wrap(err error) error {
 		return fmt.Errorf("parse config: %w", err)
 	}
 	return fmt.Errorf("parse config %s: %w", p.source, err)
-}
-
-func lookupKey(keys []key, name string) func(string, *yaml.Node) {
-	for _, k := range keys {
-		if k.name == name {
-			return k.read
-		}
-	}
-	return nil
-}
-
-func keyNames(keys []key) string {
-	names := make([]string, len(keys))
-	for i, k := range keys {
-		names[i] = k.name
-	}
-	return strings.Join(names, ", ")
-}
-
-func join(field, key string) string {
-	if field == "" {
-		return key
-	}
-	return field + "." + key
-}
-
-func isNull(n *yaml.Node) bool {
-	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		return fmt.Sprintf("the value %q", n.Value)
-	}
-	return "an alias"
 }
