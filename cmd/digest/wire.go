@@ -113,6 +113,7 @@ func newPass(cfg *config.Config, db *sqlite.DB, r delivery.Renderer, s delivery.
 		ListID:              cfg.ListID,
 		MessageIDDomain:     domain,
 		FirstDigestLookback: cfg.FirstDigestLookback,
+		LateBriefGrace:      cfg.LateBriefGrace,
 	}, logger.With("component", "pass"), time.Now), nil
 }
 

@@ -55,6 +55,11 @@ type Config struct {
 	// FirstDigestLookback is how far back a new reader's first digest
 	// reaches (first_digest_lookback). Default 24h.
 	FirstDigestLookback time.Duration
+	// LateBriefGrace is how long before a reader's last digest a brief may
+	// have been published and still reach them, when it was stored only
+	// after that digest went out (late_brief_grace). Default 6h; 0 turns
+	// it off.
+	LateBriefGrace time.Duration
 	// TemplatesDir, when set, is a directory whose templates replace the
 	// embedded ones (templates_dir).
 	TemplatesDir string
@@ -105,6 +110,7 @@ func Default() *Config {
 		Schedule:            "*/5 * * * *",
 		SendTime:            digest.TimeOfDay{Hour: 6},
 		FirstDigestLookback: 24 * time.Hour,
+		LateBriefGrace:      6 * time.Hour,
 		HTTP:                HTTP{Listen: "127.0.0.1:8080"},
 		SMTP:                SMTP{TLS: TLSStartTLS, Timeout: 30 * time.Second},
 		Regions:             defaultRegions(),
@@ -171,6 +177,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("schedule", c.Schedule),
 		slog.String("send_time", c.SendTime.String()),
 		slog.Duration("first_digest_lookback", c.FirstDigestLookback),
+		slog.Duration("late_brief_grace", c.LateBriefGrace),
 		slog.String("templates_dir", c.TemplatesDir),
 		slog.Group("http", slog.String("listen", c.HTTP.Listen)),
 		slog.Group("smtp",

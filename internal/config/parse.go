@@ -135,6 +135,7 @@ func (p *parser) document(doc *yaml.Node, c *Config) {
 		{"schedule", p.str(&c.Schedule)},
 		{"send_time", p.timeOfDay(&c.SendTime)},
 		{"first_digest_lookback", p.duration(&c.FirstDigestLookback)},
+		{"late_brief_grace", p.duration(&c.LateBriefGrace)},
 		{"templates_dir", p.str(&c.TemplatesDir)},
 		{"http", func(field string, n *yaml.Node) {
 			p.mapping(field, n, []key{{"listen", p.str(&c.HTTP.Listen)}})

@@ -66,6 +66,9 @@ func (c *Config) problems() []*digest.FieldError {
 	if c.FirstDigestLookback <= 0 {
 		v.add("first_digest_lookback", "must be positive, e.g. 24h")
 	}
+	if c.LateBriefGrace < 0 {
+		v.add("late_brief_grace", "must not be negative, e.g. 6h (0 turns it off)")
+	}
 	v.check("templates_dir", checkDir(c.TemplatesDir))
 	v.check("http.listen", checkListen(c.HTTP.Listen))
 	c.SMTP.problems(&v)
