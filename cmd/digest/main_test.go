@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/newsroom/digest/internal/smtpsink"
+	"github.com/newsroom/digest/templates"
 )
 
 // cli runs the digest command in-process, as a user would from a shell.
@@ -269,5 +270,39 @@ func TestServeRunsAPassAndShutsDown(t *testing.T) {
 	cancel()
 	if code := <-done; code != 0 {
 		t.Errorf("serve exited %d after SIGTERM-equivalent\n%s", code, stderr)
+	}
+}
+
+// A broken template stops send at start-up, naming the file and line,
+// before any reader is touched.
+func TestBrokenTemplateStopsStartUp(t *testing.T) {
+	c := newCLI(t)
+	sink := startSink(t)
+	cfg := c.config(sink, "127.0.0.1:18080")
+	tdir := filepath.Join(c.dir, "templates")
+	for _, name := range []string{"digest.html.tmpl", "digest.txt.tmpl", "subject.txt.tmpl"} {
+		src, err := templates.FS.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "digest.txt.tmpl" {
+			src = append(src, []byte("\n{{ .NoSuchField }}\n{{ if }}\n")...)
+		}
+		c.write(filepath.Join("templates", name), string(src))
+	}
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.write("digest.yaml", string(b)+"templates_dir: "+tdir+"\n")
+	if code, _, stderr := c.run("--config", cfg, "subscribers", "add", "ada@example.com", "--regions", "lagos"); code != 0 {
+		t.Fatal(stderr)
+	}
+	code, stdout, stderr := c.run("--config", cfg, "send", "--now", "2026-11-26T08:00:00Z")
+	if code != 1 || !strings.Contains(stderr, "digest.txt.tmpl:") || stdout != "" {
+		t.Errorf("send with a broken template: exit %d\nstdout %q\nstderr %q\nwant exit 1 naming digest.txt.tmpl and its line, nothing on stdout", code, stdout, stderr)
+	}
+	if n := len(sink.Messages()); n != 0 {
+		t.Errorf("%d messages sent with a broken template", n)
 	}
 }
