@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -16,6 +18,7 @@ func (a *app) sendCmd() *cobra.Command {
 	var (
 		nowFlag string
 		dryRun  bool
+		wait    bool
 		format  string
 	)
 	cmd := &cobra.Command{
@@ -56,7 +59,23 @@ next pass.`,
 				return err
 			}
 			defer pl.Close()
-			rep, runErr := pl.pass.Run(ctx, now, delivery.RunOptions{DryRun: dryRun})
+			runCtx := ctx
+			if !dryRun {
+				held, leaseCtx, err := holdSenderLease(ctx, pl.db, wait, logger)
+				if err != nil {
+					return err
+				}
+				defer held.Release()
+				runCtx = leaseCtx
+			}
+			rep, runErr := pl.pass.Run(runCtx, now, delivery.RunOptions{DryRun: dryRun})
+			stopped := false
+			if errors.Is(runErr, context.Canceled) && ctx.Err() != nil {
+				// Stopped by a signal: what was in flight is recorded and
+				// the rest stays queued. Report it; a stop is not a failure.
+				runErr, stopped = nil, true
+				fmt.Fprintln(a.stderr, "digest: stopped; undelivered digests stay queued for the next pass")
+			}
 			if runErr != nil && len(rep.Items) == 0 {
 				return runErr
 			}
@@ -72,7 +91,7 @@ next pass.`,
 			if runErr != nil {
 				return runErr
 			}
-			if rep.Count(delivery.OutcomeFailed)+rep.Count(delivery.OutcomeDeferred) > 0 {
+			if rep.Count(delivery.OutcomeFailed)+rep.Count(delivery.OutcomeDeferred) > 0 && !stopped {
 				return errQuietFailure
 			}
 			return nil
@@ -80,6 +99,7 @@ next pass.`,
 	}
 	cmd.Flags().StringVar(&nowFlag, "now", "", "run the pass as of this RFC 3339 instant instead of the clock")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "render and report without sending or recording")
+	cmd.Flags().BoolVar(&wait, "wait", false, "if another sender holds the database, wait for it instead of exiting")
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
 	return cmd
 }
@@ -110,19 +130,26 @@ func writeReportTable(w io.Writer, rep delivery.Report) error {
 	if rep.DryRun {
 		verb = "would send (dry run)"
 	}
-	_, err := fmt.Fprintf(w, "\npass at %s: %s %d, deferred %d, failed %d, nothing new %d, not due yet %d, already sent today %d, failed earlier today %d\n",
+	_, err := fmt.Fprintf(w, "\npass at %s: %s %d, deferred %d, failed %d, suppressed %d, expired %d, interrupted %d; "+
+		"nothing new %d, not due yet %d, already sent today %d, failed earlier today %d, waiting to retry %d; "+
+		"planned %d, recovered %d, still queued %d\n",
 		rep.Now.UTC().Format(time.RFC3339), verb, rep.Count(delivery.OutcomeSent), rep.Count(delivery.OutcomeDeferred),
-		rep.Count(delivery.OutcomeFailed), rep.Count(delivery.OutcomeNothingNew), rep.Count(delivery.OutcomeNotDue),
-		rep.Count(delivery.OutcomeAlreadySent), rep.Count(delivery.OutcomeFailedEarlier))
+		rep.Count(delivery.OutcomeFailed), rep.Count(delivery.OutcomeSuppressed), rep.Expired, rep.Count(delivery.OutcomeInterrupted),
+		rep.Count(delivery.OutcomeNothingNew), rep.Count(delivery.OutcomeNotDue), rep.Count(delivery.OutcomeAlreadySent),
+		rep.Count(delivery.OutcomeFailedEarlier), rep.Count(delivery.OutcomeWaiting), rep.Planned, rep.Recovered, rep.Queue)
 	return err
 }
 
 // reportJSON is the stable machine form of a pass report.
 type reportJSON struct {
-	Now    time.Time        `json:"now"`
-	DryRun bool             `json:"dry_run"`
-	Counts map[string]int   `json:"counts"`
-	Items  []reportItemJSON `json:"items"`
+	Now       time.Time        `json:"now"`
+	DryRun    bool             `json:"dry_run"`
+	Planned   int              `json:"planned"`
+	Recovered int              `json:"recovered"`
+	Expired   int              `json:"expired"`
+	Queue     int              `json:"queue"`
+	Counts    map[string]int   `json:"counts"`
+	Items     []reportItemJSON `json:"items"`
 }
 
 type reportItemJSON struct {
@@ -140,9 +167,11 @@ type reportItemJSON struct {
 }
 
 func writeReportJSON(w io.Writer, rep delivery.Report) error {
-	out := reportJSON{Now: rep.Now.UTC(), DryRun: rep.DryRun, Counts: map[string]int{}, Items: []reportItemJSON{}}
-	for _, o := range []delivery.Outcome{delivery.OutcomeSent, delivery.OutcomeDeferred, delivery.OutcomeFailed, delivery.OutcomeNothingNew,
-		delivery.OutcomeNotDue, delivery.OutcomeAlreadySent, delivery.OutcomeFailedEarlier} {
+	out := reportJSON{Now: rep.Now.UTC(), DryRun: rep.DryRun, Planned: rep.Planned, Recovered: rep.Recovered,
+		Expired: rep.Expired, Queue: rep.Queue, Counts: map[string]int{}, Items: []reportItemJSON{}}
+	for _, o := range []delivery.Outcome{delivery.OutcomeSent, delivery.OutcomeDeferred, delivery.OutcomeFailed,
+		delivery.OutcomeSuppressed, delivery.OutcomeInterrupted, delivery.OutcomeNothingNew, delivery.OutcomeNotDue,
+		delivery.OutcomeAlreadySent, delivery.OutcomeFailedEarlier, delivery.OutcomeWaiting} {
 		out.Counts[string(o)] = rep.Count(o)
 	}
 	for _, it := range rep.Items {

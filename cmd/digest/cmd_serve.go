@@ -54,13 +54,15 @@ func (a *app) serve(ctx context.Context) error {
 		return err
 	}
 	defer pl.Close()
+	// One sender per database: wait for any other to finish, then hold the
+	// lease for the life of the daemon.
+	held, leaseCtx, err := holdSenderLease(ctx, pl.db, true, logger)
+	if err != nil {
+		return err
+	}
+	defer held.Release()
 	sched, err := schedule.New(cfg.Schedule, func(ctx context.Context) error {
 		_, err := pl.pass.Run(ctx, time.Now(), delivery.RunOptions{})
-		// Say QUIT between passes rather than hold an idle connection
-		// for minutes; the next pass dials again.
-		if cerr := pl.sender.Close(); cerr != nil {
-			logger.Warn("closing smtp connection", "err", cerr)
-		}
 		return err
 	}, logger.With("component", "scheduler"))
 	if err != nil {
@@ -92,6 +94,10 @@ func (a *app) serve(ctx context.Context) error {
 		logger.Info("shutting down")
 	case err := <-httpErr:
 		errs = append(errs, fmt.Errorf("http server: %w", err))
+	case <-leaseCtx.Done():
+		if ctx.Err() == nil {
+			errs = append(errs, errors.New("lost the sender lease to another process"))
+		}
 	}
 
 	// Reverse order of start: no new passes, let the running one finish,

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	digest "github.com/newsroom/digest"
 	"github.com/newsroom/digest/internal/config"
 	"github.com/newsroom/digest/internal/delivery"
 	"github.com/newsroom/digest/internal/links"
@@ -100,21 +101,24 @@ func newLinks(cfg *config.Config) (*links.Builder, *token.Signer, error) {
 	return links.New(cfg.BaseURL, signer), signer, nil
 }
 
-// newPass wires a delivery pass from its parts.
-func newPass(cfg *config.Config, db *sqlite.DB, r delivery.Renderer, s delivery.Sender, l delivery.Links, logger *slog.Logger) (*delivery.Pass, error) {
+// newPass wires a delivery pass from its parts. Each worker of a pass opens
+// its own SMTP sender.
+func newPass(cfg *config.Config, db *sqlite.DB, r delivery.Renderer, l delivery.Links, logger *slog.Logger) (*delivery.Pass, error) {
 	from, err := mail.ParseAddress(cfg.From)
 	if err != nil {
 		return nil, fmt.Errorf("from: %w", err)
 	}
 	domain := from.Address[strings.LastIndexByte(from.Address, '@')+1:]
-	return delivery.New(db, r, s, l, delivery.Options{
+	newSender := func() (delivery.Sender, error) { return newSender(cfg, logger) }
+	return delivery.New(db, r, newSender, l, delivery.Options{
 		Regions:             cfg.Regions,
 		From:                cfg.From,
 		ListID:              cfg.ListID,
 		MessageIDDomain:     domain,
 		FirstDigestLookback: cfg.FirstDigestLookback,
 		LateBriefGrace:      cfg.LateBriefGrace,
-	}, logger.With("component", "pass"), time.Now), nil
+		Holder:              delivery.Holder(),
+	}, logger.With("component", "pass"), time.Now, nil), nil
 }
 
 // senderName is the display name of the From address ("The Regional Brief").
@@ -127,11 +131,10 @@ func senderName(from string) string {
 }
 
 // pipeline is everything a pass needs, built from a config in the order
-// that reports a configuration mistake (templates, secret) before anything
-// is opened. Close releases it in reverse order.
+// that reports a configuration mistake (templates, secret, SMTP settings)
+// before anything is opened. Close releases it.
 type pipeline struct {
 	db     *sqlite.DB
-	sender *mailer.Sender
 	signer *token.Signer
 	pass   *delivery.Pass
 }
@@ -145,23 +148,35 @@ func newPipeline(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
-	sender, err := newSender(cfg, logger)
-	if err != nil {
+	if _, err := newSender(cfg, logger); err != nil { // checks the settings; connects nothing
 		return nil, err
 	}
 	db, err := openDB(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	pass, err := newPass(cfg, db, renderer, sender, lb, logger)
+	pass, err := newPass(cfg, db, renderer, lb, logger)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &pipeline{db: db, sender: sender, signer: signer, pass: pass}, nil
+	return &pipeline{db: db, signer: signer, pass: pass}, nil
 }
 
-// Close says QUIT to the SMTP server and closes the database.
-func (p *pipeline) Close() error {
-	return errors.Join(p.sender.Close(), p.db.Close())
+// Close closes the database.
+func (p *pipeline) Close() error { return p.db.Close() }
+
+// leaseTTL is how long the sender lease lasts without renewal: a process
+// that dies holds the database for at most this long.
+const leaseTTL = time.Minute
+
+// holdSenderLease makes this process the database's only sender.
+func holdSenderLease(ctx context.Context, db *sqlite.DB, wait bool, logger *slog.Logger) (*delivery.HeldLease, context.Context, error) {
+	held, leaseCtx, err := delivery.HoldLease(ctx, db, delivery.SenderLease, delivery.Holder(), leaseTTL, wait, 15*time.Second, logger)
+	var busy *digest.LeaseHeldError
+	if errors.As(err, &busy) {
+		return nil, nil, fmt.Errorf("another digest sender (%s) is working on this database until %s; run again later, or pass --wait",
+			busy.Lease.Holder, busy.Lease.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	return held, leaseCtx, err
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/mail"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,6 +36,25 @@ type harness struct {
 	signer  *token.Signer
 	regions digest.Regions
 	reject  atomic.Value // func(to string) error, consulted by the SMTP server per RCPT
+	clock   *fakeClock   // the pass's clock; run sets it to the pass instant
+}
+
+// fakeClock is the narrow seam for time: tests set it, the pass reads it.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
 }
 
 func testRegions(t *testing.T) digest.Regions {
@@ -60,7 +80,7 @@ func testRegions(t *testing.T) digest.Regions {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	ctx := context.Background()
-	h := &harness{t: t, ctx: ctx, regions: testRegions(t)}
+	h := &harness{t: t, ctx: ctx, regions: testRegions(t), clock: &fakeClock{t: time.Now()}}
 	h.reject.Store(func(string) error { return nil })
 
 	db, err := sqlite.Open(ctx, t.TempDir()+"/digest.db")
@@ -81,11 +101,9 @@ func newHarness(t *testing.T) *harness {
 	h.sink = sink
 
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sender, err := mailer.NewSender(mailer.Config{Host: sink.Host(), Port: sink.Port(), TLS: "none", Timeout: 10 * time.Second}, logger)
-	if err != nil {
-		t.Fatal(err)
+	newSender := func() (delivery.Sender, error) {
+		return mailer.NewSender(mailer.Config{Host: sink.Host(), Port: sink.Port(), TLS: "none", Timeout: 10 * time.Second}, logger)
 	}
-	t.Cleanup(func() { sender.Close() })
 
 	renderer, err := render.New(templates.FS, render.Options{
 		Regions: h.regions, PublisherName: "The Regional Brief", PostalAddress: "1 Example Square, Example City",
@@ -97,14 +115,15 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.pass = delivery.New(db, renderer, sender, links.New(baseURL, h.signer), delivery.Options{
+	h.pass = delivery.New(db, renderer, newSender, links.New(baseURL, h.signer), delivery.Options{
 		Regions:             h.regions,
 		From:                "The Regional Brief <digest@news.example.org>",
 		ListID:              "The Regional Brief <digest.news.example.org>",
 		MessageIDDomain:     "news.example.org",
 		FirstDigestLookback: 24 * time.Hour,
 		LateBriefGrace:      6 * time.Hour,
-	}, logger, time.Now)
+		Concurrency:         2,
+	}, logger, h.clock.Now, nil)
 	return h
 }
 
@@ -159,7 +178,9 @@ func (h *harness) addSubscriber(email, name, regions, zone, sendAt string) diges
 
 func (h *harness) run(now string) delivery.Report {
 	h.t.Helper()
-	rep, err := h.pass.Run(h.ctx, mustTime(h.t, now), delivery.RunOptions{})
+	at := mustTime(h.t, now)
+	h.clock.Set(at)
+	rep, err := h.pass.Run(h.ctx, at, delivery.RunOptions{})
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -1,9 +1,10 @@
-// Package delivery runs a digest pass: it finds the readers who are due,
-// gathers the briefs each has not had, renders their digest and sends it,
-// recording a delivery per reader and local day. The watermark that decides
-// what a reader "has had" moves only after the SMTP server accepted the
-// message, so a failure never loses briefs and a second pass on the same
-// local day never sends a second digest.
+// Package delivery runs digest passes as an outbox: a pass first plans (one
+// queued delivery row per due reader, with its briefs and Message-ID, in one
+// transaction), then workers claim the rows one at a time, render, send over
+// their own SMTP connection and record what the server said. A delivery is
+// marked sent, and the reader's watermark moves, only after the server
+// accepted the message; a crash leaves at most one "sending" row per worker,
+// which the next start sends again with the same Message-ID.
 package delivery
 
 import (
@@ -11,27 +12,38 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"sync"
 	"time"
 
 	digest "github.com/newsroom/digest"
 	"github.com/newsroom/digest/internal/mailer"
 	"github.com/newsroom/digest/internal/render"
+	"golang.org/x/time/rate"
 )
 
-// ErrSMTPUnavailable means a pass stopped because the SMTP server could not be
-// reached; the readers it did not get to are left for the next pass.
+// ErrSMTPUnavailable means a pass stopped because the SMTP server could not
+// be reached; the deliveries it did not send stay queued for the next pass.
 var ErrSMTPUnavailable = errors.New("smtp server unavailable")
 
 // Store is what a pass needs from the database; *sqlite.DB implements it.
 type Store interface {
 	ActiveSubscribers(ctx context.Context) ([]digest.Subscriber, error)
+	Subscriber(ctx context.Context, id int64) (digest.Subscriber, error)
 	DeliveryFor(ctx context.Context, subscriberID int64, date digest.Date) (digest.Delivery, error)
 	BriefsNotSent(ctx context.Context, subscriberID int64, regions []string, after, upTo time.Time) ([]digest.Brief, error)
-	CreateDelivery(ctx context.Context, d *digest.Delivery) error
-	UpdateDeliveryPlan(ctx context.Context, id int64, briefIDs []int64, cutoff time.Time) error
-	MarkDeliverySent(ctx context.Context, id int64, sentAt time.Time) error
-	MarkDeliveryFailed(ctx context.Context, id int64, reason string) error
-	MarkDeliveryDeferred(ctx context.Context, id int64, reason string) error
+	BriefsByID(ctx context.Context, ids []int64) ([]digest.Brief, error)
+
+	PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (int, error)
+	RecoverSending(ctx context.Context) (int, error)
+	ExpireLate(ctx context.Context, now time.Time, maxLateness time.Duration) (int, error)
+	ClaimDelivery(ctx context.Context, now time.Time, holder string) (digest.Delivery, error)
+	MarkDeliverySent(ctx context.Context, id int64, sentAt time.Time, reply string) error
+	MarkDeliveryDeferred(ctx context.Context, id int64, next time.Time, reason string) error
+	MarkDeliveryFailed(ctx context.Context, id int64, reason string, bounce bool) error
+	MarkDeliverySuppressed(ctx context.Context, id int64, reason string) error
+	ReleaseDelivery(ctx context.Context, id int64, reason string) error
+	CountDeliveries(ctx context.Context, date digest.Date) (map[digest.DeliveryStatus]int, error)
 }
 
 // Renderer renders one reader's digest; *render.Renderer implements it.
@@ -39,9 +51,11 @@ type Renderer interface {
 	Render(in render.Input) (render.Output, error)
 }
 
-// Sender sends one message over SMTP; *mailer.Sender implements it.
+// Sender sends messages over one SMTP connection; *mailer.Sender
+// implements it.
 type Sender interface {
 	Send(ctx context.Context, m mailer.Message) error
+	Close() error
 }
 
 // Links makes a reader's personal URLs; *links.Builder implements it.
@@ -50,44 +64,96 @@ type Links interface {
 	Preferences(subscriberID int64) string
 }
 
-// Options configure a Pass.
+// Options configure a Pass. Zero values take the defaults in parentheses.
 type Options struct {
 	Regions             digest.Regions
 	From                string        // "Name <addr@domain>"
 	ListID              string        // List-Id header value
 	MessageIDDomain     string        // right-hand side of Message-IDs: the From domain
-	FirstDigestLookback time.Duration // how far back a reader's first digest reaches
+	FirstDigestLookback time.Duration // how far back a reader's first digest reaches (24h)
 	// LateBriefGrace is how long before a reader's last cut-off a brief
 	// may have been published and still reach them, when it was stored
 	// only after that digest went out (an import that ran late).
 	LateBriefGrace time.Duration
+
+	Concurrency   int           // workers, each with its own SMTP connection (4)
+	Rate          float64       // messages per second across all workers; 0 for no limit
+	MaxAttempts   int           // attempts before a deferred delivery fails (8)
+	RetryWindow   time.Duration // how long after its send time a delivery is retried at all (4h)
+	RetryBase     time.Duration // first backoff; doubles per attempt, with jitter (1m)
+	RetryMax      time.Duration // longest backoff (30m)
+	MaxLateness   time.Duration // a delivery this long past its reader's send time expires unsent (6h)
+	ShutdownGrace time.Duration // how long in-flight sends may finish once a pass is told to stop (30s)
+	// Holder names this process in claims and events ("host:pid").
+	Holder string
+	// EnvelopeFrom, when set, returns the MAIL FROM address for a delivery
+	// (a VERP address naming it); the From address otherwise.
+	EnvelopeFrom func(deliveryID int64) string
 }
 
-// Pass runs digest passes. It is safe to reuse across passes but not to run
-// two passes of one Pass at once (the scheduler never does).
+func (o *Options) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.FirstDigestLookback, 24*time.Hour)
+	def(&o.RetryWindow, 4*time.Hour)
+	def(&o.RetryBase, time.Minute)
+	def(&o.RetryMax, 30*time.Minute)
+	def(&o.MaxLateness, 6*time.Hour)
+	def(&o.ShutdownGrace, 30*time.Second)
+	if o.LateBriefGrace < 0 {
+		o.LateBriefGrace = 0
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 8
+	}
+	if o.Holder == "" {
+		o.Holder = "digest"
+	}
+}
+
+// Observer hears what a pass does, for metrics. Every method must be safe
+// for concurrent use. Nil means nobody listens.
+type Observer interface {
+	DeliveryDone(status digest.DeliveryStatus) // a delivery reached a state in this pass
+	SMTPReply(class string)                    // "2xx", "4xx", "5xx", "network"
+	Retry()                                    // a delivery was deferred for a later attempt
+	PassDone(d time.Duration, queueDepth int)  // a pass ended, leaving queueDepth queued or deferred
+}
+
+// Pass runs digest passes. Run is not safe to call concurrently: the lease
+// and the scheduler make sure only one pass runs against a database.
 type Pass struct {
-	store    Store
-	renderer Renderer
-	sender   Sender
-	links    Links
-	opts     Options
-	logger   *slog.Logger
-	now      func() time.Time // the clock that stamps sent_at
+	store     Store
+	renderer  Renderer
+	newSender func() (Sender, error)
+	links     Links
+	opts      Options
+	logger    *slog.Logger
+	now       func() time.Time
+	observer  Observer
+	jitter    func() float64 // in [0, 1)
 }
 
-// New returns a Pass. now stamps send times; the pass's notion of "now" for
-// who is due and which briefs are new is the argument to Run.
-func New(store Store, renderer Renderer, sender Sender, links Links, opts Options, logger *slog.Logger, now func() time.Time) *Pass {
-	if opts.FirstDigestLookback <= 0 {
-		opts.FirstDigestLookback = 24 * time.Hour
-	}
-	if opts.LateBriefGrace < 0 {
-		opts.LateBriefGrace = 0
-	}
+// New returns a Pass. newSender opens one SMTP sender per worker. now is
+// the clock that stamps sends and decides when deferred deliveries are due;
+// a pass's notion of which readers are due is the instant given to Run.
+func New(store Store, renderer Renderer, newSender func() (Sender, error), links Links, opts Options,
+	logger *slog.Logger, now func() time.Time, observer Observer) *Pass {
+	opts.setDefaults()
 	if now == nil {
 		now = time.Now
 	}
-	return &Pass{store: store, renderer: renderer, sender: sender, links: links, opts: opts, logger: logger, now: now}
+	if observer == nil {
+		observer = nopObserver{}
+	}
+	return &Pass{store: store, renderer: renderer, newSender: newSender, links: links, opts: opts,
+		logger: logger, now: now, observer: observer, jitter: rand.Float64}
 }
 
 // Outcome is what a pass did for one reader.
@@ -96,15 +162,18 @@ type Outcome string
 // Outcomes of a pass for one reader.
 const (
 	OutcomeSent          Outcome = "sent"           // accepted by the SMTP server (or would be: dry run)
-	OutcomeDeferred      Outcome = "deferred"       // refused for now (4xx, network); the next pass retries
-	OutcomeFailed        Outcome = "failed"         // refused for good (not retried), or a local error (retried)
+	OutcomeDeferred      Outcome = "deferred"       // refused for now (4xx, network); retried later, same Message-ID
+	OutcomeFailed        Outcome = "failed"         // refused for good, out of attempts, or could not be built
+	OutcomeSuppressed    Outcome = "suppressed"     // the reader left after the digest was planned
+	OutcomeInterrupted   Outcome = "interrupted"    // the pass stopped before this delivery was sent; it stays queued
 	OutcomeNothingNew    Outcome = "nothing-new"    // due, but no brief they have not had
 	OutcomeNotDue        Outcome = "not-due"        // their local send time has not come yet today
 	OutcomeAlreadySent   Outcome = "already-sent"   // today's digest went out earlier
-	OutcomeFailedEarlier Outcome = "failed-earlier" // today's digest was refused for good by an earlier pass
+	OutcomeFailedEarlier Outcome = "failed-earlier" // today's digest failed, expired or was suppressed earlier
+	OutcomeWaiting       Outcome = "waiting"        // today's digest is deferred until its next attempt
 )
 
-// Item reports one reader of a pass.
+// Item reports one reader or delivery of a pass.
 type Item struct {
 	Subscriber digest.Subscriber
 	Date       digest.Date // the reader's local day
@@ -112,6 +181,7 @@ type Item struct {
 	DeliveryID int64
 	MessageID  string
 	BriefIDs   []int64
+	Attempts   int
 	Subject    string
 	HTMLBytes  int
 	TextBytes  int
@@ -120,12 +190,16 @@ type Item struct {
 
 // Report summarises a pass.
 type Report struct {
-	Now    time.Time
-	DryRun bool
-	Items  []Item
+	Now       time.Time
+	DryRun    bool
+	Planned   int // deliveries created by this pass
+	Recovered int // deliveries found "sending" from a sender that stopped, re-queued
+	Expired   int // deliveries too late to send, marked expired
+	Queue     int // deliveries queued or deferred when the pass ended
+	Items     []Item
 }
 
-// Count returns how many readers had the given outcome.
+// Count returns how many readers or deliveries had the given outcome.
 func (r Report) Count(o Outcome) int {
 	n := 0
 	for _, it := range r.Items {
@@ -138,205 +212,120 @@ func (r Report) Count(o Outcome) int {
 
 // RunOptions change one pass.
 type RunOptions struct {
-	// DryRun renders and reports without sending or recording anything.
+	// DryRun plans and renders without recording or sending anything.
 	DryRun bool
 }
 
-// Run runs one pass as of now. A reader whose digest could not be sent is
-// reported in the Report (and, if the failure was temporary, retried by the
-// next pass). Run returns an error, with the Report so far, when the pass
-// could not go on: database unreachable, ctx cancelled, or the SMTP server
-// unreachable (ErrSMTPUnavailable).
+// Run runs one pass as of now: re-queue what a dead sender left mid-send,
+// expire what is too late, plan the readers who are due, and work the queue
+// until nothing is claimable. Cancelling ctx stops claiming; messages in
+// flight get ShutdownGrace to finish and are recorded either way. Run
+// returns the report so far with ctx's error, or with ErrSMTPUnavailable
+// when no worker could reach the SMTP server.
 func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, error) {
+	start := p.now()
 	rep := Report{Now: now, DryRun: ro.DryRun}
-	subs, err := p.store.ActiveSubscribers(ctx)
-	if err != nil {
-		return rep, fmt.Errorf("list active subscribers: %w", err)
-	}
-	zones := map[string]*time.Location{}
-	for _, sub := range subs {
-		if err := ctx.Err(); err != nil {
+	if !ro.DryRun {
+		var err error
+		if rep.Recovered, err = p.store.RecoverSending(ctx); err != nil {
 			return rep, err
 		}
-		loc, err := p.location(zones, sub.TimeZone)
-		if err != nil {
-			rep.Items = append(rep.Items, Item{Subscriber: sub, Outcome: OutcomeFailed, Err: err})
-			p.logger.Error("subscriber has an unusable time zone", "subscriber", sub.ID, "err", err)
-			continue
+		if rep.Recovered > 0 {
+			p.logger.Warn("re-queued deliveries left mid-send by a sender that stopped; they go out again with the same Message-ID",
+				"count", rep.Recovered)
 		}
-		item := p.runOne(ctx, sub, now.In(loc), ro)
-		rep.Items = append(rep.Items, item)
-		if item.Err != nil && ctx.Err() != nil {
-			return rep, ctx.Err()
+		if rep.Expired, err = p.store.ExpireLate(ctx, now, p.opts.MaxLateness); err != nil {
+			return rep, err
 		}
-		if se := (*mailer.SendError)(nil); errors.As(item.Err, &se) && se.Connecting {
-			// The server cannot be reached: every other reader would fail
-			// the same way, each after a timeout. Stop; the next pass
-			// picks up where this one left off.
-			return rep, fmt.Errorf("pass stopped after %d of %d readers: %w: %w", len(rep.Items), len(subs), ErrSMTPUnavailable, se)
+		for range rep.Expired {
+			p.observer.DeliveryDone(digest.DeliveryExpired)
 		}
 	}
-	p.logger.Info("pass done", "now", now.UTC().Format(time.RFC3339), "dry_run", ro.DryRun,
-		"active", len(subs), "sent", rep.Count(OutcomeSent), "deferred", rep.Count(OutcomeDeferred), "failed", rep.Count(OutcomeFailed),
-		"nothing_new", rep.Count(OutcomeNothingNew), "not_due", rep.Count(OutcomeNotDue),
-		"already_sent", rep.Count(OutcomeAlreadySent))
-	return rep, nil
-}
-
-func (p *Pass) location(cache map[string]*time.Location, name string) (*time.Location, error) {
-	if loc, ok := cache[name]; ok {
-		return loc, nil
-	}
-	loc, err := time.LoadLocation(name)
+	plans, items, err := p.plan(ctx, now)
+	rep.Items = items
 	if err != nil {
-		return nil, fmt.Errorf("load time zone %q: %w", name, err)
+		return rep, err
 	}
-	cache[name] = loc
-	return loc, nil
-}
-
-// runOne handles one reader; local is the pass instant in the reader's zone.
-func (p *Pass) runOne(ctx context.Context, sub digest.Subscriber, local time.Time, ro RunOptions) Item {
-	item := Item{Subscriber: sub, Date: digest.DateOf(local)}
-	y, m, d := local.Date()
-	if local.Before(sub.SendTime.On(y, m, d, local.Location())) {
-		item.Outcome = OutcomeNotDue
-		return item
-	}
-
-	existing, err := p.store.DeliveryFor(ctx, sub.ID, item.Date)
-	switch {
-	case err == nil && existing.Status == digest.DeliverySent:
-		item.Outcome = OutcomeAlreadySent
-		item.DeliveryID, item.MessageID = existing.ID, existing.MessageID
-		return item
-	case err == nil && existing.Status == digest.DeliveryFailed:
-		item.Outcome = OutcomeFailedEarlier
-		item.DeliveryID, item.MessageID = existing.ID, existing.MessageID
-		return item
-	case err != nil && !errors.Is(err, digest.ErrNotFound):
-		return p.fail(item, fmt.Errorf("look up today's delivery: %w", err))
-	}
-	found := err == nil
-
-	// Briefs published since the last digest's cut-off, plus any published
-	// a little before it that were stored too late to make that digest;
-	// what a sent digest already carried is never carried again.
-	after := sub.Watermark.Add(-p.opts.LateBriefGrace)
-	if sub.Watermark.IsZero() {
-		after = local.Add(-p.opts.FirstDigestLookback)
-	}
-	briefs, err := p.store.BriefsNotSent(ctx, sub.ID, sub.Regions, after, local)
-	if err != nil {
-		return p.fail(item, fmt.Errorf("gather briefs: %w", err))
-	}
-	sections := render.Arrange(p.opts.Regions, sub.Regions, briefs)
-	for _, s := range sections {
-		for _, b := range s.Briefs {
-			item.BriefIDs = append(item.BriefIDs, b.ID)
-		}
-	}
-	if len(item.BriefIDs) == 0 {
-		item.Outcome = OutcomeNothingNew
-		return item
-	}
-
-	out, err := p.renderer.Render(render.Input{
-		Subscriber:     sub,
-		Now:            local,
-		Briefs:         briefs,
-		UnsubscribeURL: p.links.Unsubscribe(sub.ID),
-		PreferencesURL: p.links.Preferences(sub.ID),
-	})
-	if err != nil {
-		return p.fail(item, fmt.Errorf("render digest: %w", err))
-	}
-	item.Subject, item.HTMLBytes, item.TextBytes = out.Subject, len(out.HTML), len(out.Text)
 	if ro.DryRun {
-		item.Outcome = OutcomeSent
-		return item
+		rep.Items = append(rep.Items, p.dryRun(plans)...)
+		return rep, nil
 	}
-
-	// Record the plan before sending: the delivery's Message-ID is fixed
-	// now, so a re-send of the same delivery carries the same ID.
-	del := existing
-	if found {
-		if err := p.store.UpdateDeliveryPlan(ctx, del.ID, item.BriefIDs, local); err != nil {
-			return p.fail(item, fmt.Errorf("update delivery %d: %w", del.ID, err))
+	if len(plans) > 0 {
+		ptrs := make([]*digest.Delivery, len(plans))
+		for i := range plans {
+			ptrs[i] = &plans[i].delivery
 		}
-	} else {
-		msgID, err := newMessageID(item.Date, p.opts.MessageIDDomain)
+		if rep.Planned, err = p.store.PlanDeliveries(ctx, ptrs); err != nil {
+			return rep, fmt.Errorf("plan deliveries: %w", err)
+		}
+	}
+	worked, workErr := p.work(ctx, now)
+	rep.Items = append(rep.Items, worked...)
+
+	counts, err := p.store.CountDeliveries(context.WithoutCancel(ctx), "")
+	if err == nil {
+		rep.Queue = counts[digest.DeliveryQueued] + counts[digest.DeliveryDeferred]
+	}
+	p.observer.PassDone(p.now().Sub(start), rep.Queue)
+	p.logger.Info("pass done", "now", now.UTC().Format(time.RFC3339), "planned", rep.Planned,
+		"sent", rep.Count(OutcomeSent), "deferred", rep.Count(OutcomeDeferred), "failed", rep.Count(OutcomeFailed),
+		"suppressed", rep.Count(OutcomeSuppressed), "expired", rep.Expired, "recovered", rep.Recovered,
+		"nothing_new", rep.Count(OutcomeNothingNew), "not_due", rep.Count(OutcomeNotDue), "queue", rep.Queue,
+		"duration", p.now().Sub(start).Round(time.Millisecond).String())
+	if workErr != nil {
+		return rep, workErr
+	}
+	return rep, ctx.Err()
+}
+
+type nopObserver struct{}
+
+func (nopObserver) DeliveryDone(digest.DeliveryStatus) {}
+func (nopObserver) SMTPReply(string)                   {}
+func (nopObserver) Retry()                             {}
+func (nopObserver) PassDone(time.Duration, int)        {}
+
+// limiter returns the shared token bucket for Rate, or nil for no limit. A
+// burst of one spreads sends evenly instead of bunching them.
+func (p *Pass) limiter() *rate.Limiter {
+	if p.opts.Rate <= 0 {
+		return nil
+	}
+	return rate.NewLimiter(rate.Limit(p.opts.Rate), 1)
+}
+
+// briefCache loads each brief once per pass, whichever worker asks first.
+type briefCache struct {
+	store Store
+	mu    sync.Mutex
+	byID  map[int64]digest.Brief
+}
+
+func (c *briefCache) get(ctx context.Context, ids []int64) ([]digest.Brief, error) {
+	c.mu.Lock()
+	var missing []int64
+	for _, id := range ids {
+		if _, ok := c.byID[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	c.mu.Unlock()
+	if len(missing) > 0 {
+		bs, err := c.store.BriefsByID(ctx, missing)
 		if err != nil {
-			return p.fail(item, err)
+			return nil, err
 		}
-		del = digest.Delivery{
-			SubscriberID: sub.ID,
-			DigestDate:   item.Date,
-			BriefIDs:     item.BriefIDs,
-			MessageID:    msgID,
-			Status:       digest.DeliveryQueued,
-			Cutoff:       local.UTC(),
+		c.mu.Lock()
+		for _, b := range bs {
+			c.byID[b.ID] = b
 		}
-		if err := p.store.CreateDelivery(ctx, &del); err != nil {
-			if errors.Is(err, digest.ErrConflict) {
-				// Another pass planned this reader's day between our
-				// look-up and now; it owns the send.
-				item.Outcome = OutcomeAlreadySent
-				return item
-			}
-			return p.fail(item, fmt.Errorf("record delivery: %w", err))
-		}
+		c.mu.Unlock()
 	}
-	item.DeliveryID, item.MessageID = del.ID, del.MessageID
-
-	err = p.sender.Send(ctx, mailer.Message{
-		MessageID:      del.MessageID,
-		From:           p.opts.From,
-		ToName:         sub.Name,
-		ToEmail:        sub.Email,
-		Subject:        out.Subject,
-		Text:           out.Text,
-		HTML:           out.HTML,
-		Date:           p.now(),
-		ListID:         p.opts.ListID,
-		UnsubscribeURL: p.links.Unsubscribe(sub.ID),
-	})
-	if err != nil {
-		return p.sendFailed(ctx, item, del.ID, err)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]digest.Brief, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, c.byID[id])
 	}
-	// The server has the message. Record it even if ctx is being cancelled,
-	// or the next pass would send it again.
-	if err := p.store.MarkDeliverySent(context.WithoutCancel(ctx), del.ID, p.now()); err != nil {
-		return p.fail(item, fmt.Errorf("record sent delivery %d: %w", del.ID, err))
-	}
-	item.Outcome = OutcomeSent
-	return item
-}
-
-// sendFailed records a refused or interrupted send. A temporary failure
-// leaves the delivery queued for the next pass; a permanent one marks it
-// failed. The record is written with a context that outlives a cancelled
-// pass: the attempt must be on file either way.
-func (p *Pass) sendFailed(ctx context.Context, item Item, deliveryID int64, err error) Item {
-	var se *mailer.SendError
-	temporary := !errors.As(err, &se) || se.Temporary()
-	record := p.store.MarkDeliveryFailed
-	item.Outcome = OutcomeFailed
-	if temporary {
-		record = p.store.MarkDeliveryDeferred
-		item.Outcome = OutcomeDeferred
-	}
-	if rerr := record(context.WithoutCancel(ctx), deliveryID, err.Error()); rerr != nil {
-		p.logger.Error("could not record failed send", "delivery", deliveryID, "err", rerr)
-	}
-	item.Err = fmt.Errorf("send digest to subscriber %d: %w", item.Subscriber.ID, err)
-	p.logger.Error("digest not sent", "subscriber", item.Subscriber.ID, "delivery", deliveryID,
-		"temporary", temporary, "err", err)
-	return item
-}
-
-func (p *Pass) fail(item Item, err error) Item {
-	item.Outcome, item.Err = OutcomeFailed, err
-	p.logger.Error("digest failed", "subscriber", item.Subscriber.ID, "date", item.Date, "err", err)
-	return item
+	return out, nil
 }

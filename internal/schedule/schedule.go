@@ -106,6 +106,13 @@ func (s *Scheduler) Run() {
 	}
 }
 
+// busy reports whether a run is in progress.
+func (s *Scheduler) busy() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.running
+}
+
 // Next returns when the job runs next.
 func (s *Scheduler) Next() time.Time {
 	entries := s.cron.Entries()
@@ -115,21 +122,18 @@ func (s *Scheduler) Next() time.Time {
 	return entries[0].Next
 }
 
-// Stop stops ticking and waits for a running job to finish until ctx is
-// done. Then it cancels the job's context, waits for the job to return (a
-// pass stops between messages) and reports that the grace period ran out.
+// Stop stops ticking and cancels the running job's context, so that it
+// stops taking new work, then waits for it to return until ctx is done.
 func (s *Scheduler) Stop(ctx context.Context) error {
 	s.cron.Stop()
+	s.cancel()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-		s.cancel()
 		return nil
 	case <-ctx.Done():
-		s.cancel()
-		<-done
-		return fmt.Errorf("stop scheduler: running pass cut short: %w", ctx.Err())
+		return fmt.Errorf("stop scheduler: running pass did not finish in time: %w", ctx.Err())
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -89,11 +90,15 @@ func TestRunSkipsWhileRunning(t *testing.T) {
 	}
 }
 
-func TestStopWaitsThenCancels(t *testing.T) {
+func TestStopCancelsThenWaits(t *testing.T) {
 	started := make(chan struct{})
+	finish := make(chan struct{})
+	var sawCancel atomic.Bool
 	s, err := New("@hourly", func(ctx context.Context) error {
 		close(started)
-		<-ctx.Done() // a pass that only ends when told to
+		<-ctx.Done() // told to stop taking work...
+		sawCancel.Store(true)
+		<-finish // ...and finishing what is in flight
 		return ctx.Err()
 	}, discard())
 	if err != nil {
@@ -103,10 +108,35 @@ func TestStopWaitsThenCancels(t *testing.T) {
 	done := make(chan struct{})
 	go func() { s.Run(); close(done) }()
 	<-started
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // no grace at all: Stop must cancel the job's context
-	if err := s.Stop(ctx); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Stop = %v, want context.Canceled", err)
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.Stop(context.Background()) }()
+	select {
+	case err := <-stopped:
+		t.Fatalf("Stop returned (%v) while the job was still finishing", err)
+	case <-done:
+		t.Fatal("job returned before being told")
+	default:
+	}
+	close(finish)
+	if err := <-stopped; err != nil {
+		t.Fatalf("Stop = %v", err)
+	}
+	if !sawCancel.Load() {
+		t.Error("the job's context was not cancelled")
 	}
 	<-done
+
+	// A job that never finishes: Stop gives up when its context ends.
+	block := make(chan struct{})
+	defer close(block)
+	s2, _ := New("@hourly", func(ctx context.Context) error { <-block; return nil }, discard())
+	go s2.Run()
+	for !s2.busy() {
+		runtime.Gosched()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s2.Stop(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Stop of a stuck job = %v, want context.Canceled", err)
+	}
 }

@@ -40,7 +40,7 @@ func TestConcurrentWritersAndReaders(t *testing.T) {
 					errs <- err
 					continue
 				}
-				if err := db.MarkDeliverySent(ctx, d.ID, at(7, 30)); err != nil {
+				if err := db.MarkDeliverySent(ctx, d.ID, at(7, 30), "250 ok"); err != nil {
 					errs <- err
 				}
 			}

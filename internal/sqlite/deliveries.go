@@ -21,22 +21,17 @@ type DeliveryFilter struct {
 // sets d.ID, d.Status (queued when empty), d.CreatedAt and d.UpdatedAt. It
 // fails with digest.ErrConflict when the subscriber already has a delivery
 // for that date (or the Message-ID is taken), and with digest.ErrNotFound
-// when the subscriber or one of the briefs does not exist.
-//
-// Only a queued delivery can be created: the other states, and the watermark
-// that goes with "sent", are reached through MarkDeliverySent and
-// MarkDeliveryFailed. d.SentAt is not stored.
+// when the subscriber or one of the briefs does not exist. A pass plans
+// many at once with PlanDeliveries.
 func (db *DB) CreateDelivery(ctx context.Context, d *digest.Delivery) error {
 	record := fmt.Sprintf("delivery for subscriber %d on %s", d.SubscriberID, d.DigestDate)
-	status := d.Status
-	if status == "" {
-		status = digest.DeliveryQueued
+	if d.Status == "" {
+		d.Status = digest.DeliveryQueued
 	}
-	if err := validateDelivery(record, d, status); err != nil {
+	if err := validateDelivery(record, d); err != nil {
 		return err
 	}
 	now := db.now()
-	var id int64
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM subscribers WHERE id = ?`, d.SubscriberID).Scan(&one)
@@ -46,29 +41,87 @@ func (db *DB) CreateDelivery(ctx context.Context, d *digest.Delivery) error {
 		if err := checkBriefsExist(ctx, tx, d.BriefIDs); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `
-			INSERT INTO deliveries (subscriber_id, digest_date, message_id, status, attempts, error,
-				cutoff, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			d.SubscriberID, string(d.DigestDate), d.MessageID, string(status), d.Attempts, d.Error,
-			formatTime(d.Cutoff), formatTime(now), formatTime(now))
-		if err != nil {
-			return err
-		}
-		if id, err = res.LastInsertId(); err != nil {
-			return err
-		}
-		return insertDeliveryBriefs(ctx, tx, id, d.BriefIDs)
+		_, err = insertDelivery(ctx, tx, d, now, false)
+		return err
 	})
 	if err != nil {
+		d.ID = 0
 		return fmt.Errorf("create %s: %w", record, mapError(err))
 	}
-	d.ID, d.Status, d.CreatedAt, d.UpdatedAt = id, status, now, now
 	return nil
 }
 
+// PlanDeliveries stores new queued deliveries in one transaction, skipping
+// any whose subscriber already has a delivery for that date (a pass that
+// raced another, or a day already planned). It sets ID, CreatedAt and
+// UpdatedAt of each one it created and leaves ID zero on the skipped ones.
+func (db *DB) PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (created int, err error) {
+	for _, d := range ds {
+		if d.Status == "" {
+			d.Status = digest.DeliveryQueued
+		}
+		if err := validateDelivery(fmt.Sprintf("delivery for subscriber %d on %s", d.SubscriberID, d.DigestDate), d); err != nil {
+			return 0, err
+		}
+	}
+	now := db.now()
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		created = 0
+		for _, d := range ds {
+			ok, err := insertDelivery(ctx, tx, d, now, true)
+			if err != nil {
+				return fmt.Errorf("plan delivery for subscriber %d on %s: %w", d.SubscriberID, d.DigestDate, err)
+			}
+			if ok {
+				created++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		for _, d := range ds {
+			d.ID = 0
+		}
+		return 0, fmt.Errorf("plan deliveries: %w", mapError(err))
+	}
+	return created, nil
+}
+
+// insertDelivery inserts d with its briefs and its first event. With
+// skipExisting, a delivery for the same subscriber and date is left alone
+// and inserted reports false.
+func insertDelivery(ctx context.Context, tx *sql.Tx, d *digest.Delivery, now time.Time, skipExisting bool) (inserted bool, err error) {
+	verb := "INSERT"
+	if skipExisting {
+		verb = "INSERT OR IGNORE"
+	}
+	res, err := tx.ExecContext(ctx, verb+` INTO deliveries (subscriber_id, digest_date, message_id, status, attempts, error,
+			cutoff, due_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.SubscriberID, string(d.DigestDate), d.MessageID, string(d.Status), d.Attempts, d.Error,
+		formatTime(d.Cutoff), nullTime(d.DueAt), formatTime(now), formatTime(now))
+	if err != nil {
+		return false, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, err
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return false, err
+	}
+	if err := insertDeliveryBriefs(ctx, tx, id, d.BriefIDs); err != nil {
+		return false, err
+	}
+	if err := insertEvent(ctx, tx, id, now, "", d.Status, "planned"); err != nil {
+		return false, err
+	}
+	d.ID, d.CreatedAt, d.UpdatedAt = id, now, now
+	return true, nil
+}
+
 // validateDelivery refuses what the schema could not store faithfully.
-func validateDelivery(record string, d *digest.Delivery, status digest.DeliveryStatus) error {
+func validateDelivery(record string, d *digest.Delivery) error {
 	switch {
 	case d.SubscriberID <= 0:
 		return digest.Invalid(record, "subscriber_id", "missing")
@@ -76,10 +129,15 @@ func validateDelivery(record string, d *digest.Delivery, status digest.DeliveryS
 		return digest.Invalid(record, "digest_date", "%q is not a date in YYYY-MM-DD form", d.DigestDate)
 	case d.MessageID == "":
 		return digest.Invalid(record, "message_id", "missing")
-	case status != digest.DeliveryQueued:
-		return digest.Invalid(record, "status", "a new delivery is %s, not %q", digest.DeliveryQueued, status)
+	case d.Status != digest.DeliveryQueued:
+		return digest.Invalid(record, "status", "a new delivery is %s, not %q", digest.DeliveryQueued, d.Status)
 	case d.Attempts < 0:
 		return digest.Invalid(record, "attempts", "negative")
+	}
+	if !d.DueAt.IsZero() {
+		if err := checkTime(d.DueAt); err != nil {
+			return digest.Invalid(record, "due_at", "%v", err)
+		}
 	}
 	return validatePlan(record, d.BriefIDs, d.Cutoff)
 }
@@ -189,147 +247,8 @@ func (db *DB) ListDeliveries(ctx context.Context, f DeliveryFilter) ([]digest.De
 	return ds, nil
 }
 
-// MarkDeliverySent records that the SMTP server accepted the delivery's
-// message at sentAt: status sent, sent_at, error cleared, one more attempt.
-// In the same transaction the subscriber's watermark moves to the
-// delivery's cut-off, unless it is already later: this is the only place the
-// watermark moves, and it never moves back. It fails with ErrAlreadySent
-// for a delivery already sent.
-func (db *DB) MarkDeliverySent(ctx context.Context, id int64, sentAt time.Time) error {
-	if err := checkSentAt(id, sentAt); err != nil {
-		return err
-	}
-	now := db.now()
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		st, err := deliveryState(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `
-			UPDATE deliveries SET status = ?, sent_at = ?, error = '', attempts = attempts + 1, updated_at = ?
-			WHERE id = ?`,
-			string(digest.DeliverySent), formatTime(sentAt), formatTime(now), id); err != nil {
-			return err
-		}
-		// Text comparison is time comparison: see timeLayout.
-		if _, err := tx.ExecContext(ctx, `
-			UPDATE subscribers SET watermark = ?1, updated_at = ?2
-			WHERE id = ?3 AND (watermark IS NULL OR watermark < ?1)`,
-			st.cutoff, formatTime(now), st.subscriberID); err != nil {
-			return fmt.Errorf("move watermark of subscriber %d: %w", st.subscriberID, err)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("mark delivery %d sent: %w", id, err)
-	}
-	return nil
-}
-
-func checkSentAt(id int64, sentAt time.Time) error {
-	record := fmt.Sprintf("delivery %d", id)
-	if sentAt.IsZero() {
-		return digest.Invalid(record, "sent_at", "missing")
-	}
-	if err := checkTime(sentAt); err != nil {
-		return digest.Invalid(record, "sent_at", "%v", err)
-	}
-	return nil
-}
-
-// MarkDeliveryFailed records an attempt the server refused for good (5xx):
-// status failed, one more attempt, the reason. Passes do not retry a failed
-// delivery. The watermark does not move. It fails with ErrAlreadySent for a
-// delivery already sent.
-func (db *DB) MarkDeliveryFailed(ctx context.Context, id int64, reason string) error {
-	if err := db.recordFailedAttempt(ctx, id, reason, digest.DeliveryFailed); err != nil {
-		return fmt.Errorf("mark delivery %d failed: %w", id, err)
-	}
-	return nil
-}
-
-// MarkDeliveryDeferred records an attempt that failed for now (4xx, network
-// trouble): the delivery stays queued, with one more attempt and the reason,
-// and the next pass sends it again. The watermark does not move. It fails
-// with ErrAlreadySent for a delivery already sent.
-func (db *DB) MarkDeliveryDeferred(ctx context.Context, id int64, reason string) error {
-	if err := db.recordFailedAttempt(ctx, id, reason, digest.DeliveryQueued); err != nil {
-		return fmt.Errorf("mark delivery %d deferred: %w", id, err)
-	}
-	return nil
-}
-
-func (db *DB) recordFailedAttempt(ctx context.Context, id int64, reason string, status digest.DeliveryStatus) error {
-	now := db.now()
-	return db.write(ctx, func(tx *sql.Tx) error {
-		if _, err := deliveryState(ctx, tx, id); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `
-			UPDATE deliveries SET status = ?, error = ?, attempts = attempts + 1, updated_at = ?
-			WHERE id = ?`,
-			string(status), reason, formatTime(now), id)
-		return err
-	})
-}
-
-// UpdateDeliveryPlan replaces the briefs and cut-off of a delivery not yet
-// sent, so a retry later in the day carries what is new by then. It fails
-// with ErrAlreadySent for a delivery already sent.
-func (db *DB) UpdateDeliveryPlan(ctx context.Context, id int64, briefIDs []int64, cutoff time.Time) error {
-	if err := validatePlan(fmt.Sprintf("delivery %d", id), briefIDs, cutoff); err != nil {
-		return err
-	}
-	now := db.now()
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		if _, err := deliveryState(ctx, tx, id); err != nil {
-			return err
-		}
-		if err := checkBriefsExist(ctx, tx, briefIDs); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET cutoff = ?, updated_at = ? WHERE id = ?`,
-			formatTime(cutoff), formatTime(now), id); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM delivery_briefs WHERE delivery_id = ?`, id); err != nil {
-			return fmt.Errorf("replace brief ids: %w", err)
-		}
-		return insertDeliveryBriefs(ctx, tx, id, briefIDs)
-	})
-	if err != nil {
-		return fmt.Errorf("update plan of delivery %d: %w", id, err)
-	}
-	return nil
-}
-
-// unsent is what the mark and plan methods need to know about a delivery
-// before changing it.
-type unsent struct {
-	subscriberID int64
-	cutoff       string // as stored
-}
-
-// deliveryState reads a delivery inside a write transaction and refuses one
-// that is missing (digest.ErrNotFound) or already sent (ErrAlreadySent).
-func deliveryState(ctx context.Context, tx *sql.Tx, id int64) (unsent, error) {
-	var (
-		st     unsent
-		status string
-	)
-	err := tx.QueryRowContext(ctx, `SELECT subscriber_id, status, cutoff FROM deliveries WHERE id = ?`, id).
-		Scan(&st.subscriberID, &status, &st.cutoff)
-	if err != nil {
-		return unsent{}, notFound(err)
-	}
-	if digest.DeliveryStatus(status) == digest.DeliverySent {
-		return unsent{}, ErrAlreadySent
-	}
-	return st, nil
-}
-
 const deliveryColumns = `id, subscriber_id, digest_date, message_id, status, attempts, error,
-	cutoff, created_at, updated_at, sent_at`
+	cutoff, due_at, next_attempt_at, created_at, updated_at, sent_at`
 
 // queryDeliveries runs a query selecting deliveryColumns and loads each
 // delivery's brief ids, in one read transaction.
@@ -351,7 +270,7 @@ func scanDelivery(s scanner) (digest.Delivery, error) {
 		date, status string
 	)
 	err := s.Scan(&d.ID, &d.SubscriberID, &date, &d.MessageID, &status, &d.Attempts, &d.Error,
-		timeCol{&d.Cutoff}, timeCol{&d.CreatedAt}, timeCol{&d.UpdatedAt}, timeCol{&d.SentAt})
+		timeCol{&d.Cutoff}, timeCol{&d.DueAt}, timeCol{&d.NextAttemptAt}, timeCol{&d.CreatedAt}, timeCol{&d.UpdatedAt}, timeCol{&d.SentAt})
 	if err != nil {
 		return digest.Delivery{}, fmt.Errorf("scan delivery: %w", err)
 	}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -148,14 +149,14 @@ func TestMarkDeliverySentMovesWatermarkForwardOnly(t *testing.T) {
 			d := mustCreateDelivery(t, db, sampleDelivery(s.ID, "2026-03-01", tc.cutoff))
 
 			sentAt := at(7, 30).Add(5)
-			if err := db.MarkDeliverySent(ctx, d.ID, sentAt); err != nil {
+			if err := db.MarkDeliverySent(ctx, d.ID, sentAt, "250 ok"); err != nil {
 				t.Fatalf("MarkDeliverySent: %v", err)
 			}
 			got, err := db.Delivery(ctx, d.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Status != digest.DeliverySent || !got.SentAt.Equal(sentAt) || got.Attempts != 1 || got.Error != "" {
+			if got.Status != digest.DeliverySent || !got.SentAt.Equal(sentAt) || got.Error != "" {
 				t.Errorf("delivery after MarkDeliverySent: %+v", got)
 			}
 			sub, err := db.Subscriber(ctx, s.ID)
@@ -181,7 +182,7 @@ func TestMarkDeliverySentIsAtomic(t *testing.T) {
 		BEGIN SELECT RAISE(ABORT, 'watermark refused by test'); END`); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.db.MarkDeliverySent(ctx, d.ID, at(7, 30)); err == nil {
+	if err := f.db.MarkDeliverySent(ctx, d.ID, at(7, 30), "250 ok"); err == nil {
 		t.Fatal("MarkDeliverySent succeeded although the watermark update failed")
 	}
 	got, err := f.db.Delivery(ctx, d.ID)
@@ -194,77 +195,90 @@ func TestMarkDeliverySentIsAtomic(t *testing.T) {
 	if _, err := f.db.rw.ExecContext(ctx, `DROP TRIGGER refuse_watermark`); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.db.MarkDeliverySent(ctx, d.ID, at(7, 31)); err != nil {
+	if err := f.db.MarkDeliverySent(ctx, d.ID, at(7, 31), "250 ok"); err != nil {
 		t.Fatalf("MarkDeliverySent once the trigger is gone: %v", err)
 	}
 }
 
-func TestDeliveryRetryCycle(t *testing.T) {
+func TestDeliveryLifecycle(t *testing.T) {
 	ctx := context.Background()
 	f := newDeliveryFixture(t)
 	d := mustCreateDelivery(t, f.db, sampleDelivery(f.sub.ID, "2026-03-01", at(7, 0), f.briefs[0]))
 
-	if err := f.db.MarkDeliveryFailed(ctx, d.ID, "451 4.2.1 mailbox busy"); err != nil {
-		t.Fatalf("MarkDeliveryFailed: %v", err)
+	claim := func(now time.Time) digest.Delivery {
+		t.Helper()
+		c, err := f.db.ClaimDelivery(ctx, now, "host:1")
+		if err != nil {
+			t.Fatalf("ClaimDelivery at %v: %v", now, err)
+		}
+		return c
 	}
-	failed, err := f.db.Delivery(ctx, d.ID)
-	if err != nil {
-		t.Fatal(err)
+	c := claim(at(7, 0))
+	if c.ID != d.ID || c.Status != digest.DeliverySending || c.Attempts != 1 || c.MessageID != d.MessageID ||
+		!slices.Equal(c.BriefIDs, d.BriefIDs) {
+		t.Fatalf("claimed %+v", c)
 	}
-	if failed.Status != digest.DeliveryFailed || failed.Attempts != 1 || failed.Error != "451 4.2.1 mailbox busy" ||
-		!failed.UpdatedAt.After(d.UpdatedAt) || !failed.SentAt.IsZero() {
-		t.Errorf("after MarkDeliveryFailed: %+v", failed)
-	}
-	if sub, _ := f.db.Subscriber(ctx, f.sub.ID); !sub.Watermark.IsZero() {
-		t.Errorf("a failure moved the watermark to %v", sub.Watermark)
+	if _, err := f.db.ClaimDelivery(ctx, at(7, 0), "host:1"); !errors.Is(err, digest.ErrNotFound) {
+		t.Errorf("second claim with nothing queued: err = %v, want ErrNotFound", err)
 	}
 
-	// A temporary failure keeps the delivery queued for the next pass.
-	if err := f.db.MarkDeliveryDeferred(ctx, d.ID, "421 4.4.2 closing"); err != nil {
+	// Refused for now: deferred until 07:10, not claimable before.
+	if err := f.db.MarkDeliveryDeferred(ctx, d.ID, at(7, 10), "421 4.4.2 closing"); err != nil {
 		t.Fatalf("MarkDeliveryDeferred: %v", err)
 	}
 	deferred, err := f.db.Delivery(ctx, d.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if deferred.Status != digest.DeliveryQueued || deferred.Attempts != 2 || deferred.Error != "421 4.4.2 closing" {
+	if deferred.Status != digest.DeliveryDeferred || deferred.Attempts != 1 || deferred.Error != "421 4.4.2 closing" ||
+		!deferred.NextAttemptAt.Equal(at(7, 10)) {
 		t.Errorf("after MarkDeliveryDeferred: %+v", deferred)
 	}
-
-	// A retry later in the day carries what is new by then.
-	newPlan := []int64{f.briefs[2], f.briefs[0]}
-	if err := f.db.UpdateDeliveryPlan(ctx, d.ID, newPlan, at(9, 0)); err != nil {
-		t.Fatalf("UpdateDeliveryPlan: %v", err)
+	if sub, _ := f.db.Subscriber(ctx, f.sub.ID); !sub.Watermark.IsZero() {
+		t.Errorf("a deferral moved the watermark to %v", sub.Watermark)
 	}
-	replanned, err := f.db.Delivery(ctx, d.ID)
-	if err != nil {
-		t.Fatal(err)
+	if _, err := f.db.ClaimDelivery(ctx, at(7, 9), "host:1"); !errors.Is(err, digest.ErrNotFound) {
+		t.Errorf("claim before the next attempt is due: err = %v, want ErrNotFound", err)
 	}
-	if !slices.Equal(replanned.BriefIDs, newPlan) || !replanned.Cutoff.Equal(at(9, 0)) ||
-		replanned.Status != digest.DeliveryQueued || replanned.MessageID != d.MessageID {
-		t.Errorf("after UpdateDeliveryPlan: %+v", replanned)
+	if c := claim(at(7, 10)); c.Attempts != 2 || !c.NextAttemptAt.IsZero() {
+		t.Errorf("second claim: %+v", c)
 	}
 
-	if err := f.db.MarkDeliverySent(ctx, d.ID, at(9, 5)); err != nil {
+	if err := f.db.MarkDeliverySent(ctx, d.ID, at(7, 11), "250 2.0.0 queued as X"); err != nil {
 		t.Fatalf("MarkDeliverySent: %v", err)
 	}
 	sent, err := f.db.Delivery(ctx, d.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sent.Status != digest.DeliverySent || sent.Attempts != 3 || sent.Error != "" || !sent.SentAt.Equal(at(9, 5)) {
+	if sent.Status != digest.DeliverySent || sent.Attempts != 2 || sent.Error != "" || !sent.SentAt.Equal(at(7, 11)) {
 		t.Errorf("after MarkDeliverySent: %+v", sent)
 	}
-	if sub, _ := f.db.Subscriber(ctx, f.sub.ID); !sub.Watermark.Equal(at(9, 0)) {
-		t.Errorf("watermark = %v, want the re-planned cutoff %v", sub.Watermark, at(9, 0))
+	if sub, _ := f.db.Subscriber(ctx, f.sub.ID); !sub.Watermark.Equal(at(7, 0)) {
+		t.Errorf("watermark = %v, want the cutoff %v", sub.Watermark, at(7, 0))
+	}
+
+	// Every transition is on file, with its reason.
+	evs, err := f.db.DeliveryEvents(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trail []string
+	for _, e := range evs {
+		trail = append(trail, fmt.Sprintf("%s>%s %s", e.From, e.To, e.Reason))
+	}
+	want := []string{">queued planned", "queued>sending claimed by host:1", "sending>deferred 421 4.4.2 closing",
+		"deferred>sending claimed by host:1", "sending>sent 250 2.0.0 queued as X"}
+	if !slices.Equal(trail, want) {
+		t.Errorf("events:\n got %q\nwant %q", trail, want)
 	}
 
 	// Once sent, nothing about the delivery can change.
 	for name, call := range map[string]func() error{
-		"MarkDeliverySent":     func() error { return f.db.MarkDeliverySent(ctx, d.ID, at(10, 0)) },
-		"MarkDeliveryFailed":   func() error { return f.db.MarkDeliveryFailed(ctx, d.ID, "late") },
-		"MarkDeliveryDeferred": func() error { return f.db.MarkDeliveryDeferred(ctx, d.ID, "late") },
-		"UpdateDeliveryPlan":   func() error { return f.db.UpdateDeliveryPlan(ctx, d.ID, f.briefs, at(11, 0)) },
+		"MarkDeliverySent":       func() error { return f.db.MarkDeliverySent(ctx, d.ID, at(10, 0), "250 ok") },
+		"MarkDeliveryFailed":     func() error { return f.db.MarkDeliveryFailed(ctx, d.ID, "late", false) },
+		"MarkDeliveryDeferred":   func() error { return f.db.MarkDeliveryDeferred(ctx, d.ID, at(11, 0), "late") },
+		"MarkDeliverySuppressed": func() error { return f.db.MarkDeliverySuppressed(ctx, d.ID, "late") },
 	} {
 		if err := call(); !errors.Is(err, ErrAlreadySent) {
 			t.Errorf("%s on a sent delivery: err = %v, want ErrAlreadySent", name, err)
@@ -274,8 +288,158 @@ func TestDeliveryRetryCycle(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(final, sent) {
 		t.Errorf("a sent delivery changed: %+v, %v", final, err)
 	}
-	if sub, _ := f.db.Subscriber(ctx, f.sub.ID); !sub.Watermark.Equal(at(9, 0)) {
-		t.Errorf("watermark moved to %v after the delivery was sent", sub.Watermark)
+	if n, err := f.db.RequeueDeliveries(ctx, RetryFilter{IDs: []int64{d.ID}}); err != nil || n != 0 {
+		t.Errorf("re-queue of a sent delivery: %d, %v; want 0", n, err)
+	}
+}
+
+func TestFailureBouncesOnlyWhenAsked(t *testing.T) {
+	ctx := context.Background()
+	f := newDeliveryFixture(t)
+	other := mustCreateSubscriber(t, f.db, sampleSubscriber("other@example.com", "lagos"))
+	a := mustCreateDelivery(t, f.db, sampleDelivery(f.sub.ID, "2026-03-01", at(7, 0), f.briefs[0]))
+	b := mustCreateDelivery(t, f.db, sampleDelivery(other.ID, "2026-03-01", at(7, 0), f.briefs[0]))
+	if err := f.db.MarkDeliveryFailed(ctx, a.ID, "550 5.1.1 no such user", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.MarkDeliveryFailed(ctx, b.ID, "554 5.7.1 relay denied", false); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		id   int64
+		want digest.SubscriberStatus
+	}{{f.sub.ID, digest.StatusBounced}, {other.ID, digest.StatusActive}} {
+		s, err := f.db.Subscriber(ctx, c.id)
+		if err != nil || s.Status != c.want {
+			t.Errorf("subscriber %d: %s, %v; want %s", c.id, s.Status, err, c.want)
+		}
+	}
+	// An operator re-queues the sender-side failure; same Message-ID.
+	n, err := f.db.RequeueDeliveries(ctx, RetryFilter{Status: digest.DeliveryFailed, Date: "2026-03-01"})
+	if err != nil || n != 2 {
+		t.Fatalf("RequeueDeliveries = %d, %v; want 2", n, err)
+	}
+	got, _ := f.db.Delivery(ctx, b.ID)
+	if got.Status != digest.DeliveryQueued || got.MessageID != b.MessageID {
+		t.Errorf("re-queued: %+v", got)
+	}
+}
+
+func TestRecoverAndExpire(t *testing.T) {
+	ctx := context.Background()
+	f := newDeliveryFixture(t)
+	other := mustCreateSubscriber(t, f.db, sampleSubscriber("other@example.com", "lagos"))
+	third := mustCreateSubscriber(t, f.db, sampleSubscriber("third@example.com", "lagos"))
+	inFlight := sampleDelivery(f.sub.ID, "2026-03-01", at(7, 0), f.briefs[0])
+	inFlight.DueAt = at(6, 0)
+	late := sampleDelivery(other.ID, "2026-03-01", at(7, 0), f.briefs[0])
+	late.DueAt = at(1, 0)
+	onTime := sampleDelivery(third.ID, "2026-03-01", at(7, 0), f.briefs[0])
+	onTime.DueAt = at(6, 30)
+	created, err := f.db.PlanDeliveries(ctx, []*digest.Delivery{&inFlight, &late, &onTime})
+	if err != nil || created != 3 {
+		t.Fatalf("PlanDeliveries = %d, %v", created, err)
+	}
+	// The due-first order: late (01:00), in-flight (06:00), on time (06:30).
+	c, err := f.db.ClaimDelivery(ctx, at(7, 0), "crashed:1")
+	if err != nil || c.ID != late.ID {
+		t.Fatalf("first claim = %d (%v), want the earliest due %d", c.ID, err, late.ID)
+	}
+	// Planning the same day again creates nothing.
+	again := sampleDelivery(f.sub.ID, "2026-03-01", at(8, 0), f.briefs[1])
+	again.MessageID = "<again@digest.example>"
+	if n, err := f.db.PlanDeliveries(ctx, []*digest.Delivery{&again}); err != nil || n != 0 || again.ID != 0 {
+		t.Errorf("re-planning a planned day: %d, %v, id %d", n, err, again.ID)
+	}
+
+	n, err := f.db.RecoverSending(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("RecoverSending = %d, %v; want 1", n, err)
+	}
+	if got, _ := f.db.Delivery(ctx, late.ID); got.Status != digest.DeliveryQueued || got.MessageID != late.MessageID || got.Attempts != 1 {
+		t.Errorf("recovered delivery: %+v", got)
+	}
+	n, err = f.db.ExpireLate(ctx, at(7, 30), 6*time.Hour)
+	if err != nil || n != 1 {
+		t.Fatalf("ExpireLate = %d, %v; want 1", n, err)
+	}
+	counts, err := f.db.CountDeliveries(ctx, "2026-03-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts[digest.DeliveryExpired] != 1 || counts[digest.DeliveryQueued] != 2 {
+		t.Errorf("counts %v, want 1 expired and 2 queued", counts)
+	}
+}
+
+func TestLease(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	if _, err := db.AcquireLease(ctx, "sender", "a:1", at(7, 0), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	_, err := db.AcquireLease(ctx, "sender", "b:2", at(7, 0).Add(30*time.Second), time.Minute)
+	var held *digest.LeaseHeldError
+	if !errors.As(err, &held) || held.Lease.Holder != "a:1" || !held.Lease.ExpiresAt.Equal(at(7, 1)) {
+		t.Fatalf("second holder: err = %v, want LeaseHeldError naming a:1 until 07:01", err)
+	}
+	if _, err := db.AcquireLease(ctx, "sender", "a:1", at(7, 0).Add(50*time.Second), time.Minute); err != nil {
+		t.Errorf("renewal by the holder: %v", err)
+	}
+	if _, err := db.AcquireLease(ctx, "sender", "b:2", at(7, 1).Add(time.Second), time.Minute); !errors.As(err, &held) {
+		t.Errorf("the renewal did not extend the lease: %v", err)
+	}
+	if _, err := db.AcquireLease(ctx, "sender", "b:2", at(7, 2), time.Minute); err != nil {
+		t.Errorf("taking an expired lease: %v", err)
+	}
+	if err := db.ReleaseLease(ctx, "sender", "a:1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AcquireLease(ctx, "sender", "a:1", at(7, 2), time.Minute); !errors.As(err, &held) {
+		t.Errorf("a release by a former holder freed b's lease: %v", err)
+	}
+	if err := db.ReleaseLease(ctx, "sender", "b:2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AcquireLease(ctx, "sender", "a:1", at(7, 2), time.Minute); err != nil {
+		t.Errorf("after release: %v", err)
+	}
+}
+
+func TestBouncesAndComplaints(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	soft := mustCreateSubscriber(t, db, sampleSubscriber("soft@example.com", "lagos"))
+	hard := mustCreateSubscriber(t, db, sampleSubscriber("hard@example.com", "lagos"))
+	angry := mustCreateSubscriber(t, db, sampleSubscriber("Angry@Example.com", "lagos"))
+	for i := 1; i <= 3; i++ {
+		n, bounced, err := db.RecordSoftBounce(ctx, soft.ID, 3)
+		if err != nil || n != i || bounced != (i == 3) {
+			t.Errorf("soft bounce %d: count %d bounced %v err %v", i, n, bounced, err)
+		}
+	}
+	if changed, err := db.MarkBounced(ctx, hard.ID); err != nil || !changed {
+		t.Errorf("MarkBounced: %v %v", changed, err)
+	}
+	if changed, err := db.MarkBounced(ctx, hard.ID); err != nil || changed {
+		t.Errorf("second MarkBounced: %v %v, want no change", changed, err)
+	}
+	if err := db.Complain(ctx, angry.ID, "complaint via ARF"); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[int64]digest.SubscriberStatus{soft.ID: digest.StatusBounced, hard.ID: digest.StatusBounced, angry.ID: digest.StatusUnsubscribed} {
+		if s, _ := db.Subscriber(ctx, id); s.Status != want {
+			t.Errorf("subscriber %d: %s, want %s", id, s.Status, want)
+		}
+	}
+	if reason, ok, err := db.Suppressed(ctx, "angry@example.com"); err != nil || !ok || reason != "complaint via ARF" {
+		t.Errorf("Suppressed = %q %v %v", reason, ok, err)
+	}
+	if _, ok, _ := db.Suppressed(ctx, "soft@example.com"); ok {
+		t.Errorf("a bounce suppressed the address")
+	}
+	if _, err := db.MarkBounced(ctx, 999); !errors.Is(err, digest.ErrNotFound) {
+		t.Errorf("MarkBounced of a missing subscriber: %v", err)
 	}
 }
 
@@ -285,20 +449,19 @@ func TestDeliveryChangesOfMissingOrInvalid(t *testing.T) {
 	d := mustCreateDelivery(t, f.db, sampleDelivery(f.sub.ID, "2026-03-01", at(7, 0), f.briefs[0]))
 
 	for name, err := range map[string]error{
-		"MarkDeliverySent":          f.db.MarkDeliverySent(ctx, 999, at(7, 0)),
-		"MarkDeliveryFailed":        f.db.MarkDeliveryFailed(ctx, 999, "x"),
-		"UpdateDeliveryPlan":        f.db.UpdateDeliveryPlan(ctx, 999, nil, at(7, 0)),
-		"plan with a missing brief": f.db.UpdateDeliveryPlan(ctx, d.ID, []int64{f.briefs[1], 999}, at(8, 0)),
+		"MarkDeliverySent":     f.db.MarkDeliverySent(ctx, 999, at(7, 0), "250 ok"),
+		"MarkDeliveryFailed":   f.db.MarkDeliveryFailed(ctx, 999, "x", false),
+		"MarkDeliveryDeferred": f.db.MarkDeliveryDeferred(ctx, 999, at(8, 0), "x"),
 	} {
 		if !errors.Is(err, digest.ErrNotFound) {
 			t.Errorf("%s: err = %v, want ErrNotFound", name, err)
 		}
 	}
+	if err := f.db.MarkDeliveryDeferred(ctx, d.ID, at(8, 0), "x"); !errors.Is(err, ErrWrongState) {
+		t.Errorf("deferring a delivery nobody claimed: err = %v, want ErrWrongState", err)
+	}
 	t.Run("zero sentAt", func(t *testing.T) {
-		wantFieldError(t, f.db.MarkDeliverySent(ctx, d.ID, time.Time{}), "sent_at")
-	})
-	t.Run("plan without cutoff", func(t *testing.T) {
-		wantFieldError(t, f.db.UpdateDeliveryPlan(ctx, d.ID, nil, time.Time{}), "cutoff")
+		wantFieldError(t, f.db.MarkDeliverySent(ctx, d.ID, time.Time{}, "250 ok"), "sent_at")
 	})
 	got, err := f.db.Delivery(ctx, d.ID)
 	if err != nil || !reflect.DeepEqual(got, d) {
@@ -313,10 +476,10 @@ func TestListDeliveries(t *testing.T) {
 	a := mustCreateDelivery(t, f.db, sampleDelivery(f.sub.ID, "2026-03-01", at(7, 0), f.briefs[0], f.briefs[1]))
 	b := mustCreateDelivery(t, f.db, sampleDelivery(other.ID, "2026-03-01", at(7, 0), f.briefs[1]))
 	c := mustCreateDelivery(t, f.db, sampleDelivery(f.sub.ID, "2026-03-02", at(7, 0)))
-	if err := f.db.MarkDeliverySent(ctx, a.ID, at(7, 1)); err != nil {
+	if err := f.db.MarkDeliverySent(ctx, a.ID, at(7, 1), "250 ok"); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.db.MarkDeliveryFailed(ctx, b.ID, "boom"); err != nil {
+	if err := f.db.MarkDeliveryFailed(ctx, b.ID, "boom", false); err != nil {
 		t.Fatal(err)
 	}
 
@@ -383,7 +546,7 @@ func TestBriefsNotSent(t *testing.T) {
 	if got, want := notSent(f.sub.ID, at(5, 0)), []string{"three", "two", "one"}; !slices.Equal(got, want) {
 		t.Errorf("with a queued delivery: %v, want %v", got, want)
 	}
-	if err := f.db.MarkDeliverySent(ctx, d.ID, at(6, 5)); err != nil {
+	if err := f.db.MarkDeliverySent(ctx, d.ID, at(6, 5), "250 ok"); err != nil {
 		t.Fatal(err)
 	}
 	// Sent: those briefs are had; "three" (published 06:02, after the

@@ -1,0 +1,352 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	digest "github.com/newsroom/digest"
+)
+
+// ErrWrongState means a delivery is not in a state that allows the change
+// asked for (marking a sent delivery failed, claiming a failed one).
+var ErrWrongState = errors.New("delivery is not in a state that allows this")
+
+// insertEvent records one transition of a delivery.
+func insertEvent(ctx context.Context, tx *sql.Tx, id int64, at time.Time, from, to digest.DeliveryStatus, reason string) error {
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO delivery_events (delivery_id, at, from_status, to_status, reason) VALUES (?, ?, ?, ?, ?)`,
+		id, formatTime(at), string(from), string(to), reason); err != nil {
+		return fmt.Errorf("record event of delivery %d: %w", id, err)
+	}
+	return nil
+}
+
+// transition moves one delivery from one of the states in from to to, with
+// extra column assignments ("x = ?", args), and records the event. It
+// returns the delivery's subscriber and cut-off as stored, for callers that
+// go on to touch the subscriber.
+func transition(ctx context.Context, tx *sql.Tx, id int64, at time.Time, from []digest.DeliveryStatus, to digest.DeliveryStatus,
+	reason, set string, args ...any) (subscriberID int64, cutoff string, err error) {
+	var status string
+	err = tx.QueryRowContext(ctx, `SELECT subscriber_id, status, cutoff FROM deliveries WHERE id = ?`, id).
+		Scan(&subscriberID, &status, &cutoff)
+	if err != nil {
+		return 0, "", notFound(err)
+	}
+	cur := digest.DeliveryStatus(status)
+	allowed := false
+	for _, f := range from {
+		allowed = allowed || cur == f
+	}
+	if !allowed {
+		if cur == digest.DeliverySent {
+			return 0, "", ErrAlreadySent
+		}
+		return 0, "", fmt.Errorf("%w: it is %s, not %s", ErrWrongState, cur, joinStatuses(from))
+	}
+	q := `UPDATE deliveries SET status = ?, updated_at = ?`
+	if set != "" {
+		q += ", " + set
+	}
+	q += ` WHERE id = ?`
+	all := append([]any{string(to), formatTime(at)}, args...)
+	if _, err := tx.ExecContext(ctx, q, append(all, id)...); err != nil {
+		return 0, "", err
+	}
+	return subscriberID, cutoff, insertEvent(ctx, tx, id, at, cur, to, reason)
+}
+
+func joinStatuses(ss []digest.DeliveryStatus) string {
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		parts[i] = string(s)
+	}
+	return strings.Join(parts, " or ")
+}
+
+// ClaimDelivery hands the next delivery to a worker: the queued one due
+// first, or a deferred one whose next attempt has come by now. It becomes
+// sending, claimed by holder, with one more attempt. digest.ErrNotFound
+// means there is nothing to do now. Claiming one at a time keeps the number
+// of deliveries a crash can leave "sending" at the number of workers.
+func (db *DB) ClaimDelivery(ctx context.Context, now time.Time, holder string) (digest.Delivery, error) {
+	at := db.now()
+	var id int64
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		var status string
+		err := tx.QueryRowContext(ctx, `
+			SELECT id, status FROM deliveries
+			WHERE status = ? OR (status = ? AND next_attempt_at <= ?)
+			ORDER BY due_at, id LIMIT 1`,
+			string(digest.DeliveryQueued), string(digest.DeliveryDeferred), boundTime(now)).Scan(&id, &status)
+		if err != nil {
+			return notFound(err)
+		}
+		_, _, err = transition(ctx, tx, id, at, []digest.DeliveryStatus{digest.DeliveryStatus(status)}, digest.DeliverySending,
+			"claimed by "+holder, "attempts = attempts + 1, claimed_by = ?, next_attempt_at = NULL", holder)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, digest.ErrNotFound) {
+			return digest.Delivery{}, err
+		}
+		return digest.Delivery{}, fmt.Errorf("claim delivery: %w", err)
+	}
+	return db.Delivery(ctx, id)
+}
+
+// MarkDeliverySent records that the SMTP server accepted the delivery's
+// message at sentAt: status sent, sent_at, error cleared. In the same
+// transaction the subscriber's watermark moves to the delivery's cut-off,
+// unless it is already later: this is the only place the watermark moves,
+// and it never moves back. It fails with ErrAlreadySent for a delivery
+// already sent.
+func (db *DB) MarkDeliverySent(ctx context.Context, id int64, sentAt time.Time, reply string) error {
+	if err := checkSentAt(id, sentAt); err != nil {
+		return err
+	}
+	now := db.now()
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		subID, cutoff, err := transition(ctx, tx, id, now,
+			[]digest.DeliveryStatus{digest.DeliverySending, digest.DeliveryQueued, digest.DeliveryDeferred}, digest.DeliverySent,
+			reply, "sent_at = ?, error = '', next_attempt_at = NULL", formatTime(sentAt))
+		if err != nil {
+			return err
+		}
+		// Text comparison is time comparison: see timeLayout.
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE subscribers SET watermark = ?1, updated_at = ?2
+			WHERE id = ?3 AND (watermark IS NULL OR watermark < ?1)`,
+			cutoff, formatTime(now), subID); err != nil {
+			return fmt.Errorf("move watermark of subscriber %d: %w", subID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("mark delivery %d sent: %w", id, err)
+	}
+	return nil
+}
+
+func checkSentAt(id int64, sentAt time.Time) error {
+	record := fmt.Sprintf("delivery %d", id)
+	if sentAt.IsZero() {
+		return digest.Invalid(record, "sent_at", "missing")
+	}
+	if err := checkTime(sentAt); err != nil {
+		return digest.Invalid(record, "sent_at", "%v", err)
+	}
+	return nil
+}
+
+// MarkDeliveryDeferred records an attempt refused for now: the delivery is
+// deferred until next, with the reason. The watermark does not move.
+func (db *DB) MarkDeliveryDeferred(ctx context.Context, id int64, next time.Time, reason string) error {
+	if err := checkTime(next); err != nil || next.IsZero() {
+		return digest.Invalid(fmt.Sprintf("delivery %d", id), "next_attempt_at", "missing or out of range")
+	}
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		_, _, err := transition(ctx, tx, id, db.now(), []digest.DeliveryStatus{digest.DeliverySending}, digest.DeliveryDeferred,
+			reason, "error = ?, next_attempt_at = ?", reason, formatTime(next))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mark delivery %d deferred: %w", id, err)
+	}
+	return nil
+}
+
+// MarkDeliveryFailed records a delivery that will not be sent: refused for
+// good, out of attempts, or impossible to build. With bounce, the
+// subscriber is marked bounced in the same transaction (the server said the
+// address does not work); without, the failure is the sender's and the
+// subscriber is left alone.
+func (db *DB) MarkDeliveryFailed(ctx context.Context, id int64, reason string, bounce bool) error {
+	now := db.now()
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		subID, _, err := transition(ctx, tx, id, now,
+			[]digest.DeliveryStatus{digest.DeliverySending, digest.DeliveryQueued, digest.DeliveryDeferred}, digest.DeliveryFailed,
+			reason, "error = ?, next_attempt_at = NULL", reason)
+		if err != nil || !bounce {
+			return err
+		}
+		return setStatus(ctx, tx, subID, digest.StatusBounced, now)
+	})
+	if err != nil {
+		return fmt.Errorf("mark delivery %d failed: %w", id, err)
+	}
+	return nil
+}
+
+// MarkDeliverySuppressed records a delivery not sent because its reader is
+// no longer active (or the address is suppressed).
+func (db *DB) MarkDeliverySuppressed(ctx context.Context, id int64, reason string) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		_, _, err := transition(ctx, tx, id, db.now(),
+			[]digest.DeliveryStatus{digest.DeliverySending, digest.DeliveryQueued, digest.DeliveryDeferred}, digest.DeliverySuppressed,
+			reason, "error = ?, next_attempt_at = NULL", reason)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mark delivery %d suppressed: %w", id, err)
+	}
+	return nil
+}
+
+// ReleaseDelivery hands a claimed delivery back to the queue without
+// counting the attempt against it: the message never reached the server
+// (the pass was stopped, or the server could not be reached at all).
+func (db *DB) ReleaseDelivery(ctx context.Context, id int64, reason string) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		_, _, err := transition(ctx, tx, id, db.now(), []digest.DeliveryStatus{digest.DeliverySending}, digest.DeliveryQueued,
+			reason, "attempts = MAX(attempts - 1, 0), error = ?", reason)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("release delivery %d: %w", id, err)
+	}
+	return nil
+}
+
+// RecoverSending puts back in the queue every delivery left "sending": at
+// start-up, with the lease held, those are the messages that were in flight
+// when the last sender died. They go out again with the same Message-ID, so
+// a receiver that did get the first copy can tell.
+func (db *DB) RecoverSending(ctx context.Context) (int, error) {
+	return db.bulkTransition(ctx, `status = ?`, []any{string(digest.DeliverySending)},
+		digest.DeliveryQueued, "recovered: the sender stopped mid-send", "")
+}
+
+// ExpireLate marks expired the queued and deferred deliveries whose reader's
+// send time was more than maxLateness before now: a morning digest is not
+// sent at midnight. Deliveries without a due time are left alone.
+func (db *DB) ExpireLate(ctx context.Context, now time.Time, maxLateness time.Duration) (int, error) {
+	return db.bulkTransition(ctx, `status IN (?, ?) AND due_at IS NOT NULL AND due_at < ?`,
+		[]any{string(digest.DeliveryQueued), string(digest.DeliveryDeferred), boundTime(now.Add(-maxLateness))},
+		digest.DeliveryExpired, fmt.Sprintf("more than %s after the reader's send time", maxLateness), "next_attempt_at = NULL")
+}
+
+// RetryFilter selects the deliveries an operator re-queues.
+type RetryFilter struct {
+	IDs    []int64               // these deliveries; or, when empty:
+	Status digest.DeliveryStatus // deliveries in this status (failed, deferred, expired or suppressed)
+	Date   digest.Date           // optionally only this digest date
+}
+
+// RequeueDeliveries puts deliveries back in the queue at an operator's
+// request, keeping their Message-IDs. Sent and sending deliveries are never
+// touched.
+func (db *DB) RequeueDeliveries(ctx context.Context, f RetryFilter) (int, error) {
+	var c conditions
+	c.add("status IN (?, ?, ?, ?)", string(digest.DeliveryFailed), string(digest.DeliveryDeferred),
+		string(digest.DeliveryExpired), string(digest.DeliverySuppressed))
+	switch {
+	case len(f.IDs) > 0:
+		c.add("id IN (SELECT value FROM json_each(?))", int64sJSON(f.IDs))
+	case f.Status != "":
+		c.add("status = ?", string(f.Status))
+	default:
+		return 0, digest.Invalid("retry", "status", "say which deliveries: ids or a status")
+	}
+	if f.Date != "" {
+		c.add("digest_date = ?", string(f.Date))
+	}
+	return db.bulkTransition(ctx, strings.TrimPrefix(c.where(), "WHERE "), c.args,
+		digest.DeliveryQueued, "re-queued by an operator", "next_attempt_at = NULL")
+}
+
+// bulkTransition moves every delivery matching where to status to, with an
+// event each, in one transaction.
+func (db *DB) bulkTransition(ctx context.Context, where string, args []any, to digest.DeliveryStatus, reason, set string) (int, error) {
+	now := db.now()
+	var n int
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO delivery_events (delivery_id, at, from_status, to_status, reason)
+			SELECT id, ?, status, ?, ? FROM deliveries WHERE `+where,
+			append([]any{formatTime(now), string(to), reason}, args...)...); err != nil {
+			return fmt.Errorf("record events: %w", err)
+		}
+		q := `UPDATE deliveries SET status = ?, updated_at = ?`
+		if set != "" {
+			q += ", " + set
+		}
+		res, err := tx.ExecContext(ctx, q+` WHERE `+where, append([]any{string(to), formatTime(now)}, args...)...)
+		if err != nil {
+			return err
+		}
+		m, err := res.RowsAffected()
+		n = int(m)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("move deliveries to %s: %w", to, err)
+	}
+	return n, nil
+}
+
+// DeliveryEvents returns the transitions of a delivery, oldest first.
+func (db *DB) DeliveryEvents(ctx context.Context, id int64) ([]digest.DeliveryEvent, error) {
+	var evs []digest.DeliveryEvent
+	err := db.read(ctx, func(tx *sql.Tx) error {
+		var err error
+		evs, err = queryRows(ctx, tx, func(s scanner) (digest.DeliveryEvent, error) {
+			var (
+				e        digest.DeliveryEvent
+				from, to string
+			)
+			err := s.Scan(&e.DeliveryID, timeCol{&e.At}, &from, &to, &e.Reason)
+			e.From, e.To = digest.DeliveryStatus(from), digest.DeliveryStatus(to)
+			return e, err
+		}, `SELECT delivery_id, at, from_status, to_status, reason FROM delivery_events WHERE delivery_id = ? ORDER BY id`, id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("events of delivery %d: %w", id, err)
+	}
+	return evs, nil
+}
+
+// CountDeliveries returns how many deliveries are in each status, for one
+// digest date or ("") for all.
+func (db *DB) CountDeliveries(ctx context.Context, date digest.Date) (map[digest.DeliveryStatus]int, error) {
+	counts := map[digest.DeliveryStatus]int{}
+	var c conditions
+	if date != "" {
+		c.add("digest_date = ?", string(date))
+	}
+	err := db.read(ctx, func(tx *sql.Tx) error {
+		type row struct {
+			status string
+			n      int
+		}
+		rows, err := queryRows(ctx, tx, func(s scanner) (row, error) {
+			var r row
+			return r, s.Scan(&r.status, &r.n)
+		}, `SELECT status, COUNT(*) FROM deliveries `+c.where()+` GROUP BY status`, c.args...)
+		for _, r := range rows {
+			counts[digest.DeliveryStatus(r.status)] = r.n
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count deliveries: %w", err)
+	}
+	return counts, nil
+}
+
+// DeliveryByMessageID returns the delivery that sent the given Message-ID.
+func (db *DB) DeliveryByMessageID(ctx context.Context, messageID string) (digest.Delivery, error) {
+	ds, err := db.queryDeliveries(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE message_id = ?`, messageID)
+	if err == nil && len(ds) == 0 {
+		err = digest.ErrNotFound
+	}
+	if err != nil {
+		return digest.Delivery{}, fmt.Errorf("delivery with Message-ID %s: %w", messageID, err)
+	}
+	return ds[0], nil
+}
