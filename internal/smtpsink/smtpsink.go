@@ -4,17 +4,26 @@
 // wherever they need a real SMTP peer: it can refuse recipients or messages
 // with any reply code, offer STARTTLS or implicit TLS, require AUTH PLAIN,
 // and drop its connections on demand.
+//
+// For fault-injection tests a Plan (Options.Faults) scripts misbehaviour
+// per stage, recipient and attempt: refuse with any reply, hang up, hang
+// up after keeping the message, or stop answering. Every stage a session
+// reaches is logged (Events), so a test can count attempts.
 package smtpsink
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/textproto"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +41,29 @@ type Received struct {
 	At   time.Time
 	TLS  bool   // the session was encrypted (STARTTLS or implicit TLS)
 	User string // the AUTH user name, empty without AUTH
+	// Unacknowledged is set when the sink kept the message but, by a
+	// DropAfterAccept or StallAfterAccept fault, never told the client:
+	// the client saw a failure for a message that was delivered.
+	Unacknowledged bool
+}
+
+// MessageID returns the message's Message-ID header as sent, angle
+// brackets included ("<id@domain>"), or "" when it has none.
+func (m Received) MessageID() string { return messageID(m.Data) }
+
+// messageID reads the Message-ID header from the header block of data,
+// tolerating a malformed or missing header block.
+func messageID(data []byte) string {
+	// Only the header block: a large body need not be scanned.
+	end := len(data)
+	if i := bytes.Index(data, []byte("\r\n\r\n")); i >= 0 {
+		end = i + 4
+	}
+	r := textproto.NewReader(bufio.NewReader(bytes.NewReader(data[:end])))
+	// ReadMIMEHeader returns what it parsed before any error, which is
+	// what we want from a message whose later headers are damaged.
+	h, _ := r.ReadMIMEHeader()
+	return strings.TrimSpace(h.Get("Message-Id"))
 }
 
 // Options configure a sink. The zero value is a plain server on a free
@@ -59,17 +91,18 @@ type Options struct {
 	AuthUser, AuthPass string
 	// Logger receives the SMTP server's internal errors; nil discards them.
 	Logger *slog.Logger
+	// Faults, when set, is asked at every stage of every session (see
+	// Stage) and may make the sink refuse, hang up or stop answering
+	// there. It is asked before RejectRcpt and RejectData, and after the
+	// AUTH check. Build it with At, Combine, FailFirst and friends.
+	Faults Plan
 }
 
 // Reject returns an error that, from RejectRcpt or RejectData, makes the sink
 // reply with code (e.g. 550), enhancedCode (e.g. "5.1.1", may be empty) and
 // text.
 func Reject(code int, enhancedCode, text string) error {
-	ec := smtp.EnhancedCodeNotSet
-	if n, err := fmt.Sscanf(enhancedCode, "%d.%d.%d", &ec[0], &ec[1], &ec[2]); err != nil || n != 3 {
-		ec = smtp.EnhancedCodeNotSet
-	}
-	return &smtp.SMTPError{Code: code, EnhancedCode: ec, Message: text}
+	return Reply(code, enhancedCode, text).smtpError()
 }
 
 // Server is a running sink. Its methods are safe for concurrent use.
@@ -77,12 +110,24 @@ type Server struct {
 	opts     Options
 	smtp     *smtp.Server
 	listener *trackingListener
-	served   chan struct{} // closed when Serve returns
-	stop     func() bool   // unregisters the context watch
+	served   chan struct{}  // closed when Serve returns
+	stop     func() bool    // unregisters the context watch
+	faulted  sync.WaitGroup // connections handled by a StageConnect fault
+
+	closeOnce sync.Once
+	closeErr  error
 
 	mu       sync.Mutex
 	messages []Received
 	arrived  chan struct{} // closed and replaced on every arrival
+	events   []Event
+	attempts map[attemptKey]int
+}
+
+// attemptKey is what Event.Attempt counts per: a stage and its subject.
+type attemptKey struct {
+	stage   Stage
+	subject string
 }
 
 // Start listens on opts.Addr and serves until Close is called or ctx is
@@ -107,14 +152,16 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("smtp sink: listen on %s: %w", opts.Addr, err)
 	}
-	tl := &trackingListener{Listener: l, open: make(map[net.Conn]struct{})}
+	tl := &trackingListener{Listener: l, open: make(map[*trackedConn]struct{})}
 
 	s := &Server{
 		opts:     opts,
 		listener: tl,
 		served:   make(chan struct{}),
 		arrived:  make(chan struct{}),
+		attempts: make(map[attemptKey]int),
 	}
+	tl.divert = s.divertAtConnect
 	srv := smtp.NewServer(smtp.BackendFunc(s.newSession))
 	srv.Domain = "localhost"
 	srv.MaxMessageBytes = MaxMessageBytes
@@ -125,9 +172,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	// lets tests exercise AUTH without TLS.
 	srv.AllowInsecureAuth = true
 	srv.ErrorLog = slogPrinter{logger}
-	var serveOn net.Listener = tl
 	if opts.ImplicitTLS {
-		serveOn = tls.NewListener(tl, opts.TLSConfig)
+		// The listener does the TLS wrapping, so that a StageConnect fault
+		// answers over TLS like the rest of the session.
+		tl.tlsConfig = opts.TLSConfig
 	} else {
 		srv.TLSConfig = opts.TLSConfig
 	}
@@ -137,7 +185,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		defer close(s.served)
 		// Serve returns when the listener closes, which Close does; the
 		// error then says only that, so there is nothing to report.
-		_ = srv.Serve(serveOn)
+		_ = srv.Serve(tl)
 	}()
 	s.stop = context.AfterFunc(ctx, func() { _ = s.Close() })
 	return s, nil
@@ -208,22 +256,86 @@ func (s *Server) Connections() int { return s.listener.accepted() }
 // returns how many it closed.
 func (s *Server) DropConnections() int { return s.listener.closeAll() }
 
-// Close stops listening and closes every connection. Messages stay
-// readable.
-func (s *Server) Close() error {
-	s.stop()
-	err := s.smtp.Close()
-	// go-smtp only knows the listener once Serve has started; close it here
-	// too, so a Close right after Start cannot leave Serve waiting forever.
-	if lerr := s.listener.Close(); lerr != nil && !errors.Is(lerr, net.ErrClosed) && err == nil {
-		err = lerr
+// Events returns a copy of the log of every stage every session reached,
+// in order, faulted or not.
+func (s *Server) Events() []Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Event, len(s.events))
+	for i, ev := range s.events {
+		ev.To = slices.Clone(ev.To)
+		out[i] = ev
 	}
-	s.listener.closeAll()
+	return out
+}
+
+// closeTimeout bounds how long Close waits for session goroutines after
+// cutting their connections; only a Faults or Reject callback that never
+// returns can make it wait that long.
+const closeTimeout = 10 * time.Second
+
+// Close stops listening, closes every connection (stalled sessions
+// included) and waits until every session has ended, so no goroutine is
+// left behind. Messages and events stay readable. Calling it again
+// returns the first call's result.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.shutdown() })
+	return s.closeErr
+}
+
+func (s *Server) shutdown() error {
+	s.stop()
+	// Closing the listener ends Serve, whether or not it has started; once
+	// it has returned no connection can be accepted any more, so cutting
+	// the open ones then cuts them all.
+	err := s.listener.Close()
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
 	<-s.served
-	if err != nil && !errors.Is(err, smtp.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+	s.listener.closeAll()
+	// Shutdown waits for go-smtp's session goroutines, which end now that
+	// their connections are closed and stalls are reading from them.
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	if serr := s.smtp.Shutdown(ctx); serr != nil && !errors.Is(serr, net.ErrClosed) && err == nil {
+		err = serr
+	}
+	s.faulted.Wait()
+	if err != nil {
 		return fmt.Errorf("smtp sink: close: %w", err)
 	}
 	return nil
+}
+
+// record logs ev, numbering its attempt, and returns it as logged.
+func (s *Server) record(ev Event) Event {
+	key := attemptKey{stage: ev.Stage}
+	switch ev.Stage {
+	case StageConnect:
+		key.subject = ""
+	case StageMail:
+		key.subject = strings.ToLower(ev.From)
+	default:
+		key.subject = strings.ToLower(strings.Join(ev.To, ","))
+	}
+	ev.To = slices.Clone(ev.To)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.attempts[key]++
+	ev.Attempt = s.attempts[key]
+	s.events = append(s.events, ev)
+	return ev
+}
+
+// fault records ev and asks the plan what to do about it.
+func (s *Server) fault(ev Event) Fault {
+	ev = s.record(ev)
+	if s.opts.Faults == nil {
+		return Accept()
+	}
+	ev.To = slices.Clone(ev.To) // the plan may keep or change it
+	return s.opts.Faults(ev)
 }
 
 func (s *Server) store(m Received) {
@@ -253,61 +365,4 @@ func (p slogPrinter) Printf(format string, v ...any) {
 
 func (p slogPrinter) Println(v ...any) {
 	p.logger.Warn("smtp sink: " + fmt.Sprint(v...))
-}
-
-// trackingListener counts accepted connections and remembers the open ones
-// so DropConnections can cut them.
-type trackingListener struct {
-	net.Listener
-
-	mu    sync.Mutex
-	count int
-	open  map[net.Conn]struct{}
-}
-
-func (l *trackingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	tc := &trackedConn{Conn: c, l: l}
-	l.mu.Lock()
-	l.count++
-	l.open[tc] = struct{}{}
-	l.mu.Unlock()
-	return tc, nil
-}
-
-func (l *trackingListener) accepted() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.count
-}
-
-func (l *trackingListener) closeAll() int {
-	l.mu.Lock()
-	conns := make([]net.Conn, 0, len(l.open))
-	for c := range l.open {
-		conns = append(conns, c)
-	}
-	l.mu.Unlock()
-	for _, c := range conns {
-		_ = c.Close()
-	}
-	return len(conns)
-}
-
-type trackedConn struct {
-	net.Conn
-	l    *trackingListener
-	once sync.Once
-}
-
-func (c *trackedConn) Close() error {
-	c.once.Do(func() {
-		c.l.mu.Lock()
-		delete(c.l.open, c)
-		c.l.mu.Unlock()
-	})
-	return c.Conn.Close()
 }
