@@ -71,7 +71,7 @@ func (a *app) serve(ctx context.Context) error {
 
 	from := senderName(cfg.From)
 	srv := &http.Server{
-		Handler:           server.New(pl.db, pl.signer, server.Options{PublisherName: from, Regions: cfg.Regions}, logger.With("component", "http")).Handler(),
+		Handler:           httpHandler(server.New(pl.db, pl.signer, server.Options{PublisherName: from, Regions: cfg.Regions}, logger.With("component", "http")).Handler(), pl.metrics.Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -114,4 +114,14 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	logger.Info("stopped")
 	return errors.Join(errs...)
+}
+
+// httpHandler serves the reader-facing pages and, at /metrics, the
+// Prometheus metrics. A proxy in front should forward only the reader
+// paths (/unsubscribe/, /preferences/).
+func httpHandler(pages, metrics http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	mux.Handle("/", pages)
+	return mux
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/newsroom/digest/internal/delivery"
 	"github.com/newsroom/digest/internal/links"
 	"github.com/newsroom/digest/internal/mailer"
+	"github.com/newsroom/digest/internal/metrics"
 	"github.com/newsroom/digest/internal/render"
 	"github.com/newsroom/digest/internal/sqlite"
 	"github.com/newsroom/digest/internal/token"
@@ -103,7 +104,7 @@ func newLinks(cfg *config.Config) (*links.Builder, *token.Signer, error) {
 
 // newPass wires a delivery pass from its parts. Each worker of a pass opens
 // its own SMTP sender.
-func newPass(cfg *config.Config, db *sqlite.DB, r delivery.Renderer, l delivery.Links, logger *slog.Logger) (*delivery.Pass, error) {
+func newPass(cfg *config.Config, db *sqlite.DB, r delivery.Renderer, l delivery.Links, obs delivery.Observer, logger *slog.Logger) (*delivery.Pass, error) {
 	from, err := mail.ParseAddress(cfg.From)
 	if err != nil {
 		return nil, fmt.Errorf("from: %w", err)
@@ -118,7 +119,7 @@ func newPass(cfg *config.Config, db *sqlite.DB, r delivery.Renderer, l delivery.
 		FirstDigestLookback: cfg.FirstDigestLookback,
 		LateBriefGrace:      cfg.LateBriefGrace,
 		Holder:              delivery.Holder(),
-	}, logger.With("component", "pass"), time.Now, nil), nil
+	}, logger.With("component", "pass"), time.Now, obs), nil
 }
 
 // senderName is the display name of the From address ("The Regional Brief").
@@ -134,9 +135,10 @@ func senderName(from string) string {
 // that reports a configuration mistake (templates, secret, SMTP settings)
 // before anything is opened. Close releases it.
 type pipeline struct {
-	db     *sqlite.DB
-	signer *token.Signer
-	pass   *delivery.Pass
+	db      *sqlite.DB
+	signer  *token.Signer
+	pass    *delivery.Pass
+	metrics *metrics.Metrics
 }
 
 func newPipeline(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*pipeline, error) {
@@ -155,12 +157,13 @@ func newPipeline(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
-	pass, err := newPass(cfg, db, renderer, lb, logger)
+	m := metrics.New()
+	pass, err := newPass(cfg, db, renderer, lb, m, logger)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &pipeline{db: db, signer: signer, pass: pass}, nil
+	return &pipeline{db: db, signer: signer, pass: pass, metrics: m}, nil
 }
 
 // Close closes the database.

@@ -77,8 +77,31 @@ func testRegions(t *testing.T) digest.Regions {
 	return rs
 }
 
+// harnessOptions vary the parts of a harness.
+type harnessOptions struct {
+	faults      smtpsink.Plan // how the SMTP server misbehaves
+	timeout     time.Duration // the senders' SMTP timeout (10s)
+	tls         string        // the senders' TLS mode ("none")
+	maxAttempts int
+	concurrency int // (2)
+}
+
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessWith(t, harnessOptions{})
+}
+
+func newHarnessWith(t *testing.T, o harnessOptions) *harness {
+	t.Helper()
+	if o.timeout == 0 {
+		o.timeout = 10 * time.Second
+	}
+	if o.tls == "" {
+		o.tls = "none"
+	}
+	if o.concurrency == 0 {
+		o.concurrency = 2
+	}
 	ctx := context.Background()
 	h := &harness{t: t, ctx: ctx, regions: testRegions(t), clock: &fakeClock{t: time.Now()}}
 	h.reject.Store(func(string) error { return nil })
@@ -93,6 +116,7 @@ func newHarness(t *testing.T) *harness {
 	sink, err := smtpsink.Start(ctx, smtpsink.Options{
 		Addr:       "127.0.0.1:0",
 		RejectRcpt: func(to string) error { return h.reject.Load().(func(string) error)(to) },
+		Faults:     o.faults,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +126,7 @@ func newHarness(t *testing.T) *harness {
 
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	newSender := func() (delivery.Sender, error) {
-		return mailer.NewSender(mailer.Config{Host: sink.Host(), Port: sink.Port(), TLS: "none", Timeout: 10 * time.Second}, logger)
+		return mailer.NewSender(mailer.Config{Host: sink.Host(), Port: sink.Port(), TLS: o.tls, Timeout: o.timeout}, logger)
 	}
 
 	renderer, err := render.New(templates.FS, render.Options{
@@ -122,7 +146,8 @@ func newHarness(t *testing.T) *harness {
 		MessageIDDomain:     "news.example.org",
 		FirstDigestLookback: 24 * time.Hour,
 		LateBriefGrace:      6 * time.Hour,
-		Concurrency:         2,
+		Concurrency:         o.concurrency,
+		MaxAttempts:         o.maxAttempts,
 	}, logger, h.clock.Now, nil)
 	return h
 }
