@@ -67,9 +67,39 @@ type Config struct {
 	HTTP HTTP
 	// SMTP configures the outgoing mail server (smtp).
 	SMTP SMTP
+	// BounceAddress, when set, is where bounces go (bounce_address): each
+	// message's envelope sender (MAIL FROM) is this address with a token
+	// naming the delivery, "bounces+TOKEN@bounces.example.org" (VERP). The
+	// From header is unaffected. Empty: the envelope sender is from's
+	// address.
+	BounceAddress string
+	// DKIM, when its keys are set, signs every digest (dkim).
+	DKIM DKIM
 	// Regions are the editions (regions), in the order readers see them. A
 	// file with a regions list replaces the defaults entirely.
 	Regions digest.Regions
+}
+
+// DKIM configures DKIM signing. All three keys or none: with none, digests
+// go out unsigned.
+type DKIM struct {
+	// Domain is the signing domain, d= (dkim.domain): the domain of from
+	// or a parent of it, so that DMARC counts the signature.
+	Domain string
+	// Selector is s= (dkim.selector): the public key is published as a TXT
+	// record at SELECTOR._domainkey.DOMAIN.
+	Selector string
+	// PrivateKeyFile is the path of the PEM private key
+	// (dkim.private_key_file): RSA of at least 2048 bits or Ed25519, not
+	// readable by other users. The file, never the key, is in the config;
+	// Validate reads it to check it.
+	PrivateKeyFile string
+}
+
+// Enabled reports whether digests are to be signed: any dkim key is set.
+// Validate makes sure that then all of them are.
+func (d DKIM) Enabled() bool {
+	return d.Domain != "" || d.Selector != "" || d.PrivateKeyFile != ""
 }
 
 // HTTP configures the HTTP server of `digest serve`.
@@ -188,6 +218,12 @@ func (c *Config) LogValue() slog.Value {
 			slog.String("password", redact(c.SMTP.Password)),
 			slog.Duration("timeout", c.SMTP.Timeout),
 			slog.String("helo", c.SMTP.HELO),
+		),
+		slog.String("bounce_address", c.BounceAddress),
+		slog.Group("dkim",
+			slog.String("domain", c.DKIM.Domain),
+			slog.String("selector", c.DKIM.Selector),
+			slog.String("private_key_file", c.DKIM.PrivateKeyFile),
 		),
 		slog.String("regions", strings.Join(c.Regions.Codes(), ",")),
 	)

@@ -151,6 +151,14 @@ func (p *parser) document(doc *yaml.Node, c *Config) {
 				{"helo", p.str(&c.SMTP.HELO)},
 			})
 		}},
+		{"bounce_address", p.str(&c.BounceAddress)},
+		{"dkim", func(field string, n *yaml.Node) {
+			p.mapping(field, n, []key{
+				{"domain", p.str(&c.DKIM.Domain)},
+				{"selector", p.str(&c.DKIM.Selector)},
+				{"private_key_file", p.str(&c.DKIM.PrivateKeyFile)},
+			})
+		}},
 		{"regions", p.regions(&c.Regions)},
 	})
 }

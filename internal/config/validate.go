@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/mail"
 	"net/url"
@@ -13,8 +14,12 @@ import (
 	"time"
 	"unicode"
 
-	digest "github.com/newsroom/digest"
 	"github.com/robfig/cron/v3"
+	"golang.org/x/net/publicsuffix"
+
+	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/dkim"
+	"github.com/newsroom/digest/internal/verp"
 )
 
 // minSecretLen is the shortest link-signing key accepted: 32 bytes, the
@@ -27,8 +32,9 @@ var regionCode = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 
 // Validate reports every problem of the configuration at once: an
 // errors.Join of *digest.FieldError whose Field is the dotted YAML key
-// ("smtp.port"). It reads nothing but the templates directory, and never
-// puts a secret's value in a message.
+// ("smtp.port"). It reads nothing but the templates directory and the DKIM
+// key file, and never puts a secret's value (nor any of the key) in a
+// message.
 func (c *Config) Validate() error {
 	probs := c.problems()
 	errs := make([]error, len(probs))
@@ -72,6 +78,12 @@ func (c *Config) problems() []*digest.FieldError {
 	v.check("templates_dir", checkDir(c.TemplatesDir))
 	v.check("http.listen", checkListen(c.HTTP.Listen))
 	c.SMTP.problems(&v)
+	if c.BounceAddress != "" {
+		if _, _, err := verp.SplitBounceAddress(c.BounceAddress); err != nil {
+			v.add("bounce_address", "%v", err)
+		}
+	}
+	c.dkimProblems(&v)
 	c.regionProblems(&v)
 	for _, e := range v {
 		e.Reason = c.redactSecrets(e.Reason)
@@ -129,6 +141,65 @@ func (s *SMTP) problems(v *problems) {
 	}
 }
 
+// dkimProblems checks the dkim block: all keys or none, a signing domain
+// DMARC will count for from, and a key file that LoadKey accepts.
+func (c *Config) dkimProblems(v *problems) {
+	d := c.DKIM
+	if !d.Enabled() {
+		return
+	}
+	switch {
+	case d.Domain == "":
+		v.add("dkim.domain", "is required to sign with DKIM, e.g. example.org (the domain of from or a parent of it)")
+	case !isHostname(d.Domain) || !strings.Contains(strings.TrimSuffix(d.Domain, "."), "."):
+		v.add("dkim.domain", "%q is not a domain name like example.org", d.Domain)
+	default:
+		v.check("dkim.domain", checkAlignment(d.Domain, c.From))
+	}
+	switch {
+	case d.Selector == "":
+		v.add("dkim.selector", "is required to sign with DKIM, e.g. digest2026 (the public key is published at SELECTOR._domainkey.DOMAIN)")
+	case !isHostname(d.Selector) || strings.HasSuffix(d.Selector, "."):
+		v.add("dkim.selector", "%q is not a selector: letters, digits and hyphens, with dots between labels", d.Selector)
+	}
+	if d.PrivateKeyFile == "" {
+		v.add("dkim.private_key_file", "is required to sign with DKIM: the path of a PEM private key (RSA of at least %d bits, or Ed25519)", dkim.MinRSABits)
+		return
+	}
+	if _, err := dkim.LoadKey(d.PrivateKeyFile); err != nil {
+		var ke *dkim.KeyError
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			v.add("dkim.private_key_file", "%q does not exist", d.PrivateKeyFile)
+		case errors.As(err, &ke):
+			v.add("dkim.private_key_file", "%q: %v", d.PrivateKeyFile, ke.Err)
+		default:
+			v.add("dkim.private_key_file", "%q: %v", d.PrivateKeyFile, err)
+		}
+	}
+}
+
+// checkAlignment checks that a DKIM signature by domain aligns with the
+// From address (DMARC relaxed alignment, RFC 7489 3.1.1): domain must be
+// from's domain or a parent of it, and not a public suffix such as "org"
+// or "co.uk", which nobody can publish keys for. An unreadable from is
+// reported under its own key.
+func checkAlignment(domain, from string) string {
+	addr, err := mail.ParseAddress(from)
+	if err != nil {
+		return ""
+	}
+	fromDomain := strings.ToLower(addr.Address[strings.LastIndexByte(addr.Address, '@')+1:])
+	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
+	if suffix, _ := publicsuffix.PublicSuffix(domain); suffix == domain {
+		return fmt.Sprintf("%q is a public suffix, not a domain of your own; sign with %q or a parent of it", domain, fromDomain)
+	}
+	if domain != fromDomain && !strings.HasSuffix(fromDomain, "."+domain) {
+		return fmt.Sprintf("%q is neither the domain of from (%q) nor a parent of it: DMARC would not count the signature", domain, fromDomain)
+	}
+	return ""
+}
+
 func (c *Config) regionProblems(v *problems) {
 	if len(c.Regions) == 0 {
 		v.add("regions", "at least one region is required")
@@ -175,7 +246,10 @@ func (v *problems) check(field, reason string) {
 // host and nothing after the path.
 func parseBaseURL(s string) (*url.URL, bool) {
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Opaque != "" {
+	// The host must be a host name or an IP address: list_id derives from
+	// it, and url.Parse lets through hosts with quotes and other
+	// characters that are neither.
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Opaque != "" || !isHostOrIP(u.Hostname()) {
 		return nil, false
 	}
 	return u, true

@@ -13,6 +13,8 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 	"github.com/wneessen/go-mail/smtp"
+
+	"github.com/newsroom/digest/internal/dkim"
 )
 
 // TLS modes of Config.TLS.
@@ -44,6 +46,8 @@ type Config struct {
 	// TLSConfig, when set, is used for the TLS handshake (tests pass their
 	// CA here). ServerName defaults to Host.
 	TLSConfig *tls.Config
+	// DKIM, when set, signs every message sent; nil sends them unsigned.
+	DKIM *dkim.Signer
 }
 
 // Sender sends messages over one SMTP connection, dialled on the first Send
@@ -158,6 +162,12 @@ func (s *Sender) Send(ctx context.Context, m Message) error {
 	msg, err := Build(m)
 	if err != nil {
 		return &SendError{MessageID: m.MessageID, Err: err}
+	}
+	// Signed once: a retry below sends the same signature.
+	if err := sign(msg, s.cfg.DKIM); err != nil {
+		// A fault of the sender's setup, not of this message or recipient:
+		// every message would fail the same way.
+		return &SendError{MessageID: m.MessageID, Err: fmt.Errorf("dkim sign: %w", err), Connecting: true, temporary: true}
 	}
 
 	s.mu.Lock()

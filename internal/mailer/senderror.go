@@ -20,14 +20,14 @@ type SendError struct {
 	// EnhancedCode is the RFC 3463 status ("5.1.1") when the server gave
 	// one.
 	EnhancedCode string
-	// Connecting is true when the failure happened while connecting
-	// (dial, TLS, AUTH), before this message was offered: it says
-	// something about the server or the configuration, nothing about the
-	// recipient.
+	// Connecting is true when the failure happened before this message was
+	// offered, while connecting (dial, TLS, AUTH) or signing it with DKIM:
+	// it says something about the server or the configuration, nothing
+	// about the recipient, and the next message would fail the same way.
 	Connecting bool
 	// Err is the underlying error: a *gomail.SendError, a dial or TLS
-	// error, the context's error, or a *digest.FieldError for a message
-	// that could not be built.
+	// error, a DKIM signing error, the context's error, or a
+	// *digest.FieldError for a message that could not be built.
 	Err error
 
 	temporary bool

@@ -398,7 +398,14 @@ func TestLease(t *testing.T) {
 	if _, err := db.AcquireLease(ctx, "sender", "a:1", at(7, 2), time.Minute); !errors.As(err, &held) {
 		t.Errorf("a release by a former holder freed b's lease: %v", err)
 	}
-	if err := db.ReleaseLease(ctx, "sender", "b:2"); err != nil {
+	// b dies; c, knowing it, takes over; a second taker loses.
+	if _, err := db.TakeOverLease(ctx, "sender", "b:2", "c:3", at(7, 2), time.Minute); err != nil {
+		t.Fatalf("take over from a dead holder: %v", err)
+	}
+	if _, err := db.TakeOverLease(ctx, "sender", "b:2", "d:4", at(7, 2), time.Minute); !errors.As(err, &held) || held.Lease.Holder != "c:3" {
+		t.Errorf("second take-over: %v, want LeaseHeldError naming c:3", err)
+	}
+	if err := db.ReleaseLease(ctx, "sender", "c:3"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.AcquireLease(ctx, "sender", "a:1", at(7, 2), time.Minute); err != nil {

@@ -49,3 +49,30 @@ func (db *DB) ReleaseLease(ctx context.Context, name, holder string) error {
 	}
 	return nil
 }
+
+// TakeOverLease gives the named lease to holder if, and only if, it is still
+// held by from: a process that is known to be dead. It fails with a
+// *digest.LeaseHeldError if someone else got there first.
+func (db *DB) TakeOverLease(ctx context.Context, name, from, holder string, now time.Time, ttl time.Duration) (digest.Lease, error) {
+	lease := digest.Lease{Name: name, Holder: holder, ExpiresAt: now.Add(ttl)}
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE leases SET holder = ?, expires_at = ? WHERE name = ? AND holder = ?`,
+			holder, formatTime(lease.ExpiresAt), name, from)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		var cur digest.Lease
+		if err := tx.QueryRowContext(ctx, `SELECT name, holder, expires_at FROM leases WHERE name = ?`, name).
+			Scan(&cur.Name, &cur.Holder, timeCol{&cur.ExpiresAt}); err != nil {
+			return notFound(err)
+		}
+		return &digest.LeaseHeldError{Lease: cur}
+	})
+	if err != nil {
+		return digest.Lease{}, fmt.Errorf("take over lease %q from %s: %w", name, from, err)
+	}
+	return lease, nil
+}
