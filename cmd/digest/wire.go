@@ -14,12 +14,14 @@ import (
 	digest "github.com/newsroom/digest"
 	"github.com/newsroom/digest/internal/config"
 	"github.com/newsroom/digest/internal/delivery"
+	"github.com/newsroom/digest/internal/dkim"
 	"github.com/newsroom/digest/internal/links"
 	"github.com/newsroom/digest/internal/mailer"
 	"github.com/newsroom/digest/internal/metrics"
 	"github.com/newsroom/digest/internal/render"
 	"github.com/newsroom/digest/internal/sqlite"
 	"github.com/newsroom/digest/internal/token"
+	"github.com/newsroom/digest/internal/verp"
 	"github.com/newsroom/digest/templates"
 )
 
@@ -82,7 +84,23 @@ func newRenderer(cfg *config.Config) (*render.Renderer, error) {
 	return r, nil
 }
 
-func newSender(cfg *config.Config, logger *slog.Logger) (*mailer.Sender, error) {
+// newDKIM loads the DKIM key once, at start-up; nil when signing is off.
+func newDKIM(cfg *config.Config) (*dkim.Signer, error) {
+	if !cfg.DKIM.Enabled() {
+		return nil, nil
+	}
+	key, err := dkim.LoadKey(cfg.DKIM.PrivateKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("dkim.private_key_file: %w", err)
+	}
+	signer, err := dkim.NewSigner(cfg.DKIM.Domain, cfg.DKIM.Selector, key)
+	if err != nil {
+		return nil, fmt.Errorf("dkim: %w", err)
+	}
+	return signer, nil
+}
+
+func newSender(cfg *config.Config, signer *dkim.Signer, logger *slog.Logger) (*mailer.Sender, error) {
 	return mailer.NewSender(mailer.Config{
 		Host:     cfg.SMTP.Host,
 		Port:     cfg.SMTP.Port,
@@ -91,6 +109,7 @@ func newSender(cfg *config.Config, logger *slog.Logger) (*mailer.Sender, error) 
 		Password: cfg.SMTP.Password,
 		Timeout:  cfg.SMTP.Timeout,
 		HELO:     cfg.SMTP.HELO,
+		DKIM:     signer,
 	}, logger.With("component", "smtp"))
 }
 
@@ -104,14 +123,18 @@ func newLinks(cfg *config.Config) (*links.Builder, *token.Signer, error) {
 
 // newPass wires a delivery pass from its parts. Each worker of a pass opens
 // its own SMTP sender.
-func newPass(cfg *config.Config, db *sqlite.DB, r delivery.Renderer, l delivery.Links, obs delivery.Observer, logger *slog.Logger) (*delivery.Pass, error) {
+func newPass(cfg *config.Config, db *sqlite.DB, r delivery.Renderer, l delivery.Links, tokens *token.Signer,
+	obs delivery.Observer, logger *slog.Logger) (*delivery.Pass, error) {
 	from, err := mail.ParseAddress(cfg.From)
 	if err != nil {
 		return nil, fmt.Errorf("from: %w", err)
 	}
 	domain := from.Address[strings.LastIndexByte(from.Address, '@')+1:]
-	newSender := func() (delivery.Sender, error) { return newSender(cfg, logger) }
-	return delivery.New(db, r, newSender, l, delivery.Options{
+	signer, err := newDKIM(cfg)
+	if err != nil {
+		return nil, err
+	}
+	opts := delivery.Options{
 		Regions:             cfg.Regions,
 		From:                cfg.From,
 		ListID:              cfg.ListID,
@@ -119,7 +142,20 @@ func newPass(cfg *config.Config, db *sqlite.DB, r delivery.Renderer, l delivery.
 		FirstDigestLookback: cfg.FirstDigestLookback,
 		LateBriefGrace:      cfg.LateBriefGrace,
 		Holder:              delivery.Holder(),
-	}, logger.With("component", "pass"), time.Now, obs), nil
+	}
+	if cfg.BounceAddress != "" {
+		// VERP: an asynchronous bounce comes back to an address that names
+		// its delivery, with a signature so a forged one is ignored.
+		if _, err := verp.Address(cfg.BounceAddress, tokens.Sign(links.PurposeBounce, 1)); err != nil {
+			return nil, fmt.Errorf("bounce_address: %w", err)
+		}
+		opts.EnvelopeFrom = func(deliveryID int64) string {
+			addr, _ := verp.Address(cfg.BounceAddress, tokens.Sign(links.PurposeBounce, deliveryID))
+			return addr
+		}
+	}
+	newSender := func() (delivery.Sender, error) { return newSender(cfg, signer, logger) }
+	return delivery.New(db, r, newSender, l, opts, logger.With("component", "pass"), time.Now, obs), nil
 }
 
 // senderName is the display name of the From address ("The Regional Brief").
@@ -150,7 +186,7 @@ func newPipeline(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
-	if _, err := newSender(cfg, logger); err != nil { // checks the settings; connects nothing
+	if _, err := newSender(cfg, nil, logger); err != nil { // checks the settings; connects nothing
 		return nil, err
 	}
 	db, err := openDB(ctx, cfg)
@@ -158,7 +194,7 @@ func newPipeline(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 		return nil, err
 	}
 	m := metrics.New()
-	pass, err := newPass(cfg, db, renderer, lb, m, logger)
+	pass, err := newPass(cfg, db, renderer, lb, signer, m, logger)
 	if err != nil {
 		db.Close()
 		return nil, err

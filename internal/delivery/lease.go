@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,15 +22,35 @@ const SenderLease = "sender"
 type LeaseStore interface {
 	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (digest.Lease, error)
 	ReleaseLease(ctx context.Context, name, holder string) error
+	TakeOverLease(ctx context.Context, name, from, holder string, now time.Time, ttl time.Duration) (digest.Lease, error)
 }
 
 // Holder names this process for leases and claims: "host:pid".
 func Holder() string {
+	return fmt.Sprintf("%s:%d", hostname(), os.Getpid())
+}
+
+func hostname() string {
 	host, err := os.Hostname()
 	if err != nil {
-		host = "unknown"
+		return "unknown"
 	}
-	return fmt.Sprintf("%s:%d", host, os.Getpid())
+	return host
+}
+
+// holderDead reports whether holder names a process on this machine that
+// no longer exists. Holders on other machines are never judged dead: their
+// lease has to expire.
+func holderDead(holder string) bool {
+	i := strings.LastIndexByte(holder, ':')
+	if i < 0 || holder[:i] != hostname() {
+		return false
+	}
+	pid, err := strconv.Atoi(holder[i+1:])
+	if err != nil || pid <= 0 || pid == os.Getpid() {
+		return false
+	}
+	return !processAlive(pid)
 }
 
 // HeldLease is a lease this process holds and renews in the background.
@@ -55,6 +77,15 @@ func HoldLease(ctx context.Context, store LeaseStore, name, holder string, ttl t
 			break
 		}
 		var held *digest.LeaseHeldError
+		if errors.As(err, &held) && holderDead(held.Lease.Holder) {
+			// The holder was a process on this machine that no longer
+			// exists (killed, crashed): no need to wait out its lease.
+			logger.Warn("taking over the sender lease from a process that is gone", "holder", held.Lease.Holder)
+			if _, err = store.TakeOverLease(ctx, name, held.Lease.Holder, holder, time.Now(), ttl); err == nil {
+				break
+			}
+			held = nil
+		}
 		if !wait || !errors.As(err, &held) {
 			return nil, nil, err
 		}

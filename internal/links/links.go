@@ -13,6 +13,7 @@ import (
 const (
 	PurposeUnsubscribe = "unsubscribe"
 	PurposePreferences = "preferences"
+	PurposeBounce      = "bounce" // VERP tokens naming a delivery in the envelope sender
 )
 
 // Signer signs a subscriber ID for a purpose; *token.Signer is one.
