@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/smtpsink"
+	"github.com/newsroom/digest/internal/sqlite"
+)
+
+// TestMain lets the test binary stand in for the digest command, so that
+// the crash tests can run it as a separate process and kill it.
+func TestMain(m *testing.M) {
+	if os.Getenv("DIGEST_TEST_AS_COMMAND") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// startDigest runs the digest command in a child process.
+func (c *cli) startDigest(args ...string) *exec.Cmd {
+	c.t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "DIGEST_TEST_AS_COMMAND=1")
+	for k, v := range c.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	return cmd
+}
+
+// seedReaders stores n active readers (due at 06:00 UTC) and a brief, the
+// way an operator's import would.
+func seedReaders(t *testing.T, dbPath string, n int) []digest.Subscriber {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	b := digest.Brief{Slug: "lagos-port", Region: "lagos", Headline: "Port congestion eases", Body: "The **news**.",
+		Author: "Desk", PublishedAt: time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC)}
+	if _, err := db.UpsertBrief(ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+	subs := make([]digest.Subscriber, n)
+	for i := range subs {
+		subs[i] = digest.Subscriber{Email: fmt.Sprintf("r%04d@example.com", i), Name: fmt.Sprintf("Reader %d", i),
+			Regions: []string{"lagos"}, TimeZone: "UTC", SendTime: digest.TimeOfDay{Hour: 6}, Status: digest.StatusActive}
+		if err := db.CreateSubscriber(ctx, &subs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return subs
+}
+
+// TestCrashAndRestart kills `digest send` with SIGKILL at several points of
+// a pass (before it sends, mid-stream, with messages accepted by the server
+// but not yet acknowledged, after the last message) and starts it again.
+// Every reader must end with exactly one sent delivery; the SMTP server may
+// see a second copy only of messages that were in flight, and then always
+// with the same Message-ID.
+func TestCrashAndRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and kills processes")
+	}
+	const readers = 200
+	const concurrency = 4 // the default number of workers
+	stalled := []string{"r0120@example.com", "r0121@example.com", "r0122@example.com", "r0123@example.com"}
+	tests := []struct {
+		name string
+		// faults makes the server misbehave during the first run only.
+		faults smtpsink.Plan
+		// killWhen waits for the moment to kill the first run.
+		killWhen func(ctx context.Context, sink *smtpsink.Server) error
+	}{
+		{"before any send", nil, func(context.Context, *smtpsink.Server) error { return nil }},
+		{"mid-stream", nil, func(ctx context.Context, s *smtpsink.Server) error { _, err := s.Wait(ctx, readers/3); return err }},
+		{"messages accepted but not acknowledged",
+			smtpsink.Combine(
+				smtpsink.At(smtpsink.StageDataEnd, stalled[0], smtpsink.FailFirst(1, smtpsink.StallAfterAccept())),
+				smtpsink.At(smtpsink.StageDataEnd, stalled[1], smtpsink.FailFirst(1, smtpsink.StallAfterAccept())),
+				smtpsink.At(smtpsink.StageDataEnd, stalled[2], smtpsink.FailFirst(1, smtpsink.StallAfterAccept())),
+				smtpsink.At(smtpsink.StageDataEnd, stalled[3], smtpsink.FailFirst(1, smtpsink.StallAfterAccept())),
+			),
+			func(ctx context.Context, s *smtpsink.Server) error {
+				// All workers end up stuck on a stalled message; wait until
+				// the server holds all four.
+				for {
+					n := 0
+					for _, m := range s.Messages() {
+						if m.Unacknowledged {
+							n++
+						}
+					}
+					if n == len(stalled) {
+						return nil
+					}
+					if _, err := s.Wait(ctx, len(s.Messages())+1); err != nil {
+						return err
+					}
+				}
+			}},
+		{"after the last message", nil, func(ctx context.Context, s *smtpsink.Server) error { _, err := s.Wait(ctx, readers); return err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCLI(t)
+			var firstRun atomic.Bool
+			sink, err := smtpsink.Start(context.Background(), smtpsink.Options{Addr: "127.0.0.1:0",
+				Faults: func(ev smtpsink.Event) smtpsink.Fault {
+					if firstRun.Load() && tt.faults != nil {
+						return tt.faults(ev)
+					}
+					return smtpsink.Accept()
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { sink.Close() })
+			cfg := c.config(sink, "127.0.0.1:18080")
+			subs := seedReaders(t, filepath.Join(c.dir, "digest.db"), readers)
+
+			firstRun.Store(true)
+			cmd := c.startDigest("--config", cfg, "send", "--now", "2026-11-26T12:00:00Z")
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			if err := tt.killWhen(ctx, sink); err != nil {
+				t.Fatalf("waiting for the moment to kill: %v", err)
+			}
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			_ = cmd.Wait()
+			sink.DropConnections() // what the kernel does to a dead process's sockets, at once
+			firstRun.Store(false)
+			before := len(sink.Messages())
+
+			code, stdout, stderr := c.run("--config", cfg, "send", "--now", "2026-11-26T12:00:00Z")
+			if code != 0 {
+				t.Fatalf("restart: exit %d\n%s\n%s", code, stdout, stderr)
+			}
+
+			db, err := sqlite.Open(context.Background(), filepath.Join(c.dir, "digest.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			copies := map[string][]string{} // reader → Message-IDs received
+			for _, m := range sink.Messages() {
+				copies[m.To[0]] = append(copies[m.To[0]], m.MessageID())
+			}
+			dups := 0
+			for _, s := range subs {
+				ds, err := db.ListDeliveries(context.Background(), sqlite.DeliveryFilter{SubscriberID: s.ID})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(ds) != 1 || ds[0].Status != digest.DeliverySent {
+					t.Errorf("%s: deliveries %+v, want exactly one sent", s.Email, ds)
+					continue
+				}
+				got := copies[s.Email]
+				switch {
+				case len(got) == 0:
+					t.Errorf("%s: the server never received the digest", s.Email)
+				case len(got) > 1:
+					dups++
+				}
+				for _, id := range got {
+					if id != ds[0].MessageID {
+						t.Errorf("%s: a copy with Message-ID %s, want only %s", s.Email, id, ds[0].MessageID)
+					}
+				}
+			}
+			if dups > concurrency {
+				t.Errorf("%d readers got two copies; at most the %d in flight may", dups, concurrency)
+			}
+			t.Logf("killed after %d messages; %d in all after the restart; %d readers saw a duplicate (same Message-ID)",
+				before, len(sink.Messages()), dups)
+		})
+	}
+}
+
+// TestTwoSendersOneDatabase starts a second sender while the first holds
+// the database: the second refuses and names the first; only one sends.
+func TestTwoSendersOneDatabase(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	c := newCLI(t)
+	sink, err := smtpsink.Start(context.Background(), smtpsink.Options{Addr: "127.0.0.1:0",
+		Faults: smtpsink.At(smtpsink.StageDataEnd, "r0000@example.com", smtpsink.FailFirst(1, smtpsink.StallAfterAccept()))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sink.Close() })
+	cfg := c.config(sink, "127.0.0.1:18080")
+	seedReaders(t, filepath.Join(c.dir, "digest.db"), 1)
+
+	first := c.startDigest("--config", cfg, "send", "--now", "2026-11-26T12:00:00Z")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := sink.Wait(ctx, 1); err != nil { // the first sender is mid-send, holding the lease
+		t.Fatal(err)
+	}
+	code, _, stderr := c.run("--config", cfg, "send", "--now", "2026-11-26T12:00:00Z")
+	if code != 1 || !strings.Contains(stderr, "another digest sender") || !strings.Contains(stderr, fmt.Sprintf(":%d", first.Process.Pid)) {
+		t.Errorf("second sender: exit %d, %q; want 1 naming the first (pid %d)", code, stderr, first.Process.Pid)
+	}
+	if n := len(sink.Messages()); n != 1 {
+		t.Errorf("%d messages while the first sender held the database, want 1", n)
+	}
+	_ = first.Process.Signal(syscall.SIGKILL)
+	_ = first.Wait()
+}
