@@ -141,6 +141,12 @@ func newPass(cfg *config.Config, db *sqlite.DB, r delivery.Renderer, l delivery.
 		MessageIDDomain:     domain,
 		FirstDigestLookback: cfg.FirstDigestLookback,
 		LateBriefGrace:      cfg.LateBriefGrace,
+		Concurrency:         cfg.Delivery.Concurrency,
+		Rate:                cfg.Delivery.Rate,
+		MaxAttempts:         cfg.Delivery.MaxAttempts,
+		RetryWindow:         cfg.Delivery.RetryWindow,
+		MaxLateness:         cfg.Delivery.MaxLateness,
+		ShutdownGrace:       cfg.Delivery.ShutdownGrace,
 		Holder:              delivery.Holder(),
 	}
 	if cfg.BounceAddress != "" {

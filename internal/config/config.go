@@ -75,6 +75,10 @@ type Config struct {
 	BounceAddress string
 	// DKIM, when its keys are set, signs every digest (dkim).
 	DKIM DKIM
+	// Delivery tunes the delivery engine (delivery).
+	Delivery Delivery
+	// Bounces tunes how bounce reports count (bounces).
+	Bounces Bounces
 	// Regions are the editions (regions), in the order readers see them. A
 	// file with a regions list replaces the defaults entirely.
 	Regions digest.Regions
@@ -100,6 +104,35 @@ type DKIM struct {
 // Validate makes sure that then all of them are.
 func (d DKIM) Enabled() bool {
 	return d.Domain != "" || d.Selector != "" || d.PrivateKeyFile != ""
+}
+
+// Delivery tunes the delivery engine.
+type Delivery struct {
+	// Concurrency is the number of workers, each with its own SMTP
+	// connection (delivery.concurrency). Default 4.
+	Concurrency int
+	// Rate caps messages per second across all workers (delivery.rate);
+	// 0, the default, means no cap.
+	Rate float64
+	// MaxAttempts is how many times a digest is tried before it fails
+	// (delivery.max_attempts). Default 8.
+	MaxAttempts int
+	// RetryWindow is how long after the reader's send time a deferred
+	// digest is still retried (delivery.retry_window). Default 4h.
+	RetryWindow time.Duration
+	// MaxLateness is how long after the reader's send time a digest not
+	// yet sent expires instead (delivery.max_lateness). Default 6h.
+	MaxLateness time.Duration
+	// ShutdownGrace is how long messages in flight may finish when the
+	// process is told to stop (delivery.shutdown_grace). Default 30s.
+	ShutdownGrace time.Duration
+}
+
+// Bounces tunes how bounce reports count.
+type Bounces struct {
+	// SoftThreshold is how many soft bounces mark a reader bounced
+	// (bounces.soft_threshold). Default 3; 0 never does.
+	SoftThreshold int
 }
 
 // HTTP configures the HTTP server of `digest serve`.
@@ -143,7 +176,10 @@ func Default() *Config {
 		LateBriefGrace:      6 * time.Hour,
 		HTTP:                HTTP{Listen: "127.0.0.1:8080"},
 		SMTP:                SMTP{TLS: TLSStartTLS, Timeout: 30 * time.Second},
-		Regions:             defaultRegions(),
+		Delivery: Delivery{Concurrency: 4, MaxAttempts: 8, RetryWindow: 4 * time.Hour,
+			MaxLateness: 6 * time.Hour, ShutdownGrace: 30 * time.Second},
+		Bounces: Bounces{SoftThreshold: 3},
+		Regions: defaultRegions(),
 	}
 }
 
@@ -220,6 +256,10 @@ func (c *Config) LogValue() slog.Value {
 			slog.String("helo", c.SMTP.HELO),
 		),
 		slog.String("bounce_address", c.BounceAddress),
+		slog.Group("delivery", slog.Int("concurrency", c.Delivery.Concurrency), slog.Float64("rate", c.Delivery.Rate),
+			slog.Int("max_attempts", c.Delivery.MaxAttempts), slog.Duration("retry_window", c.Delivery.RetryWindow),
+			slog.Duration("max_lateness", c.Delivery.MaxLateness), slog.Duration("shutdown_grace", c.Delivery.ShutdownGrace)),
+		slog.Group("bounces", slog.Int("soft_threshold", c.Bounces.SoftThreshold)),
 		slog.Group("dkim",
 			slog.String("domain", c.DKIM.Domain),
 			slog.String("selector", c.DKIM.Selector),

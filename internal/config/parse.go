@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -159,6 +160,19 @@ func (p *parser) document(doc *yaml.Node, c *Config) {
 				{"private_key_file", p.str(&c.DKIM.PrivateKeyFile)},
 			})
 		}},
+		{"delivery", func(field string, n *yaml.Node) {
+			p.mapping(field, n, []key{
+				{"concurrency", p.integer(&c.Delivery.Concurrency)},
+				{"rate", p.number(&c.Delivery.Rate)},
+				{"max_attempts", p.integer(&c.Delivery.MaxAttempts)},
+				{"retry_window", p.duration(&c.Delivery.RetryWindow)},
+				{"max_lateness", p.duration(&c.Delivery.MaxLateness)},
+				{"shutdown_grace", p.duration(&c.Delivery.ShutdownGrace)},
+			})
+		}},
+		{"bounces", func(field string, n *yaml.Node) {
+			p.mapping(field, n, []key{{"soft_threshold", p.integer(&c.Bounces.SoftThreshold)}})
+		}},
 		{"regions", p.regions(&c.Regions)},
 	})
 }
@@ -258,6 +272,21 @@ func (p *parser) integer(dst *int) func(string, *yaml.Node) {
 			return
 		}
 		*dst = i
+	}
+}
+
+func (p *parser) number(dst *float64) func(string, *yaml.Node) {
+	return func(field string, n *yaml.Node) {
+		v, ok := p.scalar(field, n)
+		if !ok {
+			return
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			p.fail(field, n.Line, "%q is not a number", v)
+			return
+		}
+		*dst = f
 	}
 }
 

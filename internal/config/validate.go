@@ -84,6 +84,10 @@ func (c *Config) problems() []*digest.FieldError {
 		}
 	}
 	c.dkimProblems(&v)
+	c.Delivery.problems(&v)
+	if c.Bounces.SoftThreshold < 0 {
+		v.add("bounces.soft_threshold", "must not be negative (0 never marks a reader bounced for soft bounces)")
+	}
 	c.regionProblems(&v)
 	for _, e := range v {
 		e.Reason = c.redactSecrets(e.Reason)
@@ -458,4 +462,25 @@ func hasControl(s, allowed string) bool {
 		}
 	}
 	return false
+}
+
+func (d *Delivery) problems(v *problems) {
+	if d.Concurrency < 1 || d.Concurrency > 64 {
+		v.add("delivery.concurrency", "must be between 1 and 64, e.g. 4")
+	}
+	if d.Rate < 0 {
+		v.add("delivery.rate", "must not be negative (0 means no limit)")
+	}
+	if d.MaxAttempts < 1 || d.MaxAttempts > 100 {
+		v.add("delivery.max_attempts", "must be between 1 and 100, e.g. 8")
+	}
+	if d.RetryWindow <= 0 {
+		v.add("delivery.retry_window", "must be positive, e.g. 4h")
+	}
+	if d.MaxLateness <= 0 {
+		v.add("delivery.max_lateness", "must be positive, e.g. 6h")
+	}
+	if d.ShutdownGrace <= 0 || d.ShutdownGrace > 10*time.Minute {
+		v.add("delivery.shutdown_grace", "must be between 1s and 10m, e.g. 30s")
+	}
 }
