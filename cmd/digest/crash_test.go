@@ -233,3 +233,140 @@ func TestTwoSendersOneDatabase(t *testing.T) {
 	_ = first.Process.Signal(syscall.SIGKILL)
 	_ = first.Wait()
 }
+
+// TestSIGTERMStopsCleanly sends SIGTERM in the middle of a pass: the sender
+// stops claiming, finishes and records what is in flight, and exits 0. No
+// delivery is left "sending", every message the server accepted is recorded
+// as sent, and a restart sends the rest without a single duplicate.
+func TestSIGTERMStopsCleanly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	const readers = 200
+	c := newCLI(t)
+	sink := startSink(t)
+	cfg := c.config(sink, "127.0.0.1:18080")
+	subs := seedReaders(t, filepath.Join(c.dir, "digest.db"), readers)
+
+	cmd := c.startDigest("--config", cfg, "send", "--now", "2026-11-26T12:00:00Z")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := sink.Wait(ctx, readers/4); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	out := cmd.Stdout.(*strings.Builder).String()
+	if err != nil {
+		t.Fatalf("after SIGTERM: %v, want exit 0\n%s", err, out)
+	}
+	received := len(sink.Messages())
+
+	db, err := sqlite.Open(context.Background(), filepath.Join(c.dir, "digest.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	counts, err := db.CountDeliveries(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts[digest.DeliverySending] != 0 || counts[digest.DeliverySent] != received {
+		t.Errorf("after SIGTERM: %v with %d messages at the server; want none sending and every received message recorded sent", counts, received)
+	}
+	if received == readers {
+		t.Logf("the pass finished before the signal landed; nothing to resume")
+	}
+
+	if code, stdout, stderr := c.run("--config", cfg, "send", "--now", "2026-11-26T12:00:00Z"); code != 0 {
+		t.Fatalf("restart: exit %d\n%s%s", code, stdout, stderr)
+	}
+	perReader := map[string]int{}
+	for _, m := range sink.Messages() {
+		perReader[m.To[0]]++
+	}
+	for _, s := range subs {
+		if perReader[s.Email] != 1 {
+			t.Errorf("%s received %d copies, want exactly 1 after a graceful stop", s.Email, perReader[s.Email])
+		}
+	}
+	t.Logf("stopped after %d of %d messages; the restart sent the other %d", received, readers, len(sink.Messages())-received)
+}
+
+// TestSecondSignalExitsAtOnce: with a message stuck on the wire, a first
+// SIGTERM waits for it (the grace period), a second ends the process at
+// once, and the next start still sends the stuck message, with the same
+// Message-ID.
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	c := newCLI(t)
+	var stuck atomic.Bool
+	stuck.Store(true)
+	sink, err := smtpsink.Start(context.Background(), smtpsink.Options{Addr: "127.0.0.1:0",
+		Faults: func(ev smtpsink.Event) smtpsink.Fault {
+			if stuck.Load() && ev.Stage == smtpsink.StageDataEnd {
+				return smtpsink.StallAfterAccept()
+			}
+			return smtpsink.Accept()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sink.Close() })
+	cfg := c.config(sink, "127.0.0.1:18080")
+	b, _ := os.ReadFile(cfg)
+	c.write("digest.yaml", string(b)+"delivery:\n  concurrency: 1\n  shutdown_grace: 10m\n")
+	seedReaders(t, filepath.Join(c.dir, "digest.db"), 3)
+
+	cmd := c.startDigest("--config", cfg, "send", "--now", "2026-11-26T12:00:00Z")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := sink.Wait(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		t.Fatalf("the first SIGTERM did not wait for the message in flight: %v", err)
+	default:
+	}
+	// The second signal may race the first one's handling; send it until
+	// the process is gone.
+	for done := false; !done; {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			if err == nil {
+				t.Fatalf("exited 0 after a second signal cut a message short")
+			}
+			done = true
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			t.Fatal("still running after repeated signals")
+		}
+	}
+	stuck.Store(false)
+	sink.DropConnections()
+	if code, stdout, stderr := c.run("--config", cfg, "send", "--now", "2026-11-26T12:00:00Z"); code != 0 {
+		t.Fatalf("restart: exit %d\n%s%s", code, stdout, stderr)
+	}
+	msgs := sink.Messages()
+	if len(msgs) != 4 || msgs[0].MessageID() == "" {
+		t.Fatalf("%d messages at the server, want 4 (one stuck copy and three digests)", len(msgs))
+	}
+	again := 0
+	for _, m := range msgs[1:] {
+		if m.MessageID() == msgs[0].MessageID() {
+			again++
+		}
+	}
+	if again != 1 {
+		t.Errorf("the stuck message was sent again %d times with its Message-ID, want 1", again)
+	}
+}

@@ -86,14 +86,14 @@ func (p *Pass) worker(ctx, sendCtx context.Context, n int, lim *rate.Limiter, ca
 	}()
 	holder := fmt.Sprintf("%s/w%d", p.opts.Holder, n)
 	for ctx.Err() == nil {
-		d, err := p.store.ClaimDelivery(ctx, p.now(), holder)
+		// The claim runs to completion even if ctx ends meanwhile: a claim
+		// cut between its commit and its read would leave a row "sending"
+		// that nobody works.
+		d, err := p.store.ClaimDelivery(context.WithoutCancel(ctx), p.now(), holder)
 		if errors.Is(err, digest.ErrNotFound) {
 			return items, false, nil
 		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return items, false, nil
-			}
 			return items, false, err
 		}
 		if sender == nil {
