@@ -84,6 +84,8 @@ SMTP server inside the process, and writes the emails it received to disk.`,
 		a.serveCmd(),
 		a.briefsCmd(),
 		a.subscribersCmd(),
+		a.deliveriesCmd(),
+		a.bouncesCmd(),
 		a.configCmd(),
 	)
 	return root
