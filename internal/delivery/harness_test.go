@@ -83,7 +83,8 @@ type harnessOptions struct {
 	timeout     time.Duration // the senders' SMTP timeout (10s)
 	tls         string        // the senders' TLS mode ("none")
 	maxAttempts int
-	concurrency int // (2)
+	concurrency int     // (2)
+	rate        float64 // messages per second; 0 for no limit
 }
 
 func newHarness(t *testing.T) *harness {
@@ -148,6 +149,7 @@ func newHarnessWith(t *testing.T, o harnessOptions) *harness {
 		LateBriefGrace:      6 * time.Hour,
 		Concurrency:         o.concurrency,
 		MaxAttempts:         o.maxAttempts,
+		Rate:                o.rate,
 	}, logger, h.clock.Now, nil)
 	return h
 }

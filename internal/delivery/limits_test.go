@@ -1,0 +1,77 @@
+package delivery_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/delivery"
+	"github.com/newsroom/digest/internal/smtpsink"
+)
+
+// The rate limit spreads sends across all workers. Only a lower bound on
+// the span is checked: a slow machine can only make it longer.
+func TestRateSpreadsSends(t *testing.T) {
+	const n, rate = 10, 50.0
+	h := newHarnessWith(t, harnessOptions{concurrency: 4, rate: rate})
+	for i := range n {
+		h.addSubscriber(fmt.Sprintf("r%d@example.com", i), "", "lagos", "Africa/Lagos", "06:00")
+	}
+	h.addBrief("one", "lagos", "2026-11-25T18:00:00Z", "Headline one")
+	h.run("2026-11-26T05:05:00Z")
+	msgs := h.sink.Messages()
+	if len(msgs) != n {
+		t.Fatalf("%d messages, want %d", len(msgs), n)
+	}
+	span := msgs[n-1].At.Sub(msgs[0].At)
+	// n messages at rate r need at least (n-1)/r between the first and
+	// the last; allow the token bucket its one-token burst.
+	if floor := time.Duration(float64(n-2) / rate * float64(time.Second)); span < floor {
+		t.Errorf("%d messages arrived within %v; at %v/s they need at least %v", n, span, rate, floor)
+	}
+	t.Logf("%d messages over %v at a limit of %v/s", n, span.Round(time.Millisecond), rate)
+}
+
+// A digest that cannot be sent in time expires instead of arriving hours
+// late; its briefs, never sent, come in the reader's next digest.
+func TestLateDigestExpires(t *testing.T) {
+	var down atomic.Bool
+	h := newHarnessWith(t, harnessOptions{faults: func(ev smtpsink.Event) smtpsink.Fault {
+		if down.Load() && ev.Stage == smtpsink.StageConnect {
+			return smtpsink.ServiceUnavailable()
+		}
+		return smtpsink.Accept()
+	}})
+	sub := h.addSubscriber("ana@example.com", "Ana", "lagos", "Africa/Lagos", "06:00")
+	h.addBrief("one", "lagos", "2026-11-25T18:00:00Z", "Headline one")
+	h.run("2026-11-26T05:05:00Z") // day one goes out
+
+	h.addBrief("two", "lagos", "2026-11-27T01:00:00Z", "Headline two")
+	down.Store(true) // day two: the server turns everyone away all morning
+	at := mustTime(t, "2026-11-27T05:05:00Z")
+	h.clock.Set(at)
+	if _, err := h.pass.Run(h.ctx, at, delivery.RunOptions{}); !errors.Is(err, delivery.ErrSMTPUnavailable) {
+		t.Fatalf("Run = %v, want ErrSMTPUnavailable", err)
+	}
+	down.Store(false)
+	rep := h.run("2026-11-27T11:30:00Z") // 12:30 in Lagos: more than 6h after 06:00
+	del, err := h.db.DeliveryFor(h.ctx, sub.ID, "2026-11-27")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if del.Status != digest.DeliveryExpired || rep.Expired != 1 {
+		t.Fatalf("day two: delivery %s, report expired %d; want expired", del.Status, rep.Expired)
+	}
+	if n := len(h.inbox("ana@example.com")); n != 1 {
+		t.Errorf("%d messages; the expired digest must not go out", n)
+	}
+	h.run("2026-11-28T05:05:00Z")
+	msgs := h.inbox("ana@example.com")
+	if len(msgs) != 2 || !slices.Equal(headlineOrder(msgs[1].text, "Headline one", "Headline two"), []string{"Headline two"}) {
+		t.Errorf("day three: %d messages; want the second to carry the expired digest's brief", len(msgs))
+	}
+}
