@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -105,5 +106,44 @@ func TestBouncesIngest(t *testing.T) {
 	_, stdout, _ = c.run("--config", cfg, "subscribers", "list", "--format", "json")
 	if !strings.Contains(stdout, `"status": "bounced"`) {
 		t.Errorf("the bounced reader is not marked bounced:\n%s", stdout)
+	}
+}
+
+// TestVERPRoundTrip: with bounce_address set, each digest's envelope sender
+// names its delivery; a bounce that comes back to that address marks the
+// right reader bounced even when the recipient it names is an alias.
+func TestVERPRoundTrip(t *testing.T) {
+	c := newCLI(t)
+	sink := startSink(t)
+	cfg := c.config(sink, "127.0.0.1:18080")
+	b, _ := os.ReadFile(cfg)
+	c.write("digest.yaml", string(b)+"bounce_address: bounces@bounces.example.org\n")
+	c.write("b.md", briefFile)
+	for _, args := range [][]string{
+		{"briefs", "add", filepath.Join(c.dir, "b.md")},
+		{"subscribers", "add", "ada@example.com", "--regions", "lagos"},
+	} {
+		if code, _, stderr := c.run(append([]string{"--config", cfg}, args...)...); code != 0 {
+			t.Fatal(stderr)
+		}
+	}
+	if code, stdout, stderr := c.run("--config", cfg, "send", "--now", "2026-11-26T08:00:00Z"); code != 0 {
+		t.Fatalf("send: %d\n%s%s", code, stdout, stderr)
+	}
+	msgs := sink.Messages()
+	if len(msgs) != 1 || !strings.HasPrefix(msgs[0].From, "bounces+") || !strings.HasSuffix(msgs[0].From, "@bounces.example.org") {
+		t.Fatalf("envelope sender %q, want bounces+TOKEN@bounces.example.org", msgs[0].From)
+	}
+	dsn := "From: MAILER-DAEMON@mx.example.net\r\nTo: " + msgs[0].From + "\r\nSubject: Undelivered Mail Returned to Sender\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=B\r\n\r\n" +
+		"--B\r\nContent-Type: text/plain\r\n\r\nThe mail system could not deliver your message.\r\n" +
+		"--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n" +
+		"Final-Recipient: rfc822; old-alias@forwarder.example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n" +
+		"Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n" +
+		"--B--\r\n"
+	path := c.write("bounce.eml", dsn)
+	code, stdout, stderr := c.run("--config", cfg, "bounces", "ingest", path)
+	if code != 0 || !strings.Contains(stdout, "verp") || !strings.Contains(stdout, "ada@example.com") || !strings.Contains(stdout, "marked bounced") {
+		t.Fatalf("ingest: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
