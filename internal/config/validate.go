@@ -19,6 +19,7 @@ import (
 
 	digest "github.com/newsroom/digest"
 	"github.com/newsroom/digest/internal/dkim"
+	"github.com/newsroom/digest/internal/mailsyntax"
 	"github.com/newsroom/digest/internal/verp"
 )
 
@@ -140,7 +141,7 @@ func (s *SMTP) problems(v *problems) {
 	if s.Timeout <= 0 {
 		v.add("smtp.timeout", "must be positive, e.g. 30s")
 	}
-	if s.HELO != "" && !isHostname(s.HELO) {
+	if s.HELO != "" && !mailsyntax.IsHostname(s.HELO) {
 		v.add("smtp.helo", "%q is not a host name", s.HELO)
 	}
 }
@@ -155,7 +156,7 @@ func (c *Config) dkimProblems(v *problems) {
 	switch {
 	case d.Domain == "":
 		v.add("dkim.domain", "is required to sign with DKIM, e.g. example.org (the domain of from or a parent of it)")
-	case !isHostname(d.Domain) || !strings.Contains(strings.TrimSuffix(d.Domain, "."), "."):
+	case !mailsyntax.IsHostname(d.Domain) || !strings.Contains(strings.TrimSuffix(d.Domain, "."), "."):
 		v.add("dkim.domain", "%q is not a domain name like example.org", d.Domain)
 	default:
 		v.check("dkim.domain", checkAlignment(d.Domain, c.From))
@@ -163,7 +164,7 @@ func (c *Config) dkimProblems(v *problems) {
 	switch {
 	case d.Selector == "":
 		v.add("dkim.selector", "is required to sign with DKIM, e.g. digest2026 (the public key is published at SELECTOR._domainkey.DOMAIN)")
-	case !isHostname(d.Selector) || strings.HasSuffix(d.Selector, "."):
+	case !mailsyntax.IsHostname(d.Selector) || strings.HasSuffix(d.Selector, "."):
 		v.add("dkim.selector", "%q is not a selector: letters, digits and hyphens, with dots between labels", d.Selector)
 	}
 	if d.PrivateKeyFile == "" {
@@ -313,27 +314,10 @@ func checkListID(s string) string {
 		return bad
 	}
 	id := s[lt+1 : len(s)-1]
-	if len(id) > 255 || !strings.Contains(id, ".") || !isDotAtom(id) {
+	if len(id) > 255 || !strings.Contains(id, ".") || !mailsyntax.IsDotAtom(id) {
 		return bad
 	}
 	return ""
-}
-
-// isDotAtom reports whether s is RFC 5322 dot-atom-text (ASCII only).
-func isDotAtom(s string) bool {
-	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.':
-		case strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 func checkPostalAddress(s string) string {
@@ -430,27 +414,7 @@ func isLoopback(host string) bool {
 }
 
 func isHostOrIP(s string) bool {
-	return net.ParseIP(s) != nil || isHostname(s)
-}
-
-// isHostname reports whether s is a DNS host name in ASCII: dot-separated
-// labels of letters, digits and inner hyphens, each at most 63 long.
-func isHostname(s string) bool {
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(strings.TrimSuffix(s, "."), ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-				return false
-			}
-		}
-	}
-	return true
+	return net.ParseIP(s) != nil || mailsyntax.IsHostname(s)
 }
 
 // hasControl reports whether s has a control character other than those

@@ -13,6 +13,8 @@ package verp
 import (
 	"fmt"
 	"strings"
+
+	"github.com/newsroom/digest/internal/mailsyntax"
 )
 
 // Delimiter separates the bounce address's local part from the token.
@@ -53,7 +55,7 @@ func Token(addr string) (token string, ok bool) {
 		return "", false
 	}
 	plus := strings.IndexByte(local, Delimiter)
-	if plus <= 0 || !isDotAtom(local[:plus]) {
+	if plus <= 0 || !mailsyntax.IsDotAtom(local[:plus]) {
 		return "", false
 	}
 	token = local[plus+1:]
@@ -74,7 +76,7 @@ func SplitBounceAddress(addr string) (local, domain string, err error) {
 	}
 	local, domain = addr[:at], addr[at+1:]
 	switch {
-	case !isDotAtom(local):
+	case !mailsyntax.IsDotAtom(local):
 		return "", "", fmt.Errorf("%q: the part before @ must be letters, digits and ._- without leading, trailing or double dots", addr)
 	case strings.IndexByte(local, Delimiter) >= 0:
 		return "", "", fmt.Errorf("%q: the part before @ must not contain %q, which starts the per-message token", addr, Delimiter)
@@ -108,39 +110,8 @@ func validToken(s string) bool {
 	return true
 }
 
-// isDotAtom reports whether s is RFC 5322 dot-atom text (ASCII only).
-func isDotAtom(s string) bool {
-	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.':
-		case strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // isHostname reports whether s is an ASCII DNS name of at least two
-// labels, each letters, digits and inner hyphens, at most 63 long.
+// labels, without a final dot: the domain of an address.
 func isHostname(s string) bool {
-	if len(s) > 253 || !strings.Contains(s, ".") {
-		return false
-	}
-	for _, label := range strings.Split(s, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-				return false
-			}
-		}
-	}
-	return true
+	return strings.Contains(s, ".") && !strings.HasSuffix(s, ".") && mailsyntax.IsHostname(s)
 }
