@@ -68,11 +68,7 @@ func (a *app) deliveriesListCmd() *cobra.Command {
 				return usageError{fmt.Errorf("--format: %q is not one of table, json", format)}
 			}
 			ctx := cmd.Context()
-			cfg, err := a.loadConfig(false)
-			if err != nil {
-				return err
-			}
-			db, err := openDB(ctx, cfg)
+			db, err := a.openDatabase(ctx)
 			if err != nil {
 				return err
 			}
@@ -135,11 +131,7 @@ func (a *app) deliveriesShowCmd() *cobra.Command {
 				return usageError{fmt.Errorf("%q is not a delivery id", args[0])}
 			}
 			ctx := cmd.Context()
-			cfg, err := a.loadConfig(false)
-			if err != nil {
-				return err
-			}
-			db, err := openDB(ctx, cfg)
+			db, err := a.openDatabase(ctx)
 			if err != nil {
 				return err
 			}
@@ -214,11 +206,7 @@ optional --date).`,
 				return usageError{fmt.Errorf("say which deliveries: --id ID or --status failed|deferred|expired|suppressed")}
 			}
 			ctx := cmd.Context()
-			cfg, err := a.loadConfig(false)
-			if err != nil {
-				return err
-			}
-			db, err := openDB(ctx, cfg)
+			db, err := a.openDatabase(ctx)
 			if err != nil {
 				return err
 			}

@@ -268,12 +268,20 @@ func TestServeRunsAPassAndShutsDown(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("healthz = %d", resp.StatusCode)
 	}
-	resp, err = http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatalf("metrics: %v", err)
+	// The server has the message a moment before the sender records it:
+	// wait for the record, not for a time.
+	var body []byte
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatalf("metrics: %v", err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(body), `digest_deliveries_total{state="sent"} 1`) {
+			break
+		}
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
 	if !strings.Contains(string(body), `digest_deliveries_total{state="sent"} 1`) {
 		t.Errorf("metrics after one sent digest:\n%.2000s", body)
 	}

@@ -50,6 +50,17 @@ func (a *app) loadConfig(fileRequired bool) (*config.Config, error) {
 	return cfg, nil
 }
 
+// openDatabase opens the database of the config (or of the embedded
+// defaults when there is no config file), for commands that need nothing
+// else.
+func (a *app) openDatabase(ctx context.Context) (*sqlite.DB, error) {
+	cfg, err := a.loadConfig(false)
+	if err != nil {
+		return nil, err
+	}
+	return openDB(ctx, cfg)
+}
+
 // openDB opens the configured database, applying migrations.
 func openDB(ctx context.Context, cfg *config.Config) (*sqlite.DB, error) {
 	db, err := sqlite.Open(ctx, cfg.Database)
