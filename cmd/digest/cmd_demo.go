@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -125,6 +127,10 @@ func (a *app) writeDemo(out string, now time.Time, nBriefs, nSubs int, rep deliv
 			byID[it.MessageID] = it
 		}
 	}
+	// Workers deliver in parallel, so arrival order varies; number the
+	// files in subscriber order, so every run writes the same N.eml.
+	subOf := func(r smtpsink.Received) int64 { return byID[r.MessageID()].Subscriber.ID }
+	slices.SortStableFunc(received, func(x, y smtpsink.Received) int { return cmp.Compare(subOf(x), subOf(y)) })
 	fmt.Fprintf(a.stdout, "digest demo: %d sample briefs, %d subscribers, pass at %s, SMTP server on 127.0.0.1 inside this process\n\n",
 		nBriefs, nSubs, now.UTC().Format(time.RFC3339))
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
