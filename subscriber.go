@@ -14,12 +14,18 @@ const (
 	StatusActive       SubscriberStatus = "active"
 	StatusUnsubscribed SubscriberStatus = "unsubscribed"
 	StatusBounced      SubscriberStatus = "bounced"
+	// StatusExpired: never confirmed a double opt-in in time; mailed no
+	// more, and free to sign up again.
+	StatusExpired SubscriberStatus = "expired"
 )
+
+// SubscriberStatuses lists every status.
+var SubscriberStatuses = []SubscriberStatus{StatusPending, StatusActive, StatusUnsubscribed, StatusBounced, StatusExpired}
 
 // Valid reports whether s is one of the known statuses.
 func (s SubscriberStatus) Valid() bool {
 	switch s {
-	case StatusPending, StatusActive, StatusUnsubscribed, StatusBounced:
+	case StatusPending, StatusActive, StatusUnsubscribed, StatusBounced, StatusExpired:
 		return true
 	}
 	return false
@@ -37,8 +43,22 @@ type Subscriber struct {
 	// Watermark is the cut-off of the last digest sent: the next digest
 	// carries briefs published after it. Zero before the first digest.
 	Watermark time.Time
+	Consent   Consent
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// Consent records how and when a subscriber agreed to be mailed: what an
+// operator shows a regulator or a reader who asks.
+type Consent struct {
+	Source      string    // how they joined: "cli", "import:readers.csv", "web"
+	At          time.Time // when they agreed (for double opt-in: when they confirmed)
+	IP          string    // where known
+	UserAgent   string    // where known
+	TextVersion string    // the version of the consent wording they saw, where known
+	// ConfirmedAt is when a double opt-in was confirmed; zero when it
+	// was not needed or has not happened.
+	ConfirmedAt time.Time
 }
 
 // TimeOfDay is a wall-clock time in some zone, to the minute.

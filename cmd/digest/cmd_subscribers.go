@@ -52,6 +52,8 @@ region's, the send time to the configured send_time.`,
 			if err != nil {
 				return usageError{err}
 			}
+			// An operator adding a reader by hand vouches for their consent.
+			sub.Consent = digest.Consent{Source: "cli", At: time.Now().UTC()}
 			ctx := cmd.Context()
 			db, err := openDB(ctx, cfg)
 			if err != nil {

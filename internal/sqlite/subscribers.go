@@ -38,10 +38,12 @@ func (db *DB) CreateSubscriber(ctx context.Context, s *digest.Subscriber) error 
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `
 			INSERT INTO subscribers (email, email_key, name, time_zone, send_time, status,
-				watermark, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				watermark, consent_source, consent_at, consent_ip, consent_user_agent, consent_text_version,
+				confirmed_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			s.Email, emailKey(s.Email), s.Name, s.TimeZone, s.SendTime.String(), string(s.Status),
-			nullTime(s.Watermark), formatTime(now), formatTime(now))
+			nullTime(s.Watermark), s.Consent.Source, nullTime(s.Consent.At), s.Consent.IP, s.Consent.UserAgent,
+			s.Consent.TextVersion, nullTime(s.Consent.ConfirmedAt), formatTime(now), formatTime(now))
 		if err != nil {
 			return err
 		}
@@ -182,6 +184,7 @@ func (db *DB) Unsubscribe(ctx context.Context, id int64) (changed bool, err erro
 }
 
 const subscriberColumns = `s.id, s.email, s.name, s.time_zone, s.send_time, s.status, s.watermark,
+	s.consent_source, s.consent_at, s.consent_ip, s.consent_user_agent, s.consent_text_version, s.confirmed_at,
 	s.created_at, s.updated_at`
 
 // querySubscribers runs a query selecting subscriberColumns from
@@ -205,8 +208,9 @@ func scanSubscriber(sc scanner) (digest.Subscriber, error) {
 		sendTime string
 		status   string
 	)
-	err := sc.Scan(&s.ID, &s.Email, &s.Name, &s.TimeZone, &sendTime, &status,
-		timeCol{&s.Watermark}, timeCol{&s.CreatedAt}, timeCol{&s.UpdatedAt})
+	err := sc.Scan(&s.ID, &s.Email, &s.Name, &s.TimeZone, &sendTime, &status, timeCol{&s.Watermark},
+		&s.Consent.Source, timeCol{&s.Consent.At}, &s.Consent.IP, &s.Consent.UserAgent, &s.Consent.TextVersion,
+		timeCol{&s.Consent.ConfirmedAt}, timeCol{&s.CreatedAt}, timeCol{&s.UpdatedAt})
 	if err != nil {
 		return digest.Subscriber{}, fmt.Errorf("scan subscriber: %w", err)
 	}

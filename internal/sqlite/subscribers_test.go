@@ -231,3 +231,27 @@ func TestUnsubscribe(t *testing.T) {
 		t.Errorf("ActiveSubscribers after unsubscribing = %+v, want none", active)
 	}
 }
+
+func TestSubscriberConsentRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	s := sampleSubscriber("consent@example.com", "lagos", "bxl")
+	s.Status = digest.StatusPending
+	s.Consent = digest.Consent{Source: "web", At: at(6, 1), IP: "203.0.113.7", UserAgent: "Mozilla/5.0 (X11)",
+		TextVersion: "2026-11", ConfirmedAt: at(6, 2)}
+	if err := db.CreateSubscriber(ctx, &s); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Subscriber(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Consent != s.Consent {
+		t.Errorf("consent round trip:\n got %+v\nwant %+v", got.Consent, s.Consent)
+	}
+	e := sampleSubscriber("expired@example.com", "lagos")
+	e.Status = digest.StatusExpired
+	if err := db.CreateSubscriber(ctx, &e); err != nil {
+		t.Errorf("the expired status: %v", err)
+	}
+}
