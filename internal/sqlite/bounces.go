@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -95,13 +96,20 @@ func (db *DB) Complain(ctx context.Context, subscriberID int64, reason string) e
 	return nil
 }
 
-// Suppressed reports whether an address is on the suppression list, and why.
+// Suppressed reports whether an address is on the suppression list, and
+// why: suppressed by an operator or a complaint, or erased (found by its
+// keyed hash, when db.HashKey is set).
 func (db *DB) Suppressed(ctx context.Context, email string) (reason string, ok bool, err error) {
+	hashed := emailKey(email)
+	if len(db.HashKey) > 0 {
+		hashed = erasedKey(db.HashKey, email)
+	}
 	err = db.read(ctx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, `SELECT reason FROM suppressions WHERE email_key = ?`, emailKey(email)).Scan(&reason)
+		return tx.QueryRowContext(ctx, `SELECT reason FROM suppressions WHERE email_key IN (?, ?) LIMIT 1`,
+			emailKey(email), hashed).Scan(&reason)
 	})
 	switch {
-	case err == sql.ErrNoRows:
+	case errors.Is(err, sql.ErrNoRows):
 		return "", false, nil
 	case err != nil:
 		return "", false, fmt.Errorf("suppression of %s: %w", email, err)

@@ -35,6 +35,10 @@ type DB struct {
 	// time.Now; tests replace it before using the DB (it must not be changed
 	// while other goroutines use the DB).
 	Now func() time.Time
+	// HashKey keys the hash under which erased addresses stay suppressed
+	// (derived from the config's secret). Without it, erasure is refused
+	// and only plain suppressions are checked.
+	HashKey []byte
 
 	path string
 	rw   *sql.DB // exactly one connection: every write transaction queues here

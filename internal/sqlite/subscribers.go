@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	digest "github.com/newsroom/digest"
@@ -12,8 +13,14 @@ import (
 
 // SubscriberFilter narrows ListSubscribers. The zero value lists everyone.
 type SubscriberFilter struct {
-	Status digest.SubscriberStatus // only this status; "" for all
-	Region string                  // only readers who chose this region; "" for all
+	Status        digest.SubscriberStatus // only this status; "" for all
+	Region        string                  // only readers who chose this region; "" for all
+	CreatedAfter  time.Time               // only readers who joined at or after this; zero for all
+	CreatedBefore time.Time               // only readers who joined before this; zero for all
+	// Search keeps readers whose email or name contains it, case-
+	// insensitively (ASCII case folding, as SQLite's LIKE does).
+	Search string
+	Limit  int // at most this many; 0 for all
 }
 
 // emailKey is the form in which addresses are compared: Unicode lowercase,
@@ -144,13 +151,31 @@ func (db *DB) ListSubscribers(ctx context.Context, f SubscriberFilter) ([]digest
 	if f.Region != "" {
 		c.add("EXISTS (SELECT 1 FROM subscriber_regions r WHERE r.subscriber_id = s.id AND r.region = ?)", f.Region)
 	}
+	if !f.CreatedAfter.IsZero() {
+		c.add("s.created_at >= ?", boundTime(f.CreatedAfter))
+	}
+	if !f.CreatedBefore.IsZero() {
+		c.add("s.created_at < ?", boundTime(f.CreatedBefore))
+	}
+	if f.Search != "" {
+		// The pattern is a bound value with LIKE's wildcards escaped: what
+		// an operator types is matched literally.
+		like := "%" + likeEscaper.Replace(f.Search) + "%"
+		c.add(`(s.email LIKE ? ESCAPE '\' OR s.name LIKE ? ESCAPE '\')`, like, like)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = -1
+	}
 	ss, err := db.querySubscribers(ctx,
-		`SELECT `+subscriberColumns+` FROM subscribers s `+c.where()+` ORDER BY s.id`, c.args...)
+		`SELECT `+subscriberColumns+` FROM subscribers s `+c.where()+` ORDER BY s.id LIMIT ?`, append(c.args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list subscribers: %w", err)
 	}
 	return ss, nil
 }
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // ActiveSubscribers returns the subscribers who get digests, ordered by id.
 func (db *DB) ActiveSubscribers(ctx context.Context) ([]digest.Subscriber, error) {
