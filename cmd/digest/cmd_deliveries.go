@@ -105,7 +105,7 @@ func (a *app) deliveriesListCmd() *cobra.Command {
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tSUBSCRIBER\tDATE\tSTATUS\tATTEMPTS\tNEXT ATTEMPT\tBRIEFS\tERROR")
 			for _, dl := range ds {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n", dl.ID, emails[dl.SubscriberID], dl.DigestDate, dl.Status,
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n", dl.ID, emails[dl.SubscriberID], dl.DigestDate, a.colorStatus(string(dl.Status)),
 					dl.Attempts, timeOrDash(dl.NextAttemptAt), len(dl.BriefIDs), truncate(dl.Error, 80))
 			}
 			return tw.Flush()

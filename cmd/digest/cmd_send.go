@@ -83,7 +83,7 @@ next pass.`,
 			if format == "json" {
 				err = writeReportJSON(a.stdout, rep)
 			} else {
-				err = writeReportTable(a.stdout, rep)
+				err = writeReportTable(a.stdout, rep, a.colorStatus)
 			}
 			if err != nil {
 				return err
@@ -105,7 +105,7 @@ next pass.`,
 }
 
 // writeReportTable prints the readers a pass acted on and the counts.
-func writeReportTable(w io.Writer, rep delivery.Report) error {
+func writeReportTable(w io.Writer, rep delivery.Report, color func(string) string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SUBSCRIBER\tREGIONS\tLOCAL DAY\tOUTCOME\tBRIEFS\tHTML\tDETAIL")
 	for _, it := range rep.Items {
@@ -121,7 +121,7 @@ func writeReportTable(w io.Writer, rep delivery.Report) error {
 			size = fmt.Sprintf("%.1f KB", float64(it.HTMLBytes)/1024)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", it.Subscriber.Email, strings.Join(it.Subscriber.Regions, ","),
-			it.Date, it.Outcome, len(it.BriefIDs), size, detail)
+			it.Date, color(string(it.Outcome)), len(it.BriefIDs), size, detail)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

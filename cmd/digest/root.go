@@ -37,6 +37,7 @@ type app struct {
 	getenv         func(string) (string, bool)
 	configPath     string
 	logLevel       string
+	quiet          bool // --quiet: no confirmations, no progress; errors and data still print
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) (string, bool)) int {
@@ -77,6 +78,7 @@ SMTP server inside the process, and writes the emails it received to disk.`,
 	}
 	root.PersistentFlags().StringVar(&a.configPath, "config", "", "config file (default ./digest.yaml if present)")
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	root.PersistentFlags().BoolVarP(&a.quiet, "quiet", "q", false, "print no confirmations or progress (errors and requested data still print)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		a.demoCmd(),
@@ -86,6 +88,7 @@ SMTP server inside the process, and writes the emails it received to disk.`,
 		a.subscribersCmd(),
 		a.deliveriesCmd(),
 		a.bouncesCmd(),
+		a.statusCmd(),
 		a.configCmd(),
 	)
 	return root

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -67,7 +69,19 @@ func openDB(ctx context.Context, cfg *config.Config) (*sqlite.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", cfg.Database, err)
 	}
+	if cfg.Secret != "" {
+		db.HashKey = erasureKey(cfg.Secret)
+	}
 	return db, nil
+}
+
+// erasureKey derives the key of the hashes that keep erased addresses
+// suppressed from the secret, so no second secret has to be managed.
+// Changing the secret makes earlier erasures unmatchable.
+func erasureKey(secret string) []byte {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("digest erasure hash v1"))
+	return m.Sum(nil)
 }
 
 // templatesFS is the embedded templates, or templates_dir when configured.

@@ -180,7 +180,8 @@ func (db *DB) BriefsByID(ctx context.Context, ids []int64) ([]digest.Brief, erro
 // first, ties broken by id descending, fully loaded. It is what a reader
 // "has not had yet": a brief that reached the database after the reader's
 // last digest although it was published before it is still included, as
-// long as it was published after after.
+// long as it was published after after. Removed briefs (RemoveBrief) are
+// never returned.
 func (db *DB) BriefsNotSent(ctx context.Context, subscriberID int64, regions []string, after, upTo time.Time) ([]digest.Brief, error) {
 	if len(regions) == 0 {
 		return nil, nil
@@ -189,6 +190,7 @@ func (db *DB) BriefsNotSent(ctx context.Context, subscriberID int64, regions []s
 		SELECT `+briefColumns+` FROM briefs
 		WHERE region IN (SELECT value FROM json_each(?))
 			AND published_at > ? AND published_at <= ?
+			AND removed_at IS NULL -- withdrawn by an editor: never carried again
 			AND id NOT IN (
 				SELECT db.brief_id FROM delivery_briefs db
 				JOIN deliveries d ON d.id = db.delivery_id

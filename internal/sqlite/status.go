@@ -1,0 +1,303 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	digest "github.com/newsroom/digest"
+)
+
+// Status is what the database says at a glance: what an operator asks
+// first. Every count comes from one read snapshot.
+type Status struct {
+	Path          string
+	SQLiteVersion string
+	SchemaVersion int
+	// FileSize is the database file plus its write-ahead log, in bytes.
+	FileSize int64
+
+	// Subscribers counts subscribers by status; ActiveByRegion counts
+	// active subscribers by region code (a reader counts once per region).
+	Subscribers    map[digest.SubscriberStatus]int
+	ActiveByRegion map[string]int
+
+	// RecentBriefs counts live briefs published in (now-24h, now], by
+	// region.
+	RecentBriefs map[string]int
+
+	// Dates are the latest (at most two) digest dates with deliveries, newest
+	// first, up to the latest date anywhere on Earth at now. Digest dates
+	// are readers' local dates, so "today" spans two of them.
+	Dates []DateDeliveries
+
+	// Queued and Deferred are the work waiting for a sender;
+	// OldestQueuedDue is the earliest due time of a queued delivery (zero
+	// when none is queued or none records it).
+	Queued, Deferred int
+	OldestQueuedDue  time.Time
+
+	// Leases are the leases recorded, live or expired.
+	Leases []digest.Lease
+}
+
+// DateDeliveries counts one digest date's deliveries by status.
+type DateDeliveries struct {
+	Date   digest.Date
+	Counts map[digest.DeliveryStatus]int
+}
+
+// Status reads the database's status as of now.
+func (db *DB) Status(ctx context.Context, now time.Time) (Status, error) {
+	st := Status{
+		Path:           db.path,
+		Subscribers:    map[digest.SubscriberStatus]int{},
+		ActiveByRegion: map[string]int{},
+		RecentBriefs:   map[string]int{},
+	}
+	size, err := fileSize(db.path)
+	if err != nil {
+		return Status{}, fmt.Errorf("status of %s: %w", db.path, err)
+	}
+	st.FileSize = size
+	err = db.read(ctx, func(tx *sql.Tx) error {
+		for _, step := range []func(context.Context, *sql.Tx, *Status, time.Time) error{
+			statusVersions, statusSubscribers, statusBriefs, statusDeliveries, statusLeases,
+		} {
+			if err := step(ctx, tx, &st, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Status{}, fmt.Errorf("status of %s: %w", db.path, err)
+	}
+	return st, nil
+}
+
+// fileSize is the size of the database file and its WAL.
+func fileSize(path string) (int64, error) {
+	var total int64
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) && p != path {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		total += fi.Size()
+	}
+	return total, nil
+}
+
+func statusVersions(ctx context.Context, tx *sql.Tx, st *Status, _ time.Time) error {
+	if err := tx.QueryRowContext(ctx, `SELECT sqlite_version()`).Scan(&st.SQLiteVersion); err != nil {
+		return fmt.Errorf("sqlite version: %w", err)
+	}
+	v, err := schemaVersion(ctx, tx)
+	st.SchemaVersion = v
+	return err
+}
+
+// countBy runs a "SELECT key, COUNT(*) ... GROUP BY key" query into add.
+func countBy(ctx context.Context, tx *sql.Tx, add func(key string, n int), query string, args ...any) error {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			key string
+			n   int
+		)
+		if err := rows.Scan(&key, &n); err != nil {
+			return err
+		}
+		add(key, n)
+	}
+	return rows.Err()
+}
+
+func statusSubscribers(ctx context.Context, tx *sql.Tx, st *Status, _ time.Time) error {
+	if err := countBy(ctx, tx, func(k string, n int) { st.Subscribers[digest.SubscriberStatus(k)] = n },
+		`SELECT status, COUNT(*) FROM subscribers GROUP BY status`); err != nil {
+		return fmt.Errorf("count subscribers: %w", err)
+	}
+	if err := countBy(ctx, tx, func(k string, n int) { st.ActiveByRegion[k] = n }, `
+		SELECT r.region, COUNT(*) FROM subscriber_regions r
+		JOIN subscribers s ON s.id = r.subscriber_id
+		WHERE s.status = ? GROUP BY r.region`, string(digest.StatusActive)); err != nil {
+		return fmt.Errorf("count subscribers by region: %w", err)
+	}
+	return nil
+}
+
+func statusBriefs(ctx context.Context, tx *sql.Tx, st *Status, now time.Time) error {
+	if err := countBy(ctx, tx, func(k string, n int) { st.RecentBriefs[k] = n }, `
+		SELECT region, COUNT(*) FROM briefs
+		WHERE published_at > ? AND published_at <= ? AND removed_at IS NULL GROUP BY region`,
+		boundTime(now.Add(-24*time.Hour)), boundTime(now)); err != nil {
+		return fmt.Errorf("count recent briefs: %w", err)
+	}
+	return nil
+}
+
+// latestZoneOffset is the furthest ahead of UTC any zone runs (Kiribati,
+// UTC+14): no reader's local date is later than now's date there.
+const latestZoneOffset = 14 * time.Hour
+
+func statusDeliveries(ctx context.Context, tx *sql.Tx, st *Status, now time.Time) error {
+	latest := digest.DateOf(now.UTC().Add(latestZoneOffset))
+	dates, err := queryRows(ctx, tx, func(s scanner) (digest.Date, error) {
+		var d string
+		return digest.Date(d), s.Scan(&d)
+	}, `SELECT DISTINCT digest_date FROM deliveries WHERE digest_date <= ? ORDER BY digest_date DESC LIMIT 2`, string(latest))
+	if err != nil {
+		return fmt.Errorf("latest digest dates: %w", err)
+	}
+	for _, d := range dates {
+		dd := DateDeliveries{Date: d, Counts: map[digest.DeliveryStatus]int{}}
+		if err := countBy(ctx, tx, func(k string, n int) { dd.Counts[digest.DeliveryStatus(k)] = n },
+			`SELECT status, COUNT(*) FROM deliveries WHERE digest_date = ? GROUP BY status`, string(d)); err != nil {
+			return fmt.Errorf("count deliveries of %s: %w", d, err)
+		}
+		st.Dates = append(st.Dates, dd)
+	}
+	if err := countBy(ctx, tx, func(k string, n int) {
+		switch digest.DeliveryStatus(k) {
+		case digest.DeliveryQueued:
+			st.Queued = n
+		case digest.DeliveryDeferred:
+			st.Deferred = n
+		}
+	}, `SELECT status, COUNT(*) FROM deliveries WHERE status IN (?, ?) GROUP BY status`,
+		string(digest.DeliveryQueued), string(digest.DeliveryDeferred)); err != nil {
+		return fmt.Errorf("queue depth: %w", err)
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT MIN(due_at) FROM deliveries WHERE status = ?`,
+		string(digest.DeliveryQueued)).Scan(timeCol{&st.OldestQueuedDue}); err != nil {
+		return fmt.Errorf("oldest queued delivery: %w", err)
+	}
+	return nil
+}
+
+func statusLeases(ctx context.Context, tx *sql.Tx, st *Status, _ time.Time) error {
+	ls, err := queryRows(ctx, tx, func(s scanner) (digest.Lease, error) {
+		var l digest.Lease
+		return l, s.Scan(&l.Name, &l.Holder, timeCol{&l.ExpiresAt})
+	}, `SELECT name, holder, expires_at FROM leases ORDER BY name`)
+	if err != nil {
+		return fmt.Errorf("leases: %w", err)
+	}
+	st.Leases = ls
+	return nil
+}
+
+// SendSlot is a number of active subscribers who share a time zone and a
+// send time.
+type SendSlot struct {
+	TimeZone string
+	SendTime digest.TimeOfDay
+	Count    int
+}
+
+// SendSlots calls fn for each (time zone, send time) of active subscribers
+// with how many share it, streaming: the database does the grouping, so a
+// million readers cost a few thousand rows here, not a million
+// subscribers in memory.
+func (db *DB) SendSlots(ctx context.Context, fn func(SendSlot) error) error {
+	err := db.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `
+			SELECT time_zone, send_time, COUNT(*) FROM subscribers
+			WHERE status = ? GROUP BY time_zone, send_time`, string(digest.StatusActive))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				s        SendSlot
+				sendTime string
+			)
+			if err := rows.Scan(&s.TimeZone, &sendTime, &s.Count); err != nil {
+				return err
+			}
+			if s.SendTime, err = digest.ParseTimeOfDay(sendTime); err != nil {
+				return fmt.Errorf("send_time: %w", err)
+			}
+			if err := fn(s); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return fmt.Errorf("send times of active subscribers: %w", err)
+	}
+	return nil
+}
+
+// DueForecast is how many active readers fall due in each of the coming
+// hours.
+type DueForecast struct {
+	// From is the instant the forecast starts; Hours[i] counts the readers
+	// whose next send time is in [From+i h, From+(i+1) h).
+	From  time.Time
+	Hours []int
+	// BadZones counts readers whose time zone cannot be loaded: no pass
+	// can send to them.
+	BadZones int
+}
+
+// DueByHour forecasts, for each of the next hours hours from now, how many
+// active readers' next send time falls in it. A reader's next send time is
+// their send time on their local date at now, or on the next local date if
+// that has passed, computed like a pass does (digest.TimeOfDay.On, DST-
+// correct). Readers sharing a zone and a send time are counted together
+// (SendSlots), so the cost grows with the number of distinct zones and send
+// times, not with the number of readers.
+func (db *DB) DueByHour(ctx context.Context, now time.Time, hours int) (DueForecast, error) {
+	f := DueForecast{From: now.UTC(), Hours: make([]int, hours)}
+	zones := map[string]*time.Location{}
+	err := db.SendSlots(ctx, func(s SendSlot) error {
+		loc, ok := zones[s.TimeZone]
+		if !ok {
+			var err error
+			if loc, err = time.LoadLocation(s.TimeZone); err != nil {
+				loc = nil
+			}
+			zones[s.TimeZone] = loc
+		}
+		if loc == nil {
+			f.BadZones += s.Count
+			return nil
+		}
+		next := nextSend(s.SendTime, now.In(loc))
+		if h := int(next.Sub(now) / time.Hour); h >= 0 && h < hours {
+			f.Hours[h] += s.Count
+		}
+		return nil
+	})
+	if err != nil {
+		return DueForecast{}, err
+	}
+	return f, nil
+}
+
+// nextSend is the first instant at or after local at which a reader with
+// send time t in local's zone is due.
+func nextSend(t digest.TimeOfDay, local time.Time) time.Time {
+	y, m, d := local.Date()
+	at := t.On(y, m, d, local.Location())
+	if at.Before(local) {
+		at = t.On(y, m, d+1, local.Location())
+	}
+	return at
+}
