@@ -79,6 +79,8 @@ type Config struct {
 	Delivery Delivery
 	// Bounces tunes how bounce reports count (bounces).
 	Bounces Bounces
+	// OptIn tunes the double opt-in (optin).
+	OptIn OptIn
 	// Regions are the editions (regions), in the order readers see them. A
 	// file with a regions list replaces the defaults entirely.
 	Regions digest.Regions
@@ -135,11 +137,28 @@ type Bounces struct {
 	SoftThreshold int
 }
 
+// OptIn tunes the double opt-in: readers added with --confirm are pending
+// until they follow the link of their confirmation email.
+type OptIn struct {
+	// ExpireAfter is how long a pending reader has to confirm before
+	// becoming expired (optin.expire_after). Default 168h (7 days).
+	ExpireAfter time.Duration
+	// ConsentTextVersion names the wording of the consent the reader saw
+	// (optin.consent_text_version), recorded with each confirmation so an
+	// operator can say what a reader agreed to. Optional.
+	ConsentTextVersion string
+}
+
 // HTTP configures the HTTP server of `digest serve`.
 type HTTP struct {
 	// Listen is the host:port to listen on (http.listen). Default
 	// "127.0.0.1:8080".
 	Listen string
+	// BehindProxy says the server sits behind a reverse proxy that sets
+	// X-Forwarded-For (http.behind_proxy); only then is that header
+	// trusted for the client IP recorded with a confirmation. Default
+	// false: the IP is the connection's peer.
+	BehindProxy bool
 }
 
 // SMTP configures the connection to the outgoing mail server.
@@ -179,6 +198,7 @@ func Default() *Config {
 		Delivery: Delivery{Concurrency: 4, MaxAttempts: 8, RetryWindow: 4 * time.Hour,
 			MaxLateness: 6 * time.Hour, ShutdownGrace: 30 * time.Second},
 		Bounces: Bounces{SoftThreshold: 3},
+		OptIn:   OptIn{ExpireAfter: 7 * 24 * time.Hour},
 		Regions: defaultRegions(),
 	}
 }
@@ -245,7 +265,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.Duration("first_digest_lookback", c.FirstDigestLookback),
 		slog.Duration("late_brief_grace", c.LateBriefGrace),
 		slog.String("templates_dir", c.TemplatesDir),
-		slog.Group("http", slog.String("listen", c.HTTP.Listen)),
+		slog.Group("http", slog.String("listen", c.HTTP.Listen), slog.Bool("behind_proxy", c.HTTP.BehindProxy)),
 		slog.Group("smtp",
 			slog.String("host", c.SMTP.Host),
 			slog.Int("port", c.SMTP.Port),
@@ -260,6 +280,8 @@ func (c *Config) LogValue() slog.Value {
 			slog.Int("max_attempts", c.Delivery.MaxAttempts), slog.Duration("retry_window", c.Delivery.RetryWindow),
 			slog.Duration("max_lateness", c.Delivery.MaxLateness), slog.Duration("shutdown_grace", c.Delivery.ShutdownGrace)),
 		slog.Group("bounces", slog.Int("soft_threshold", c.Bounces.SoftThreshold)),
+		slog.Group("optin", slog.Duration("expire_after", c.OptIn.ExpireAfter),
+			slog.String("consent_text_version", c.OptIn.ConsentTextVersion)),
 		slog.Group("dkim",
 			slog.String("domain", c.DKIM.Domain),
 			slog.String("selector", c.DKIM.Selector),

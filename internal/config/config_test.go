@@ -253,6 +253,23 @@ func TestParseValidationRules(t *testing.T) {
 		{"negative soft threshold", map[string]string{"bounces.soft_threshold": "-2"}, nil,
 			[]string{"bounces.soft_threshold: must not be negative (0 never marks a reader bounced for soft bounces)"}},
 		{"fractional rate", map[string]string{"delivery.rate": "12.5"}, nil, nil},
+		{"opt-in settings", map[string]string{"optin.expire_after": "48h", "optin.consent_text_version": `"signup-form 2026-03"`, "http.behind_proxy": "true"}, nil, nil},
+		{"zero opt-in expiry", map[string]string{"optin.expire_after": "0s"}, nil,
+			[]string{"optin.expire_after: must be positive, e.g. 168h"}},
+		{"negative opt-in expiry", map[string]string{"optin.expire_after": "-1h"}, nil,
+			[]string{"optin.expire_after: must be positive, e.g. 168h"}},
+		{"opt-in expiry not a duration", map[string]string{"optin.expire_after": "7d"}, nil,
+			[]string{`optin.expire_after: "7d" is not a duration like 30s, 15m or 24h`}},
+		{"consent text version on two lines", map[string]string{"optin.consent_text_version": `"v1\nv2"`}, nil,
+			[]string{"optin.consent_text_version: must be one line without control characters"}},
+		{"consent text version too long", map[string]string{"optin.consent_text_version": strings.Repeat("v", 101)}, nil,
+			[]string{"optin.consent_text_version: is 101 characters long; the limit is 100"}},
+		{"unknown optin key", map[string]string{"optin.expires": "1h"}, nil,
+			[]string{"optin.expires: unknown key (known keys here: expire_after, consent_text_version)"}},
+		{"behind_proxy yes", map[string]string{"http.behind_proxy": "yes"}, nil,
+			[]string{`http.behind_proxy: "yes" is not true or false`}},
+		{"unknown http key", map[string]string{"http.proxy": "true"}, nil,
+			[]string{"http.proxy: unknown key (known keys here: listen, behind_proxy)"}},
 		{"smtp.port too large", map[string]string{"smtp.port": "70000"}, nil,
 			[]string{"smtp.port: 70000 is not a port number between 1 and 65535"}},
 		{"smtp.port not a number", map[string]string{"smtp.port": "smtp"}, nil,
@@ -287,7 +304,7 @@ func TestParseValidationRules(t *testing.T) {
 		{"region in an unknown zone", map[string]string{"regions": "[{code: dc, name: D.C., timezone: Mars/Olympus}]"}, nil,
 			[]string{`regions[0].timezone: unknown time zone "Mars/Olympus"`}},
 		{"unknown top-level key", map[string]string{"smpt": "x"}, nil,
-			[]string{"smpt: unknown key (known keys here: database, base_url, from, list_id, postal_address, secret, schedule, send_time, first_digest_lookback, late_brief_grace, templates_dir, http, smtp, bounce_address, dkim, delivery, bounces, regions)"}},
+			[]string{"smpt: unknown key (known keys here: database, base_url, from, list_id, postal_address, secret, schedule, send_time, first_digest_lookback, late_brief_grace, templates_dir, http, smtp, bounce_address, dkim, delivery, bounces, optin, regions)"}},
 		{"unknown smtp key", map[string]string{"smtp.hots": "x"}, nil,
 			[]string{"smtp.hots: unknown key (known keys here: host, port, tls, username, password, timeout, helo)"}},
 		{"unknown region key", map[string]string{"regions": "[{code: dc, name: D.C., zone: UTC}]"}, nil,
@@ -448,7 +465,7 @@ func TestParseRefusesDocumentTricks(t *testing.T) {
 	}{
 		{"duplicate key", configYAML(nil) + "database: other.db\n",
 			"line 12: database: is set twice (first on line 1)"},
-		{"alias", "anchor: &a x\n", "line 1: anchor: unknown key (known keys here: database, base_url, from, list_id, postal_address, secret, schedule, send_time, first_digest_lookback, late_brief_grace, templates_dir, http, smtp, bounce_address, dkim, delivery, bounces, regions)"},
+		{"alias", "anchor: &a x\n", "line 1: anchor: unknown key (known keys here: database, base_url, from, list_id, postal_address, secret, schedule, send_time, first_digest_lookback, late_brief_grace, templates_dir, http, smtp, bounce_address, dkim, delivery, bounces, optin, regions)"},
 		{"alias value", configYAML(map[string]string{"smtp.host": "&h smtp.example.org", "smtp.helo": "*h"}),
 			"line 12: smtp.helo: YAML aliases (*h) are not supported; write the value out"},
 		{"second document", configYAML(nil) + "---\ndatabase: x\n",
@@ -583,4 +600,23 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse accepted a config that Validate refuses: %v", err)
 		}
 	})
+}
+
+func TestOptInAndProxySettings(t *testing.T) {
+	cfg, err := Parse(strings.NewReader(configYAML(nil)), testEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.OptIn.ExpireAfter != 168*time.Hour || cfg.OptIn.ConsentTextVersion != "" || cfg.HTTP.BehindProxy {
+		t.Errorf("defaults: optin %+v, behind_proxy %v; want 168h, no version, false", cfg.OptIn, cfg.HTTP.BehindProxy)
+	}
+	cfg, err = Parse(strings.NewReader(configYAML(map[string]string{
+		"optin.expire_after": "36h", "optin.consent_text_version": "signup-v4", "http.behind_proxy": "true",
+	})), testEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.OptIn.ExpireAfter != 36*time.Hour || cfg.OptIn.ConsentTextVersion != "signup-v4" || !cfg.HTTP.BehindProxy {
+		t.Errorf("set: optin %+v, behind_proxy %v", cfg.OptIn, cfg.HTTP.BehindProxy)
+	}
 }

@@ -139,7 +139,10 @@ func (p *parser) document(doc *yaml.Node, c *Config) {
 		{"late_brief_grace", p.duration(&c.LateBriefGrace)},
 		{"templates_dir", p.str(&c.TemplatesDir)},
 		{"http", func(field string, n *yaml.Node) {
-			p.mapping(field, n, []key{{"listen", p.str(&c.HTTP.Listen)}})
+			p.mapping(field, n, []key{
+				{"listen", p.str(&c.HTTP.Listen)},
+				{"behind_proxy", p.boolean(&c.HTTP.BehindProxy)},
+			})
 		}},
 		{"smtp", func(field string, n *yaml.Node) {
 			p.mapping(field, n, []key{
@@ -172,6 +175,12 @@ func (p *parser) document(doc *yaml.Node, c *Config) {
 		}},
 		{"bounces", func(field string, n *yaml.Node) {
 			p.mapping(field, n, []key{{"soft_threshold", p.integer(&c.Bounces.SoftThreshold)}})
+		}},
+		{"optin", func(field string, n *yaml.Node) {
+			p.mapping(field, n, []key{
+				{"expire_after", p.duration(&c.OptIn.ExpireAfter)},
+				{"consent_text_version", p.str(&c.OptIn.ConsentTextVersion)},
+			})
 		}},
 		{"regions", p.regions(&c.Regions)},
 	})
@@ -272,6 +281,25 @@ func (p *parser) integer(dst *int) func(string, *yaml.Node) {
 			return
 		}
 		*dst = i
+	}
+}
+
+// boolean reads true or false, and nothing else: YAML 1.1's yes/no/on/off
+// are refused rather than guessed at.
+func (p *parser) boolean(dst *bool) func(string, *yaml.Node) {
+	return func(field string, n *yaml.Node) {
+		v, ok := p.scalar(field, n)
+		if !ok {
+			return
+		}
+		switch v {
+		case "true":
+			*dst = true
+		case "false":
+			*dst = false
+		default:
+			p.fail(field, n.Line, "%q is not true or false", v)
+		}
 	}
 }
 

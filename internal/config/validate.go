@@ -89,6 +89,7 @@ func (c *Config) problems() []*digest.FieldError {
 	if c.Bounces.SoftThreshold < 0 {
 		v.add("bounces.soft_threshold", "must not be negative (0 never marks a reader bounced for soft bounces)")
 	}
+	c.OptIn.problems(&v)
 	c.regionProblems(&v)
 	for _, e := range v {
 		e.Reason = c.redactSecrets(e.Reason)
@@ -446,5 +447,21 @@ func (d *Delivery) problems(v *problems) {
 	}
 	if d.ShutdownGrace <= 0 || d.ShutdownGrace > 10*time.Minute {
 		v.add("delivery.shutdown_grace", "must be between 1s and 10m, e.g. 30s")
+	}
+}
+
+// maxConsentTextVersion is the longest optin.consent_text_version, in
+// characters: a label such as "2026-03" or "signup-form-v4", not the text.
+const maxConsentTextVersion = 100
+
+func (o *OptIn) problems(v *problems) {
+	if o.ExpireAfter <= 0 {
+		v.add("optin.expire_after", "must be positive, e.g. 168h")
+	}
+	switch n := len([]rune(o.ConsentTextVersion)); {
+	case hasControl(o.ConsentTextVersion, ""):
+		v.add("optin.consent_text_version", "must be one line without control characters")
+	case n > maxConsentTextVersion:
+		v.add("optin.consent_text_version", "is %d characters long; the limit is %d", n, maxConsentTextVersion)
 	}
 }

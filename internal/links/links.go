@@ -1,7 +1,7 @@
 // Package links builds the personal URLs a digest carries (one-click
-// unsubscribe, preferences). The paths here and the routes of
-// internal/server are two halves of one contract, tested together in
-// cmd/digest's end-to-end tests.
+// unsubscribe, preferences) and the double opt-in confirmation link. The
+// paths here and the routes of internal/server are two halves of one
+// contract, tested together in cmd/digest's end-to-end tests.
 package links
 
 import (
@@ -13,7 +13,8 @@ import (
 const (
 	PurposeUnsubscribe = "unsubscribe"
 	PurposePreferences = "preferences"
-	PurposeBounce      = "bounce" // VERP tokens naming a delivery in the envelope sender
+	PurposeConfirm     = "confirm" // double opt-in: the link in the confirmation email
+	PurposeBounce      = "bounce"  // VERP tokens naming a delivery in the envelope sender
 )
 
 // Signer signs a subscriber ID for a purpose; *token.Signer is one.
@@ -42,4 +43,10 @@ func (b *Builder) Unsubscribe(subscriberID int64) string {
 // Preferences returns the subscriber's preferences page URL.
 func (b *Builder) Preferences(subscriberID int64) string {
 	return b.base + "/preferences/" + url.PathEscape(b.signer.Sign(PurposePreferences, subscriberID))
+}
+
+// Confirm returns the double opt-in link of the confirmation email: a page
+// whose button activates the subscription.
+func (b *Builder) Confirm(subscriberID int64) string {
+	return b.base + "/confirm/" + url.PathEscape(b.signer.Sign(PurposeConfirm, subscriberID))
 }

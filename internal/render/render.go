@@ -40,14 +40,16 @@ type Renderer struct {
 	html        *htmltemplate.Template
 	text        *texttemplate.Template
 	subject     *texttemplate.Template
+	confirm     *confirmTemplates // the double opt-in email (confirm.go)
 	md          *markdown
 }
 
 // New parses the three templates from fsys (templates.FS, or
-// os.DirFS(templates_dir)) and renders them once against built-in sample
-// data, so that a template naming a field that does not exist fails at
-// start-up rather than in the middle of a send. Errors name the template
-// file and line.
+// os.DirFS(templates_dir)), and those of the confirmation email (see
+// parseConfirm), and renders them once against built-in sample data, so
+// that a template naming a field that does not exist fails at start-up
+// rather than in the middle of a send. Errors name the template file and
+// line.
 func New(fsys fs.FS, opts Options) (*Renderer, error) {
 	funcs := map[string]any{
 		"wrap":      wrap,
@@ -80,6 +82,9 @@ func New(fsys fs.FS, opts Options) (*Renderer, error) {
 		if _, err := r.render(in, regions); err != nil {
 			return nil, fmt.Errorf("check templates against sample digest: %w", err)
 		}
+	}
+	if err := r.parseConfirm(fsys, funcs); err != nil {
+		return nil, err
 	}
 	return r, nil
 }

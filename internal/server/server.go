@@ -1,10 +1,13 @@
 // Package server is the HTTP side of `digest serve`: the pages behind the
-// personal links a digest carries. It owns RFC 8058 one-click unsubscribe
-// (POST /unsubscribe/{token}), the confirmation page a person sees when they
-// follow that link in a browser (a GET never unsubscribes: link scanners
-// follow links), a placeholder preferences page, and /healthz. It reads and
-// changes subscribers only through the Store it is given, and trusts a
-// subscriber ID only when a Tokens verifier vouches for it.
+// personal links a digest and a confirmation email carry. It owns RFC 8058
+// one-click unsubscribe (POST /unsubscribe/{token}) and the confirmation
+// page a person sees when they follow that link in a browser, the double
+// opt-in page (GET /confirm/{token} shows a button, POST activates), the
+// preferences page (/preferences/{token}: editions and their order, send
+// time, time zone, unsubscribe), and /healthz. A GET never changes
+// anything: link scanners follow links. It reads and changes subscribers
+// only through the Store it is given, and trusts a subscriber ID only when
+// a Tokens signer vouches for it.
 package server
 
 import (
@@ -15,7 +18,9 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
+	"time"
 
 	digest "github.com/newsroom/digest"
 )
@@ -24,6 +29,7 @@ import (
 const (
 	purposeUnsubscribe = "unsubscribe"
 	purposePreferences = "preferences"
+	purposeConfirm     = "confirm"
 )
 
 // maxBodyBytes caps a POST body. A one-click body is 26 bytes; a multipart
@@ -39,6 +45,15 @@ type Store interface {
 	// they already were. It returns an error wrapping digest.ErrNotFound
 	// for an unknown ID.
 	Unsubscribe(ctx context.Context, id int64) (changed bool, err error)
+	// UpdateSubscriber saves a subscriber's regions, time zone, send time
+	// (and name and status, which the pages pass through unchanged). With
+	// s.UpdatedAt set it fails with digest.ErrConflict when the record
+	// changed since it was read.
+	UpdateSubscriber(ctx context.Context, s *digest.Subscriber) error
+	// ConfirmSubscriber activates a pending subscriber and records the
+	// consent; changed is false when they were already active. Other
+	// statuses are refused with an error.
+	ConfirmSubscriber(ctx context.Context, id int64, c digest.Consent) (changed bool, err error)
 }
 
 // Pinger is optionally implemented by a Store; /healthz then checks it.
@@ -46,8 +61,11 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
-// Tokens verifies link tokens; *token.Signer is one.
+// Tokens signs and verifies link tokens; *token.Signer is one. Signing
+// makes the preferences link shown after a confirmation and the form
+// tokens of the preferences page.
 type Tokens interface {
+	Sign(purpose string, subscriberID int64) string
 	Verify(purpose, token string) (int64, error)
 }
 
@@ -56,9 +74,22 @@ type Options struct {
 	// PublisherName names the newsroom on every page; "the digest" when
 	// empty.
 	PublisherName string
-	// Regions gives the display names of the editions on the preferences
-	// page.
+	// Regions are the configured editions: the choices of the
+	// preferences page, and the rules its answers are checked against.
 	Regions digest.Regions
+	// PublicURL is base_url, the address readers reach the pages at. A
+	// POST whose Origin is this URL's origin is same-origin even when a
+	// proxy changed the Host header. Optional.
+	PublicURL string
+	// BehindProxy trusts the last X-Forwarded-For address as the client's
+	// (http.behind_proxy). Without it the connection's peer address is
+	// recorded: a client could write anything into the header.
+	BehindProxy bool
+	// ConsentTextVersion is recorded with each confirmation
+	// (optin.consent_text_version).
+	ConsentTextVersion string
+	// Now is the clock of the preferences form tokens; time.Now when nil.
+	Now func() time.Time
 }
 
 //go:embed templates/*.html
@@ -72,6 +103,8 @@ type Server struct {
 	logger *slog.Logger
 	pages  map[string]*template.Template
 	mux    *http.ServeMux
+	// publicOrigin is the scheme://host of Options.PublicURL, or "".
+	publicOrigin string
 }
 
 // New returns a Server. The page templates are embedded and parsed here,
@@ -83,6 +116,9 @@ func New(store Store, tokens Tokens, opts Options, logger *slog.Logger) *Server 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	s := &Server{
 		store:  store,
 		tokens: tokens,
@@ -91,7 +127,10 @@ func New(store Store, tokens Tokens, opts Options, logger *slog.Logger) *Server 
 		pages:  make(map[string]*template.Template),
 		mux:    http.NewServeMux(),
 	}
-	for _, page := range []string{"message", "confirm", "preferences"} {
+	if u, err := url.Parse(opts.PublicURL); err == nil && u.Scheme != "" && u.Host != "" {
+		s.publicOrigin = u.Scheme + "://" + u.Host
+	}
+	for _, page := range []string{"message", "confirm", "preferences", "optin"} {
 		// The templates are compiled into the binary, so a parse error is
 		// a bug caught by every test, never a runtime condition.
 		s.pages[page] = template.Must(template.New(page).Option("missingkey=error").
@@ -102,7 +141,10 @@ func New(store Store, tokens Tokens, opts Options, logger *slog.Logger) *Server 
 	s.mux.HandleFunc("GET /unsubscribe/{token}", s.confirmPage)
 	s.mux.HandleFunc("POST /unsubscribe/{token}", s.unsubscribe(purposeUnsubscribe))
 	s.mux.HandleFunc("GET /preferences/{token}", s.preferencesPage)
+	s.mux.HandleFunc("POST /preferences/{token}", s.savePreferences)
 	s.mux.HandleFunc("POST /preferences/{token}/unsubscribe", s.unsubscribe(purposePreferences))
+	s.mux.HandleFunc("GET /confirm/{token}", s.optinPage)
+	s.mux.HandleFunc("POST /confirm/{token}", s.confirm)
 	return s
 }
 
@@ -147,6 +189,11 @@ type pageData struct {
 	Editions     []string
 	SendTime     string
 	TimeZone     string
+	// Link and LinkText add a link under a message; Link is relative to
+	// the page, so it works wherever the service is mounted.
+	Link, LinkText string
+	// Form is the preferences form; nil when it is not offered.
+	Form *prefsForm
 }
 
 // confirmPage shows who would be unsubscribed and a button that POSTs back.
@@ -160,30 +207,6 @@ func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
 		Title:        "Unsubscribe",
 		Email:        maskEmail(sub.Email),
 		Unsubscribed: sub.Status == digest.StatusUnsubscribed,
-	})
-}
-
-func (s *Server) preferencesPage(w http.ResponseWriter, r *http.Request) {
-	sub, ok := s.subscriberFor(w, r, purposePreferences)
-	if !ok {
-		return
-	}
-	editions := make([]string, 0, len(sub.Regions))
-	for _, code := range sub.Regions {
-		if region, ok := s.opts.Regions.Lookup(code); ok && region.Name != "" {
-			editions = append(editions, region.Name)
-		} else {
-			editions = append(editions, code)
-		}
-	}
-	s.render(w, http.StatusOK, "preferences", pageData{
-		Title:        "Your digest",
-		Email:        maskEmail(sub.Email),
-		Token:        r.PathValue("token"),
-		Unsubscribed: sub.Status == digest.StatusUnsubscribed,
-		Editions:     editions,
-		SendTime:     sub.SendTime.String(),
-		TimeZone:     sub.TimeZone,
 	})
 }
 
@@ -289,6 +312,20 @@ func (s *Server) serverError(w http.ResponseWriter) {
 
 func (s *Server) renderMessage(w http.ResponseWriter, status int, title, text string) {
 	s.render(w, status, "message", pageData{Title: title, Text: text})
+}
+
+// editionNames returns the display names of region codes, in their order;
+// a code no longer configured shows as itself.
+func (s *Server) editionNames(codes []string) []string {
+	names := make([]string, 0, len(codes))
+	for _, code := range codes {
+		if region, ok := s.opts.Regions.Lookup(code); ok && region.Name != "" {
+			names = append(names, region.Name)
+		} else {
+			names = append(names, code)
+		}
+	}
+	return names
 }
 
 // render executes a page into memory first, so a template failure becomes

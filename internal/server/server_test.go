@@ -61,6 +61,39 @@ func (f *fakeStore) Unsubscribe(_ context.Context, id int64) (bool, error) {
 	return true, nil
 }
 
+func (f *fakeStore) UpdateSubscriber(_ context.Context, s *digest.Subscriber) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failure != nil {
+		return f.failure
+	}
+	if _, ok := f.subs[s.ID]; !ok {
+		return fmt.Errorf("subscriber %d: %w", s.ID, digest.ErrNotFound)
+	}
+	f.subs[s.ID] = *s
+	return nil
+}
+
+func (f *fakeStore) ConfirmSubscriber(_ context.Context, id int64, c digest.Consent) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failure != nil {
+		return false, f.failure
+	}
+	s, ok := f.subs[id]
+	switch {
+	case !ok:
+		return false, fmt.Errorf("subscriber %d: %w", id, digest.ErrNotFound)
+	case s.Status == digest.StatusActive:
+		return false, nil
+	case s.Status != digest.StatusPending:
+		return false, digest.Invalid("subscriber", "status", "%s", s.Status)
+	}
+	s.Status, s.Consent = digest.StatusActive, c
+	f.subs[id] = s
+	return true, nil
+}
+
 func (f *fakeStore) Ping(context.Context) error { return f.pingErr }
 
 func (f *fakeStore) status(id int64) digest.SubscriberStatus {
@@ -290,11 +323,19 @@ var inputPattern = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value
 // browser would: to the action resolved against the page URL.
 func submitForm(t *testing.T, f *fixture, path string) response {
 	t.Helper()
+	return submitFormAt(t, f, path, 0)
+}
+
+// submitFormAt is submitForm for the page's form number n (from 0),
+// posting only its hidden fields.
+func submitFormAt(t *testing.T, f *fixture, path string, n int) response {
+	t.Helper()
 	page := f.do(t, http.MethodGet, path, "", nil)
-	m := formPattern.FindStringSubmatch(page.body)
-	if m == nil {
-		t.Fatalf("no form on %s:\n%s", path, page.body)
+	all := formPattern.FindAllStringSubmatch(page.body, -1)
+	if len(all) <= n {
+		t.Fatalf("no form %d on %s:\n%s", n, path, page.body)
 	}
+	m := all[n]
 	base, err := url.Parse(f.srv.URL + path)
 	if err != nil {
 		t.Fatal(err)
@@ -325,7 +366,8 @@ func TestPreferencesPage(t *testing.T) {
 	if f.store.status(zoeID) != digest.StatusActive {
 		t.Fatal("viewing preferences unsubscribed the reader")
 	}
-	if got := submitForm(t, f, path); got.status != http.StatusOK || f.store.status(zoeID) != digest.StatusUnsubscribed {
+	// The second form is the unsubscribe button; the first, the settings.
+	if got := submitFormAt(t, f, path, 1); got.status != http.StatusOK || f.store.status(zoeID) != digest.StatusUnsubscribed {
 		t.Errorf("preferences form: status %d, reader %s", got.status, f.store.status(zoeID))
 	}
 	if r := f.do(t, http.MethodGet, "/preferences/"+f.signer.Sign("unsubscribe", zoeID), "", nil); r.status != http.StatusBadRequest {
