@@ -10,7 +10,6 @@ import (
 
 	"github.com/newsroom/digest/internal/delivery"
 	"github.com/newsroom/digest/internal/schedule"
-	"github.com/newsroom/digest/internal/server"
 	"github.com/spf13/cobra"
 )
 
@@ -27,8 +26,9 @@ func (a *app) serveCmd() *cobra.Command {
 		Long: `Run the daemon. A pass runs at start-up and then on the configured cron
 schedule (default every 5 minutes, in UTC); each pass sends the readers whose
 local send time has come. The HTTP server answers one-click unsubscribes
-(RFC 8058), the unsubscribe confirmation page, the preferences page and
-/healthz.
+(RFC 8058), the unsubscribe confirmation page, the preferences page, the
+double opt-in confirmation page and /healthz. Before each pass, sign-ups
+not confirmed within optin.expire_after become expired.
 
 SIGINT or SIGTERM stops the scheduler, lets a running pass finish (up to a
 minute), then closes the HTTP server and the database.`,
@@ -62,16 +62,21 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	defer held.Release()
 	sched, err := schedule.New(cfg.Schedule, func(ctx context.Context) error {
-		_, err := pl.pass.Run(ctx, time.Now(), delivery.RunOptions{})
+		now := time.Now()
+		// Lapse unconfirmed sign-ups first; a failure here must not stop
+		// the digests of everyone else.
+		if err := expirePending(ctx, pl.db, cfg, now, logger); err != nil {
+			logger.Error("expire pending subscribers failed", "err", err)
+		}
+		_, err := pl.pass.Run(ctx, now, delivery.RunOptions{})
 		return err
 	}, logger.With("component", "scheduler"))
 	if err != nil {
 		return fmt.Errorf("schedule: %w", err)
 	}
 
-	from := senderName(cfg.From)
 	srv := &http.Server{
-		Handler:           httpHandler(server.New(pl.db, pl.signer, server.Options{PublisherName: from, Regions: cfg.Regions}, logger.With("component", "http")).Handler(), pl.metrics.Handler()),
+		Handler:           httpHandler(pages(cfg, pl.db, pl.signer, logger).Handler(), pl.metrics.Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -118,7 +123,7 @@ func (a *app) serve(ctx context.Context) error {
 
 // httpHandler serves the reader-facing pages and, at /metrics, the
 // Prometheus metrics. A proxy in front should forward only the reader
-// paths (/unsubscribe/, /preferences/).
+// paths (/unsubscribe/, /preferences/, /confirm/).
 func httpHandler(pages, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics)

@@ -1,0 +1,579 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/sqlite"
+	"github.com/newsroom/digest/internal/subscribers"
+)
+
+// maxImportListed is how many problems, and how many notes about addresses
+// already present, an import prints; the rest are counted.
+const maxImportListed = 100
+
+// Progress bars appear on a terminal for inputs at least this large.
+const (
+	progressBytes = 1 << 20
+	progressRows  = 10_000
+)
+
+// importFlags are the options of `subscribers import`.
+type importFlags struct {
+	format         string
+	ignoreColumns  bool
+	skipInvalid    bool
+	dryRun         bool
+	updateExisting bool
+	resubscribe    bool
+}
+
+func (a *app) subscribersImportCmd() *cobra.Command {
+	var f importFlags
+	cmd := &cobra.Command{
+		Use:   "import FILE",
+		Short: "Import subscribers from a CSV or JSON lines file",
+		Long: `Import subscribers from FILE ('-' reads standard input).
+
+Formats. CSV (RFC 4180) with a header row, or JSON lines (one object per
+line) for files ending in .jsonl or .ndjson, or with --format jsonl. The
+file must be UTF-8; a byte order mark, quoted fields with commas, quotes
+and line breaks, and CRLF, LF or mixed line ends are fine.
+
+Columns (CSV header names and JSON keys; case-insensitive, any order):
+  email       required
+  name        optional
+  regions     required: region codes, preferred first; "lagos,bxl" or
+              "lagos;bxl" in CSV, ["lagos","bxl"] in JSON
+  timezone    optional IANA zone; default: the first region's
+  send_time   optional HH:MM; default: the config's send_time
+  status      optional: active (default), pending, unsubscribed, bounced
+              or expired
+  created_at, consent_source
+              written by 'subscribers export'; accepted and ignored, so an
+              export imports again as it is
+Any other column is an error, unless --ignore-columns. A CSV cell that
+starts with an apostrophe followed by =, +, -, @, a tab or a CR loses that
+one apostrophe: it is how an export protects spreadsheets from formulas.
+
+Checking. Every record is checked as 'subscribers add' checks it (address
+syntax and IDN domains, known regions, a real time zone, HH:MM), and an
+address may appear only once in a file. Every problem is printed as
+FILE:LINE: COLUMN: REASON, LINE being where the record starts (the first
+100; the rest are counted). If any record is invalid, nothing is imported
+and the exit code is 1; --skip-invalid imports the valid records and
+exits 0 unless none was valid. --dry-run checks the file and the database
+and reports what an import would do, writing nothing; its exit code is
+the one the import would have.
+
+Addresses already present. An import never changes a subscriber by
+surprise. An active or pending address is reported and skipped, unless
+--update-existing, which sets the name, regions, time zone and send time
+the record gives (an empty cell keeps the current value), and the status
+when the record has one. An address that unsubscribed, bounced, expired or
+is suppressed is reported and left alone, unless --resubscribe, which
+reactivates it with the record's values and a new consent record (and
+lifts the suppression). An erased address (remove --erase) is never
+re-added by an import: 'subscribers unsuppress' it first. These rows are
+counted as skipped, not invalid: re-running an import, or importing a
+list that overlaps the database, is normal.
+
+Writing. New subscribers get the record's status (active by default) and
+the consent source "import:FILENAME" at the time of the import. Rows are
+written in transactions of 5,000, so 'digest serve' keeps working on the
+same database; an interrupted import keeps what it wrote, and running it
+again skips what is already there. A progress bar shows on a terminal,
+never in a pipe or with --quiet. The last line sums up:
+  created N, updated N, skipped N (already present), refused N (invalid)`,
+		Example: `  digest subscribers import readers.csv
+  digest subscribers import --dry-run readers.csv
+  digest subscribers import --skip-invalid --update-existing crm-export.csv
+  digest subscribers export | ssh other-host digest subscribers import -
+  digest subscribers import --format jsonl - < readers.ndjson`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.importSubscribers(cmd.Context(), args[0], f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.format, "format", "", "csv or jsonl (default: by the file's extension; csv for '-')")
+	fl.BoolVar(&f.ignoreColumns, "ignore-columns", false, "skip unknown columns instead of refusing the file")
+	fl.BoolVar(&f.skipInvalid, "skip-invalid", false, "import the valid records and report the others")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "check and report, write nothing")
+	fl.BoolVar(&f.updateExisting, "update-existing", false, "update name, regions, timezone, send time and status of subscribers already present")
+	fl.BoolVar(&f.resubscribe, "resubscribe", false, "reactivate addresses that unsubscribed, bounced, expired or are suppressed")
+	return cmd
+}
+
+// importSubscribers runs `subscribers import`.
+func (a *app) importSubscribers(ctx context.Context, path string, f importFlags) error {
+	format, err := importFormat(f.format, path)
+	if err != nil {
+		return err
+	}
+	cfg, err := a.loadConfig(false)
+	if err != nil {
+		return err
+	}
+	in, name, size, err := a.openImport(path)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	var r io.Reader = in
+	bar := a.progressBar(size, size >= progressBytes, "reading "+name, true)
+	if bar != nil {
+		r = io.TeeReader(in, bar)
+	}
+	consent := digest.Consent{Source: "import:" + consentName(path), At: time.Now().UTC()}
+	var rows importBatches
+	problems, err := subscribers.ReadImport(r, subscribers.ImportOptions{
+		File: name, Format: format, IgnoreColumns: f.ignoreColumns,
+		Defaults: subscribers.Defaults{SendTime: cfg.SendTime, Regions: cfg.Regions},
+		Key:      sqlite.EmailKey,
+	}, func(r subscribers.Row) { rows.add(r, consent) })
+	finishProgress(bar)
+	if err != nil {
+		return err
+	}
+	refused := countRecords(problems)
+	mode := sqlite.ImportMode{UpdateExisting: f.updateExisting, Resubscribe: f.resubscribe}
+
+	a.printProblems(problems, refused)
+	if refused > 0 && !f.skipInvalid && !f.dryRun {
+		return fmt.Errorf("%s: %d invalid record%s; nothing imported (fix %s and run again, or --skip-invalid imports the %d valid record%s)",
+			name, refused, pluralS(refused), itOrThem(refused), rows.n, pluralS(rows.n))
+	}
+
+	var res sqlite.ImportResult
+	if f.dryRun {
+		res, err = planImport(ctx, db, rows, mode)
+	} else {
+		res, err = a.writeImport(ctx, db, rows, mode)
+	}
+	a.printNotes(name, rows, res.Outcomes)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			a.noteErr("digest: stopped; %s\n", importSummary(res, refused))
+			a.noteErr("digest: the rows written stay; running the import again skips them\n")
+		}
+		return err
+	}
+
+	switch {
+	case f.dryRun:
+		a.say("%s: dry run, nothing written: would have %s\n", name, importSummary(res, refused))
+	default:
+		a.say("%s: %s\n", name, importSummary(res, refused))
+	}
+	switch {
+	case refused > 0 && !f.skipInvalid:
+		return fmt.Errorf("%s: %d invalid record%s; an import would change nothing (fix %s, or --skip-invalid)",
+			name, refused, pluralS(refused), itOrThem(refused))
+	case refused > 0 && rows.n == 0:
+		return fmt.Errorf("%s: no valid record", name)
+	}
+	return nil
+}
+
+// importFormat returns the --format asked for, or the one the file name
+// implies.
+func importFormat(flag, path string) (subscribers.Format, error) {
+	switch flag {
+	case "":
+		return subscribers.FormatFor(path), nil
+	case string(subscribers.CSV), string(subscribers.JSONLines):
+		return subscribers.Format(flag), nil
+	}
+	return "", usageError{fmt.Errorf("--format: %q is not one of csv, jsonl", flag)}
+}
+
+// openImport opens the file to import, or standard input for "-". name is
+// how problems name it; size is -1 when unknown.
+func (a *app) openImport(path string) (rc io.ReadCloser, name string, size int64, err error) {
+	if path == "-" {
+		return io.NopCloser(a.stdin), "stdin", -1, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, "", 0, fmt.Errorf("import: %w", err)
+	}
+	size = -1
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		size = st.Size()
+	}
+	return f, path, size, nil
+}
+
+// consentName is how the consent source names the file: its base name, so
+// the record does not carry the operator's directory layout.
+func consentName(path string) string {
+	if path == "-" {
+		return "stdin"
+	}
+	return filepath.Base(path)
+}
+
+// importBatches holds the valid rows of a file as the database imports
+// them, in batches of sqlite.ImportBatch: no slice of a million rows is
+// grown and copied, and each batch is one transaction as it is.
+type importBatches struct {
+	batches [][]sqlite.ImportRow
+	lines   [][]int // the line of each row, for messages
+	n       int
+}
+
+// add appends a valid row, with the consent an import records.
+func (b *importBatches) add(r subscribers.Row, consent digest.Consent) {
+	if k := len(b.batches); k == 0 || len(b.batches[k-1]) == sqlite.ImportBatch {
+		b.batches = append(b.batches, make([]sqlite.ImportRow, 0, sqlite.ImportBatch))
+		b.lines = append(b.lines, make([]int, 0, sqlite.ImportBatch))
+	}
+	s := r.Subscriber
+	s.Consent = consent
+	k := len(b.batches) - 1
+	b.batches[k] = append(b.batches[k], sqlite.ImportRow{Subscriber: s,
+		SetName: r.HasName, SetTimeZone: r.HasTimeZone, SetSendTime: r.HasSendTime, SetStatus: r.HasStatus})
+	b.lines[k] = append(b.lines[k], r.Line)
+	b.n++
+}
+
+// planImport decides, without writing, what an import would do.
+func planImport(ctx context.Context, db *sqlite.DB, rows importBatches, mode sqlite.ImportMode) (sqlite.ImportResult, error) {
+	var res sqlite.ImportResult
+	for _, batch := range rows.batches {
+		emails := make([]string, len(batch))
+		for i, r := range batch {
+			emails[i] = r.Subscriber.Email
+		}
+		existing, err := db.ExistingSubscribers(ctx, emails)
+		if err != nil {
+			return res, err
+		}
+		for _, r := range batch {
+			var e *sqlite.Existing
+			if x, ok := existing[r.Subscriber.Email]; ok {
+				e = &x
+			}
+			out, _ := mode.Plan(r, e)
+			res.Add(out)
+		}
+	}
+	return res, nil
+}
+
+// writeImport writes the rows batch by batch, with a progress bar on a
+// terminal. On an error the result counts what was written.
+func (a *app) writeImport(ctx context.Context, db *sqlite.DB, rows importBatches, mode sqlite.ImportMode) (sqlite.ImportResult, error) {
+	var total sqlite.ImportResult
+	bar := a.progressBar(int64(rows.n), rows.n >= progressRows, "importing", false)
+	defer finishProgress(bar)
+	for _, batch := range rows.batches {
+		res, err := db.ImportSubscribers(ctx, batch, mode)
+		for _, o := range res.Outcomes {
+			total.Add(o)
+		}
+		if err != nil {
+			return total, err
+		}
+		if bar != nil {
+			_ = bar.Add(len(batch))
+		}
+	}
+	return total, nil
+}
+
+// countRecords counts the records with at least one problem.
+func countRecords(problems []subscribers.Problem) int {
+	n, last := 0, -1
+	for _, p := range problems {
+		if p.Line != last {
+			n, last = n+1, p.Line
+		}
+	}
+	return n
+}
+
+// printProblems prints the first maxImportListed problems to stderr.
+func (a *app) printProblems(problems []subscribers.Problem, records int) {
+	for i, p := range problems {
+		if i == maxImportListed {
+			fmt.Fprintf(a.stderr, "... and %d more problem%s (%d invalid record%s in all)\n",
+				len(problems)-maxImportListed, pluralS(len(problems)-maxImportListed), records, pluralS(records))
+			break
+		}
+		fmt.Fprintln(a.stderr, p.Error())
+	}
+}
+
+// printNotes explains, on stderr, each row an import skipped or would skip
+// because of what the database holds (the first maxImportListed of them).
+func (a *app) printNotes(name string, rows importBatches, outcomes []sqlite.ImportOutcome) {
+	if a.quiet {
+		return
+	}
+	n := 0
+	for i, o := range outcomes {
+		note := skipReason(o)
+		if note == "" {
+			continue
+		}
+		if n++; n <= maxImportListed {
+			line := rows.lines[i/sqlite.ImportBatch][i%sqlite.ImportBatch]
+			fmt.Fprintf(a.stderr, "%s:%d: email: %s\n", name, line, note)
+		}
+	}
+	if n > maxImportListed {
+		fmt.Fprintf(a.stderr, "... and %d more address%s already present\n", n-maxImportListed, pluralES(n-maxImportListed))
+	}
+}
+
+// skipReason says why a row was skipped; "" when it was not, or when it
+// was already exactly as the row says.
+func skipReason(o sqlite.ImportOutcome) string {
+	switch o.Action {
+	case sqlite.ImportSkipExisting:
+		return fmt.Sprintf("already subscribed (%s); --update-existing updates name, regions, timezone and send time", o.Was)
+	case sqlite.ImportSkipInactive:
+		switch {
+		case o.Erased:
+			return "erased on request; an import never re-adds it ('digest subscribers unsuppress' it first)"
+		case o.Suppressed != "":
+			return fmt.Sprintf("suppressed (%s); not resubscribed without --resubscribe", o.Suppressed)
+		}
+		return fmt.Sprintf("%s; not resubscribed without --resubscribe", o.Was)
+	}
+	return ""
+}
+
+// importSummary is the closing count of an import.
+func importSummary(res sqlite.ImportResult, refused int) string {
+	return fmt.Sprintf("created %d, updated %d, skipped %d (already present), refused %d (invalid)",
+		res.Created, res.Updated, res.Unchanged+res.Skipped, refused)
+}
+
+// noteErr prints a message for people on stderr, unless --quiet.
+func (a *app) noteErr(format string, args ...any) {
+	if !a.quiet {
+		fmt.Fprintf(a.stderr, format, args...)
+	}
+}
+
+// progressBar returns a progress bar on stderr when it is a terminal, the
+// work is large enough to be worth one (show), and --quiet is off; nil
+// otherwise. total -1 draws a spinner.
+func (a *app) progressBar(total int64, show bool, desc string, bytes bool) *progressbar.ProgressBar {
+	if a.quiet || !isTerminal(a.stderr) || (!show && total >= 0) {
+		return nil
+	}
+	opts := []progressbar.Option{
+		progressbar.OptionSetWriter(a.stderr),
+		progressbar.OptionSetDescription(desc),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(100 * time.Millisecond),
+		progressbar.OptionShowCount(),
+		progressbar.OptionClearOnFinish(),
+	}
+	if bytes {
+		opts = append(opts, progressbar.OptionShowBytes(true))
+	} else {
+		opts = append(opts, progressbar.OptionShowIts(), progressbar.OptionSetItsString("rows"))
+	}
+	return progressbar.NewOptions64(total, opts...)
+}
+
+func finishProgress(bar *progressbar.ProgressBar) {
+	if bar != nil {
+		_ = bar.Finish()
+	}
+}
+
+func pluralS(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func pluralES(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "es"
+}
+
+func itOrThem(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
+}
+
+func (a *app) subscribersExportCmd() *cobra.Command {
+	var format, out, status, region string
+	cmd := &cobra.Command{
+		Use:   "export",
+		Short: "Write subscribers to a CSV or JSON lines file",
+		Long: `Write subscribers, in the order they were added, to standard output or to
+--out FILE, streaming: memory stays the same however long the list.
+
+CSV (the default) has a header row and LF line ends:
+  email,name,regions,timezone,send_time,status,created_at,consent_source
+regions are the codes in the reader's order, comma-separated ("lagos,bxl",
+quoted); created_at is RFC 3339 in UTC. A cell that a spreadsheet would run
+as a formula (starting with =, +, -, @, a tab or a CR, after any
+apostrophes) gets a leading apostrophe, which spreadsheets do not show and
+'subscribers import' removes again, so a name like =HYPERLINK(...) is
+shown as text and still round-trips exactly.
+
+JSON lines (--format jsonl, or --out ending in .jsonl or .ndjson) has one
+object per subscriber with the same keys; regions is an array.
+
+An export imports again as it is ('subscribers import FILE'): the same
+addresses, names, regions in order, time zones, send times and statuses.
+--out writes a new file readable only by its owner (it holds personal
+data) and replaces FILE only when the export is complete.
+
+While 'digest serve' runs, an export reads in short transactions: a reader
+who signs up meanwhile may or may not be included.`,
+		Example: `  digest subscribers export > readers.csv
+  digest subscribers export --out readers.jsonl
+  digest subscribers export --status active --region lagos --out lagos.csv`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.exportSubscribers(cmd.Context(), format, out, status, region)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "", "csv or jsonl (default: by --out's extension, else csv)")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "write to this file instead of standard output")
+	cmd.Flags().StringVar(&status, "status", "", "only subscribers with this status")
+	cmd.Flags().StringVar(&region, "region", "", "only subscribers of this region")
+	return cmd
+}
+
+// exportSubscribers runs `subscribers export`.
+func (a *app) exportSubscribers(ctx context.Context, format, out, status, region string) error {
+	var f subscribers.Format
+	switch format {
+	case "":
+		f = subscribers.CSV
+		if out != "" && out != "-" {
+			f = subscribers.FormatFor(out)
+		}
+	case string(subscribers.CSV), string(subscribers.JSONLines):
+		f = subscribers.Format(format)
+	default:
+		return usageError{fmt.Errorf("--format: %q is not one of csv, jsonl", format)}
+	}
+	st := digest.SubscriberStatus(status)
+	if status != "" && !st.Valid() {
+		return usageError{fmt.Errorf("--status: %q is not one of %s", status, subscriberStatusList())}
+	}
+	cfg, err := a.loadConfig(false)
+	if err != nil {
+		return err
+	}
+	if _, ok := cfg.Regions.Lookup(region); region != "" && !ok {
+		return usageError{fmt.Errorf("--region: unknown region %q (known: %s)", region, strings.Join(cfg.Regions.Codes(), ", "))}
+	}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	w, commit, err := a.exportTarget(out)
+	if err != nil {
+		return err
+	}
+	defer commit(false)
+	e, err := subscribers.NewExporter(w, f)
+	if err != nil {
+		return err
+	}
+	n := 0
+	err = db.StreamSubscribers(ctx, sqlite.SubscriberFilter{Status: st, Region: region}, func(s digest.Subscriber) error {
+		n++
+		return e.Write(s)
+	})
+	if err == nil {
+		err = e.Flush()
+	}
+	if err == nil {
+		err = commit(true)
+	}
+	if err != nil {
+		return fmt.Errorf("export subscribers: %w", err)
+	}
+	if out != "" && out != "-" {
+		a.say("exported %d subscriber%s to %s\n", n, pluralS(n), out)
+	}
+	return nil
+}
+
+// exportTarget returns where an export writes, and commit, which on true
+// puts a file export in place and on false (after a failure) removes it.
+// Calling commit again after the first time does nothing.
+func (a *app) exportTarget(out string) (io.Writer, func(ok bool) error, error) {
+	if out == "" || out == "-" {
+		return a.stdout, func(bool) error { return nil }, nil
+	}
+	// A temporary file beside the target, renamed at the end: a failed or
+	// interrupted export never leaves a truncated file under the name.
+	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp")
+	if err != nil {
+		return nil, nil, fmt.Errorf("export: %w", err)
+	}
+	done := false
+	commit := func(ok bool) error {
+		if done {
+			return nil
+		}
+		done = true
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+			return nil
+		}
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+			return err
+		}
+		if err := tmp.Close(); err != nil {
+			os.Remove(tmp.Name())
+			return err
+		}
+		if err := os.Rename(tmp.Name(), out); err != nil {
+			os.Remove(tmp.Name())
+			return err
+		}
+		return nil
+	}
+	return tmp, commit, nil
+}
+
+// statusList names every subscriber status, for messages.
+func subscriberStatusList() string {
+	names := make([]string, len(digest.SubscriberStatuses))
+	for i, s := range digest.SubscriberStatuses {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}

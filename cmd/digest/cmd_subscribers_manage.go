@@ -1,0 +1,333 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/sqlite"
+	"github.com/newsroom/digest/internal/subscribers"
+	"github.com/spf13/cobra"
+)
+
+// subscriberNotFound words a missing subscriber for the operator.
+func subscriberNotFound(email string, err error) error {
+	if errors.Is(err, digest.ErrNotFound) {
+		return fmt.Errorf("no subscriber %s", email)
+	}
+	return err
+}
+
+func (a *app) subscribersShowCmd() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:     "show EMAIL",
+		Short:   "Show one subscriber: settings, consent, suppression and recent deliveries",
+		Example: `  digest subscribers show ada@example.com`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "text" && format != "json" {
+				return usageError{fmt.Errorf("--format: %q is not one of text, json", format)}
+			}
+			ctx := cmd.Context()
+			db, err := a.openDatabase(ctx)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			s, err := db.SubscriberByEmail(ctx, args[0])
+			if err != nil {
+				return subscriberNotFound(args[0], err)
+			}
+			reason, suppressed, err := db.Suppressed(ctx, s.Email)
+			if err != nil {
+				return err
+			}
+			ds, err := db.ListDeliveries(ctx, sqlite.DeliveryFilter{SubscriberID: s.ID})
+			if err != nil {
+				return err
+			}
+			if len(ds) > 5 {
+				ds = ds[len(ds)-5:]
+			}
+			if format == "json" {
+				out := struct {
+					subscriberJSON
+					Suppressed       bool           `json:"suppressed"`
+					SuppressedReason string         `json:"suppressed_reason,omitempty"`
+					Deliveries       []deliveryJSON `json:"recent_deliveries"`
+				}{subscriberJSON: toSubscriberJSON(s), Suppressed: suppressed, SuppressedReason: reason, Deliveries: []deliveryJSON{}}
+				for _, d := range ds {
+					out.Deliveries = append(out.Deliveries, toDeliveryJSON(d, s.Email))
+				}
+				return writeJSON(a.stdout, out)
+			}
+			w := a.stdout
+			fmt.Fprintf(w, "subscriber %d\n  email       %s\n  name        %s\n  status      %s\n  regions     %s\n  time zone   %s\n  send time   %s\n",
+				s.ID, s.Email, dash(s.Name), s.Status, strings.Join(s.Regions, ", "), s.TimeZone, s.SendTime)
+			fmt.Fprintf(w, "  last digest cut-off %s\n  joined      %s\n  updated     %s\n", timeOrDash(s.Watermark), timeOrDash(s.CreatedAt), timeOrDash(s.UpdatedAt))
+			c := s.Consent
+			fmt.Fprintf(w, "consent\n  source      %s\n  at          %s\n  confirmed   %s\n  ip          %s\n  user agent  %s\n  wording     %s\n",
+				dash(c.Source), timeOrDash(c.At), timeOrDash(c.ConfirmedAt), dash(c.IP), dash(c.UserAgent), dash(c.TextVersion))
+			if suppressed {
+				fmt.Fprintf(w, "suppressed: %s\n", reason)
+			}
+			fmt.Fprintln(w, "recent deliveries")
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			for _, d := range ds {
+				fmt.Fprintf(tw, "  %d\t%s\t%s\t%d attempts\t%s\n", d.ID, d.DigestDate, d.Status, d.Attempts, truncate(d.Error, 60))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	return cmd
+}
+
+func (a *app) subscribersUpdateCmd() *cobra.Command {
+	var name, regions, zone, sendTime, status string
+	cmd := &cobra.Command{
+		Use:   "update EMAIL",
+		Short: "Change a subscriber's name, regions, time zone, send time or status",
+		Long: `Change the settings given; the others stay as they are. The new settings
+are validated like a new subscriber's. Setting the status to active does not
+override a suppression: unsuppress the address first.`,
+		Example: `  digest subscribers update ada@example.com --regions bxl,lagos
+  digest subscribers update ada@example.com --send-time 07:15 --timezone Europe/Paris
+  digest subscribers update ada@example.com --status active`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			flags := cmd.Flags()
+			if !flags.Changed("name") && !flags.Changed("regions") && !flags.Changed("timezone") &&
+				!flags.Changed("send-time") && !flags.Changed("status") {
+				return usageError{errors.New("nothing to change: give --name, --regions, --timezone, --send-time or --status")}
+			}
+			ctx := cmd.Context()
+			cfg, err := a.loadConfig(false)
+			if err != nil {
+				return err
+			}
+			db, err := openDB(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			cur, err := db.SubscriberByEmail(ctx, args[0])
+			if err != nil {
+				return subscriberNotFound(args[0], err)
+			}
+			in := subscribers.Input{Email: cur.Email, Name: cur.Name, Regions: cur.Regions, TimeZone: cur.TimeZone,
+				SendTime: cur.SendTime.String(), Status: cur.Status}
+			if flags.Changed("name") {
+				in.Name = name
+			}
+			if flags.Changed("regions") {
+				in.Regions = splitList(regions)
+				if !flags.Changed("timezone") && cur.TimeZone == firstZone(cfg.Regions, cur.Regions) {
+					// The zone was the default, the first region's: it
+					// follows the new first region.
+					in.TimeZone = ""
+				}
+			}
+			if flags.Changed("timezone") {
+				in.TimeZone = zone
+			}
+			if flags.Changed("send-time") {
+				in.SendTime = sendTime
+			}
+			if flags.Changed("status") {
+				in.Status = digest.SubscriberStatus(status)
+			}
+			next, err := subscribers.New(in, subscribers.Defaults{SendTime: cfg.SendTime, Regions: cfg.Regions})
+			if err != nil {
+				return usageError{err}
+			}
+			if next.Status == digest.StatusActive && cur.Status != digest.StatusActive {
+				if reason, ok, err := db.Suppressed(ctx, cur.Email); err != nil {
+					return err
+				} else if ok {
+					return fmt.Errorf("%s is suppressed (%s); run 'digest subscribers unsuppress %s' first", cur.Email, reason, cur.Email)
+				}
+			}
+			next.ID, next.Email, next.Watermark, next.Consent = cur.ID, cur.Email, cur.Watermark, cur.Consent
+			if err := db.UpdateSubscriber(ctx, &next); err != nil {
+				return fmt.Errorf("update %s: %w", cur.Email, err)
+			}
+			a.say("updated %s: %s; %s %s; %s\n", next.Email, strings.Join(next.Regions, ","), next.SendTime, next.TimeZone, next.Status)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "the reader's name")
+	cmd.Flags().StringVar(&regions, "regions", "", "comma-separated region codes, preferred first")
+	cmd.Flags().StringVar(&zone, "timezone", "", "IANA time zone")
+	cmd.Flags().StringVar(&sendTime, "send-time", "", "local time of day to send, HH:MM")
+	cmd.Flags().StringVar(&status, "status", "", "pending, active, unsubscribed, bounced or expired")
+	return cmd
+}
+
+// firstZone is the zone of the first of codes, the default zone of a reader.
+func firstZone(rs digest.Regions, codes []string) string {
+	if len(codes) == 0 {
+		return ""
+	}
+	r, _ := rs.Lookup(codes[0])
+	return r.TimeZone
+}
+
+func (a *app) subscribersRemoveCmd() *cobra.Command {
+	var erase bool
+	cmd := &cobra.Command{
+		Use:   "remove EMAIL",
+		Short: "Unsubscribe a reader, or erase everything about them (--erase)",
+		Long: `Unsubscribe a reader: they get no more digests, and their history stays.
+
+With --erase, delete everything the database holds about the person (GDPR
+erasure): the subscriber, their regions, deliveries and history. Only a keyed
+hash of the address is kept, on the suppression list, so the address is never
+mailed again and no import brings it back, while the list does not reveal it.
+Erasure needs the config's secret (the key of that hash) and cannot be
+undone.`,
+		Example: `  digest subscribers remove ada@example.com
+  digest subscribers remove --erase ada@example.com`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if erase {
+				cfg, err := a.loadConfig(true)
+				if err != nil {
+					return err
+				}
+				db, err := openDB(ctx, cfg)
+				if err != nil {
+					return err
+				}
+				defer db.Close()
+				if err := db.EraseSubscriber(ctx, args[0]); err != nil {
+					return err
+				}
+				a.say("erased %s: no data about them is left; the address stays suppressed\n", args[0])
+				return nil
+			}
+			db, err := a.openDatabase(ctx)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			s, err := db.SubscriberByEmail(ctx, args[0])
+			if err != nil {
+				return subscriberNotFound(args[0], err)
+			}
+			changed, err := db.Unsubscribe(ctx, s.ID)
+			if err != nil {
+				return err
+			}
+			if changed {
+				a.say("unsubscribed %s\n", s.Email)
+			} else {
+				a.say("%s was already unsubscribed\n", s.Email)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&erase, "erase", false, "delete all data about the person, keeping only a keyed hash that stays suppressed")
+	return cmd
+}
+
+func (a *app) subscribersSuppressCmd() *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "suppress EMAIL...",
+		Short: "Never mail these addresses (and unsubscribe their readers)",
+		Long: `Put addresses on the suppression list: they are never mailed and imports do
+not re-add them, even with --resubscribe. A reader with such an address is
+unsubscribed. An address need not belong to a subscriber.`,
+		Example: `  digest subscribers suppress abuse@example.com --reason "legal request 2026-118"`,
+		Args:    minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			for _, e := range args {
+				if _, err := subscribers.ValidateEmail(e); err != nil {
+					return usageError{err}
+				}
+			}
+			db, err := a.openDatabase(ctx)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			for _, e := range args {
+				if err := db.Suppress(ctx, e, reason); err != nil {
+					return err
+				}
+				a.say("suppressed %s\n", e)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "suppressed by an operator", "why, for the record")
+	return cmd
+}
+
+func (a *app) subscribersUnsuppressCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "unsuppress EMAIL...",
+		Short: "Take addresses off the suppression list",
+		Long: `Take addresses off the suppression list. This does not resubscribe anyone:
+set the reader's status with 'subscribers update --status active' if they
+asked to come back.`,
+		Example: `  digest subscribers unsuppress ada@example.com`,
+		Args:    minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			cfg, err := a.loadConfig(false)
+			if err != nil {
+				return err
+			}
+			db, err := openDB(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			missing := 0
+			for _, e := range args {
+				removed, err := db.Unsuppress(ctx, e)
+				if err != nil {
+					return err
+				}
+				if removed {
+					a.say("unsuppressed %s\n", e)
+				} else {
+					fmt.Fprintf(a.stderr, "digest: %s was not suppressed\n", e)
+					missing++
+				}
+			}
+			if missing > 0 {
+				return errQuietFailure
+			}
+			return nil
+		},
+	}
+}
+
+// say prints a confirmation for people, unless --quiet.
+func (a *app) say(format string, args ...any) {
+	if !a.quiet {
+		fmt.Fprintf(a.stdout, format, args...)
+	}
+}
+
+func toSubscriberJSON(s digest.Subscriber) subscriberJSON {
+	sj := subscriberJSON{ID: s.ID, Email: s.Email, Name: s.Name, Regions: s.Regions, TimeZone: s.TimeZone,
+		SendTime: s.SendTime.String(), Status: string(s.Status), CreatedAt: s.CreatedAt.UTC(), UpdatedAt: s.UpdatedAt.UTC(),
+		ConsentSource: s.Consent.Source}
+	if sj.Regions == nil {
+		sj.Regions = []string{}
+	}
+	if !s.Watermark.IsZero() {
+		wm := s.Watermark.UTC()
+		sj.Watermark = &wm
+	}
+	return sj
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// TestSubscriberLifecycle drives one reader through the operator's
+// commands: show, update, suppress, unsuppress, remove and erase.
+func TestSubscriberLifecycle(t *testing.T) {
+	c := newCLI(t)
+	sink := startSink(t)
+	cfg := c.config(sink, "127.0.0.1:18080")
+	run := func(want int, args ...string) string {
+		t.Helper()
+		code, stdout, stderr := c.run(append([]string{"--config", cfg}, args...)...)
+		if code != want {
+			t.Fatalf("digest %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, want, stdout, stderr)
+		}
+		return stdout + stderr
+	}
+	run(0, "subscribers", "add", "ada@example.com", "--name", "Ada", "--regions", "lagos,bxl")
+
+	show := func() subscriberJSON {
+		t.Helper()
+		var s subscriberJSON
+		if err := json.Unmarshal([]byte(run(0, "subscribers", "show", "ADA@example.com", "--format", "json")), &s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if s := show(); s.TimeZone != "Africa/Lagos" || s.Status != "active" || strings.Join(s.Regions, ",") != "lagos,bxl" {
+		t.Fatalf("after add: %+v", s)
+	}
+	if out := run(0, "subscribers", "show", "ada@example.com"); !strings.Contains(out, "source      cli") {
+		t.Errorf("show lacks the consent source:\n%s", out)
+	}
+
+	// New regions: the default zone follows the new first region.
+	run(0, "subscribers", "update", "ada@example.com", "--regions", "bxl,sg", "--send-time", "07:15")
+	if s := show(); s.TimeZone != "Europe/Brussels" || s.SendTime != "07:15" || strings.Join(s.Regions, ",") != "bxl,sg" || s.Name != "Ada" {
+		t.Errorf("after update: %+v", s)
+	}
+	if out := run(2, "subscribers", "update", "ada@example.com", "--send-time", "25:00"); !strings.Contains(out, "send-time") {
+		t.Errorf("bad send time: %s", out)
+	}
+	if s := show(); s.SendTime != "07:15" {
+		t.Errorf("a refused update changed the send time to %s", s.SendTime)
+	}
+	run(2, "subscribers", "update", "ada@example.com")
+	run(1, "subscribers", "update", "nobody@example.com", "--name", "X")
+
+	// Suppression wins over --status active until it is lifted.
+	run(0, "subscribers", "suppress", "ada@example.com", "--reason", "asked by phone")
+	if s := show(); s.Status != "unsubscribed" {
+		t.Errorf("suppressed reader is %s", s.Status)
+	}
+	if out := run(1, "subscribers", "update", "ada@example.com", "--status", "active"); !strings.Contains(out, "suppressed") {
+		t.Errorf("reactivating a suppressed address: %s", out)
+	}
+	run(0, "subscribers", "unsuppress", "ada@example.com")
+	run(1, "subscribers", "unsuppress", "ada@example.com")
+	run(0, "subscribers", "update", "ada@example.com", "--status", "active")
+
+	if out := run(0, "subscribers", "remove", "ada@example.com"); !strings.Contains(out, "unsubscribed ada@example.com") {
+		t.Errorf("remove: %s", out)
+	}
+	if s := show(); s.Status != "unsubscribed" {
+		t.Errorf("removed reader is %s", s.Status)
+	}
+
+	// Erasure leaves nothing but a hash that keeps the address suppressed.
+	run(0, "subscribers", "remove", "--erase", "ada@example.com")
+	run(1, "subscribers", "show", "ada@example.com")
+	if out := run(1, "subscribers", "add", "ada@example.com", "--regions", "lagos"); !strings.Contains(out, "suppressed") {
+		t.Errorf("re-adding an erased address: %s", out)
+	}
+}
+
+func TestCompletionAndVersion(t *testing.T) {
+	c := newCLI(t)
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		code, stdout, _ := c.run("completion", sh)
+		if code != 0 || !strings.Contains(stdout, "digest") {
+			t.Errorf("completion %s: exit %d, %d bytes", sh, code, len(stdout))
+		}
+	}
+	if code, stdout, _ := c.run("--version"); code != 0 || !strings.Contains(stdout, "go1.") {
+		t.Errorf("--version: exit %d %q", code, stdout)
+	}
+	// Tables written to a pipe (here, a buffer) carry no colour codes.
+	c.env["NO_COLOR"] = ""
+	sink := startSink(t)
+	cfg := c.config(sink, "127.0.0.1:18080")
+	c.run("--config", cfg, "subscribers", "add", "ada@example.com", "--regions", "lagos")
+	if _, stdout, _ := c.run("--config", cfg, "subscribers", "list", "--format", "table"); strings.Contains(stdout, "\x1b[") {
+		t.Errorf("colour codes in piped output: %q", stdout)
+	}
+}
