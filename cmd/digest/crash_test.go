@@ -149,6 +149,10 @@ func TestCrashAndRestart(t *testing.T) {
 			}
 			t.Cleanup(func() { sink.Close() })
 			cfg := c.config(sink, "127.0.0.1:18080")
+			// The stalled messages must still be on the wire when the kill
+			// comes, however slow the machine: no SMTP timeout before it.
+			b, _ := os.ReadFile(cfg)
+			c.write("digest.yaml", string(b)+"  timeout: 10m\n")
 			subs := seedReaders(t, filepath.Join(c.dir, "digest.db"), readers)
 
 			firstRun.Store(true)
@@ -328,7 +332,7 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	t.Cleanup(func() { sink.Close() })
 	cfg := c.config(sink, "127.0.0.1:18080")
 	b, _ := os.ReadFile(cfg)
-	c.write("digest.yaml", string(b)+"delivery:\n  concurrency: 1\n  shutdown_grace: 10m\n")
+	c.write("digest.yaml", string(b)+"  timeout: 10m\ndelivery:\n  concurrency: 1\n  shutdown_grace: 10m\n")
 	seedReaders(t, filepath.Join(c.dir, "digest.db"), 3)
 
 	cmd := c.startDigest("--config", cfg, "send", "--now", "2026-11-26T12:00:00Z")
