@@ -36,6 +36,7 @@ type importFlags struct {
 	dryRun         bool
 	updateExisting bool
 	resubscribe    bool
+	confirm        bool
 }
 
 func (a *app) subscribersImportCmd() *cobra.Command {
@@ -94,7 +95,11 @@ written in transactions of 5,000, so 'digest serve' keeps working on the
 same database; an interrupted import keeps what it wrote, and running it
 again skips what is already there. A progress bar shows on a terminal,
 never in a pipe or with --quiet. The last line sums up:
-  created N, updated N, skipped N (already present), refused N (invalid)`,
+  created N, updated N, skipped N (already present), refused N (invalid)
+
+With --confirm (double opt-in) new readers are stored as pending and each is
+emailed a confirmation link over the configured SMTP server; they get digests
+once they confirm, and expire after optin.expire_after otherwise.`,
 		Example: `  digest subscribers import readers.csv
   digest subscribers import --dry-run readers.csv
   digest subscribers import --skip-invalid --update-existing crm-export.csv
@@ -112,6 +117,7 @@ never in a pipe or with --quiet. The last line sums up:
 	fl.BoolVar(&f.dryRun, "dry-run", false, "check and report, write nothing")
 	fl.BoolVar(&f.updateExisting, "update-existing", false, "update name, regions, timezone, send time and status of subscribers already present")
 	fl.BoolVar(&f.resubscribe, "resubscribe", false, "reactivate addresses that unsubscribed, bounced, expired or are suppressed")
+	fl.BoolVar(&f.confirm, "confirm", false, "double opt-in: add new readers as pending and email each a confirmation link")
 	return cmd
 }
 
@@ -121,9 +127,23 @@ func (a *app) importSubscribers(ctx context.Context, path string, f importFlags)
 	if err != nil {
 		return err
 	}
-	cfg, err := a.loadConfig(false)
+	// Inviting needs the real config (SMTP, secret, base_url).
+	cfg, err := a.loadConfig(f.confirm)
 	if err != nil {
 		return err
+	}
+	var inv *invitations
+	if f.confirm && !f.dryRun {
+		logger, err := a.logger()
+		if err != nil {
+			return err
+		}
+		// Checked before anything is stored: a configuration mistake must
+		// not leave readers pending without an email.
+		if inv, err = newInvitations(cfg, logger); err != nil {
+			return err
+		}
+		defer inv.Close()
 	}
 	in, name, size, err := a.openImport(path)
 	if err != nil {
@@ -142,7 +162,10 @@ func (a *app) importSubscribers(ctx context.Context, path string, f importFlags)
 		r = io.TeeReader(in, bar)
 	}
 	consent := digest.Consent{Source: "import:" + consentName(path), At: time.Now().UTC()}
-	var rows importBatches
+	if f.confirm {
+		consent.At = time.Time{} // given when they confirm
+	}
+	rows := importBatches{pending: f.confirm}
 	problems, err := subscribers.ReadImport(r, subscribers.ImportOptions{
 		File: name, Format: format, IgnoreColumns: f.ignoreColumns,
 		Defaults: subscribers.Defaults{SendTime: cfg.SendTime, Regions: cfg.Regions},
@@ -181,6 +204,11 @@ func (a *app) importSubscribers(ctx context.Context, path string, f importFlags)
 		a.say("%s: dry run, nothing written: would have %s\n", name, importSummary(res, refused))
 	default:
 		a.say("%s: %s\n", name, importSummary(res, refused))
+	}
+	if inv != nil {
+		if err := a.inviteCreated(ctx, db, inv, rows, res.Outcomes); err != nil {
+			return err
+		}
 	}
 	switch {
 	case refused > 0 && !f.skipInvalid:
@@ -237,6 +265,7 @@ type importBatches struct {
 	batches [][]sqlite.ImportRow
 	lines   [][]int // the line of each row, for messages
 	n       int
+	pending bool // --confirm: new readers are pending until they confirm
 }
 
 // add appends a valid row, with the consent an import records.
@@ -247,9 +276,13 @@ func (b *importBatches) add(r subscribers.Row, consent digest.Consent) {
 	}
 	s := r.Subscriber
 	s.Consent = consent
+	setStatus := r.HasStatus
+	if b.pending {
+		s.Status, setStatus = digest.StatusPending, false
+	}
 	k := len(b.batches) - 1
 	b.batches[k] = append(b.batches[k], sqlite.ImportRow{Subscriber: s,
-		SetName: r.HasName, SetTimeZone: r.HasTimeZone, SetSendTime: r.HasSendTime, SetStatus: r.HasStatus})
+		SetName: r.HasName, SetTimeZone: r.HasTimeZone, SetSendTime: r.HasSendTime, SetStatus: setStatus})
 	b.lines[k] = append(b.lines[k], r.Line)
 	b.n++
 }
@@ -576,4 +609,39 @@ func subscriberStatusList() string {
 		names[i] = string(s)
 	}
 	return strings.Join(names, ", ")
+}
+
+// inviteCreated emails a confirmation link to every reader the import
+// created (as pending). outcomes are in row order. A failed email leaves
+// the reader pending; the command names them and exits 1.
+func (a *app) inviteCreated(ctx context.Context, db *sqlite.DB, inv *invitations, rows importBatches, outcomes []sqlite.ImportOutcome) error {
+	var failed []string
+	sent, i := 0, 0
+	for _, batch := range rows.batches {
+		for _, r := range batch {
+			if i >= len(outcomes) {
+				break
+			}
+			o := outcomes[i]
+			i++
+			if o.Action != sqlite.ImportCreate {
+				continue
+			}
+			sub, err := db.SubscriberByEmail(ctx, r.Subscriber.Email)
+			if err == nil {
+				err = inv.Invite(ctx, sub)
+			}
+			if err != nil {
+				failed = append(failed, r.Subscriber.Email)
+				fmt.Fprintf(a.stderr, "digest: %s: confirmation email not sent: %v\n", r.Subscriber.Email, err)
+				continue
+			}
+			sent++
+		}
+	}
+	a.say("sent %d confirmation email%s\n", sent, pluralS(sent))
+	if len(failed) > 0 {
+		return fmt.Errorf("%d reader%s stored as pending without a confirmation email (listed above)", len(failed), pluralS(len(failed)))
+	}
+	return nil
 }

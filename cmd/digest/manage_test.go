@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // TestSubscriberLifecycle drives one reader through the operator's
@@ -96,5 +98,54 @@ func TestCompletionAndVersion(t *testing.T) {
 	c.run("--config", cfg, "subscribers", "add", "ada@example.com", "--regions", "lagos")
 	if _, stdout, _ := c.run("--config", cfg, "subscribers", "list", "--format", "table"); strings.Contains(stdout, "\x1b[") {
 		t.Errorf("colour codes in piped output: %q", stdout)
+	}
+}
+
+// Every command an operator can run shows an example in its help.
+func TestEveryCommandHasAnExample(t *testing.T) {
+	a := &app{getenv: func(string) (string, bool) { return "", false }}
+	var walk func(cmd *cobra.Command)
+	walk = func(cmd *cobra.Command) {
+		if cmd.Runnable() && cmd.Example == "" && cmd.Name() != "help" && !strings.HasPrefix(cmd.CommandPath(), "digest completion") {
+			t.Errorf("%q has no example", cmd.CommandPath())
+		}
+		for _, sub := range cmd.Commands() {
+			walk(sub)
+		}
+	}
+	walk(a.rootCmd())
+}
+
+// import --confirm stores new readers as pending and mails each a
+// confirmation link; nobody pending gets a digest.
+func TestImportConfirm(t *testing.T) {
+	c := newCLI(t)
+	sink := startSink(t)
+	cfg := c.config(sink, "127.0.0.1:18080")
+	c.write("b.md", briefFile)
+	if code, _, stderr := c.run("--config", cfg, "briefs", "add", c.dir+"/b.md"); code != 0 {
+		t.Fatal(stderr)
+	}
+	file := c.write("readers.csv", "email,name,regions\r\nkemi@example.com,Kemi,lagos\r\ntunde@example.com,Tunde,lagos\r\n")
+	code, stdout, stderr := c.run("--config", cfg, "subscribers", "import", "--confirm", file)
+	if code != 0 || !strings.Contains(stdout, "sent 2 confirmation emails") {
+		t.Fatalf("import --confirm: exit %d\n%s%s", code, stdout, stderr)
+	}
+	msgs := sink.Messages()
+	if len(msgs) != 2 {
+		t.Fatalf("%d messages, want 2 confirmation emails", len(msgs))
+	}
+	for _, m := range msgs {
+		if !strings.Contains(string(m.Data), "/confirm/") {
+			t.Errorf("message to %v has no confirmation link", m.To)
+		}
+	}
+	_, stdout, _ = c.run("--config", cfg, "subscribers", "list", "--format", "json")
+	if strings.Count(stdout, `"status": "pending"`) != 2 || !strings.Contains(stdout, `"consent_source": "import:readers.csv"`) {
+		t.Errorf("imported readers:\n%s", stdout)
+	}
+	c.run("--config", cfg, "send", "--now", "2026-11-26T08:00:00Z")
+	if n := len(sink.Messages()); n != 2 {
+		t.Errorf("a pass sent %d digests to pending readers", n-2)
 	}
 }
