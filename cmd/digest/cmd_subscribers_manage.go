@@ -281,11 +281,7 @@ asked to come back.`,
 		Args:    minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			cfg, err := a.loadConfig(false)
-			if err != nil {
-				return err
-			}
-			db, err := openDB(ctx, cfg)
+			db, err := a.openDatabase(ctx)
 			if err != nil {
 				return err
 			}

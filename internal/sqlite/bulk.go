@@ -526,8 +526,8 @@ func (db *DB) StreamSubscribers(ctx context.Context, f SubscriberFilter, fn func
 	}
 }
 
-// filterConditions is the WHERE clause of f, on "subscribers s". It
-// mirrors ListSubscribers, which could build its clause with it too.
+// filterConditions is the WHERE clause of f, on "subscribers s", shared by
+// ListSubscribers and StreamSubscribers so the two cannot drift apart.
 func filterConditions(f SubscriberFilter) conditions {
 	var c conditions
 	if f.Status != "" {
@@ -543,6 +543,8 @@ func filterConditions(f SubscriberFilter) conditions {
 		c.add("s.created_at < ?", boundTime(f.CreatedBefore))
 	}
 	if f.Search != "" {
+		// The pattern is a bound value with LIKE's wildcards escaped: what
+		// an operator types is matched literally.
 		like := "%" + likeEscaper.Replace(f.Search) + "%"
 		c.add(`(s.email LIKE ? ESCAPE '\' OR s.name LIKE ? ESCAPE '\')`, like, like)
 	}

@@ -144,25 +144,7 @@ func (db *DB) SubscriberByEmail(ctx context.Context, email string) (digest.Subsc
 
 // ListSubscribers returns the subscribers that match f, ordered by id.
 func (db *DB) ListSubscribers(ctx context.Context, f SubscriberFilter) ([]digest.Subscriber, error) {
-	var c conditions
-	if f.Status != "" {
-		c.add("s.status = ?", string(f.Status))
-	}
-	if f.Region != "" {
-		c.add("EXISTS (SELECT 1 FROM subscriber_regions r WHERE r.subscriber_id = s.id AND r.region = ?)", f.Region)
-	}
-	if !f.CreatedAfter.IsZero() {
-		c.add("s.created_at >= ?", boundTime(f.CreatedAfter))
-	}
-	if !f.CreatedBefore.IsZero() {
-		c.add("s.created_at < ?", boundTime(f.CreatedBefore))
-	}
-	if f.Search != "" {
-		// The pattern is a bound value with LIKE's wildcards escaped: what
-		// an operator types is matched literally.
-		like := "%" + likeEscaper.Replace(f.Search) + "%"
-		c.add(`(s.email LIKE ? ESCAPE '\' OR s.name LIKE ? ESCAPE '\')`, like, like)
-	}
+	c := filterConditions(f)
 	limit := f.Limit
 	if limit <= 0 {
 		limit = -1
