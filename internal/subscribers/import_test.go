@@ -43,7 +43,7 @@ func TestImportRules(t *testing.T) {
 		{"Local zone", "ada@example.org,Ada,lagos,Local,,", []string{`readers.csv:3: timezone: "Local" is not allowed: name an IANA zone such as Europe/Brussels`}},
 		{"send time not HH:MM", "ada@example.org,Ada,lagos,,7am,", []string{`readers.csv:3: send_time: "7am" is not a time of day in HH:MM form`}},
 		{"send time out of range", "ada@example.org,Ada,lagos,,24:30,", []string{`readers.csv:3: send_time: "24:30" is not a time of day between 00:00 and 23:59`}},
-		{"unknown status", "ada@example.org,Ada,lagos,,,gone", []string{`readers.csv:3: status: unknown status "gone" (one of pending, active, unsubscribed, bounced)`}},
+		{"unknown status", "ada@example.org,Ada,lagos,,,gone", []string{`readers.csv:3: status: unknown status "gone" (one of pending, active, unsubscribed, bounced, expired)`}},
 		{"duplicate of a good record, other case", "OK@EXAMPLE.ORG,Ok again,dc,,,", []string{"readers.csv:3: email: duplicate of line 2"}},
 		{"wrong field count", "ada@example.org,Ada,lagos,,", []string{"readers.csv:3: has 5 fields; the header has 6 (quote a field that holds a comma)"}},
 		{"every problem of a record, in column order", "ada@localhost,\"a\nb\",mars,Nowhere,25:00,gone", []string{
@@ -52,7 +52,7 @@ func TestImportRules(t *testing.T) {
 			`readers.csv:3: regions: unknown region "mars" (known: dc, bxl, lagos)`,
 			`readers.csv:3: timezone: unknown time zone "Nowhere" (use an IANA name such as Europe/Brussels)`,
 			`readers.csv:3: send_time: "25:00" is not a time of day between 00:00 and 23:59`,
-			`readers.csv:3: status: unknown status "gone" (one of pending, active, unsubscribed, bounced)`,
+			`readers.csv:3: status: unknown status "gone" (one of pending, active, unsubscribed, bounced, expired)`,
 		}},
 		{"a huge value is cut short in the message", "ada@example.org,Ada,lagos," + strings.Repeat("Z", 400) + ",,", []string{
 			`readers.csv:3: timezone: unknown time zone "` + strings.Repeat("Z", 400)[:300-len(`unknown time zone "`)] + "… (463 bytes in all)",

@@ -2,7 +2,9 @@
 // deliverable-looking address, known regions, a real time zone and a time
 // of day. New turns what an operator typed (flags, an import file, a form)
 // into a normalised digest.Subscriber, reporting every problem at once, so
-// nothing half-valid reaches the database. It does no I/O.
+// nothing half-valid reaches the database. It also reads import files
+// (CSV, JSON lines) into validated rows and writes exports; it never touches
+// the database.
 package subscribers
 
 import (
@@ -95,8 +97,11 @@ func New(in Input, d Defaults) (digest.Subscriber, error) {
 
 	if in.Status != "" {
 		if !in.Status.Valid() {
-			fail("status", "unknown status %q (one of %s, %s, %s, %s)", in.Status,
-				digest.StatusPending, digest.StatusActive, digest.StatusUnsubscribed, digest.StatusBounced)
+			names := make([]string, len(digest.SubscriberStatuses))
+			for i, st := range digest.SubscriberStatuses {
+				names[i] = string(st)
+			}
+			fail("status", "unknown status %q (one of %s)", in.Status, strings.Join(names, ", "))
 		}
 		s.Status = in.Status
 	}

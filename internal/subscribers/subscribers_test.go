@@ -135,7 +135,7 @@ func TestNewRules(t *testing.T) {
 		{"send time out of range", func(in *Input) { in.SendTime = "24:00" },
 			[]string{`reader@example.org: send-time: "24:00" is not a time of day between 00:00 and 23:59`}},
 		{"unknown status", func(in *Input) { in.Status = "deleted" },
-			[]string{`reader@example.org: status: unknown status "deleted" (one of pending, active, unsubscribed, bounced)`}},
+			[]string{`reader@example.org: status: unknown status "deleted" (one of pending, active, unsubscribed, bounced, expired)`}},
 		{"all problems at once", func(in *Input) {
 			*in = Input{Email: "x@localhost", Name: "a\tb", Regions: []string{"atlantis"}, TimeZone: "Nowhere", SendTime: "25:00", Status: "gone"}
 		}, []string{
@@ -144,7 +144,7 @@ func TestNewRules(t *testing.T) {
 			`x@localhost: regions: unknown region "atlantis" (known: dc, bxl, lagos)`,
 			`x@localhost: timezone: unknown time zone "Nowhere" (use an IANA name such as Europe/Brussels)`,
 			`x@localhost: send-time: "25:00" is not a time of day between 00:00 and 23:59`,
-			`x@localhost: status: unknown status "gone" (one of pending, active, unsubscribed, bounced)`,
+			`x@localhost: status: unknown status "gone" (one of pending, active, unsubscribed, bounced, expired)`,
 		}},
 	}
 	for _, tt := range tests {
