@@ -83,6 +83,7 @@ SMTP server inside the process, and writes the emails it received to disk.`,
 	root.AddCommand(
 		a.demoCmd(),
 		a.sendCmd(),
+		a.previewCmd(),
 		a.serveCmd(),
 		a.briefsCmd(),
 		a.subscribersCmd(),

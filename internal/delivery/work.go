@@ -144,18 +144,7 @@ func (p *Pass) deliver(ctx, sendCtx context.Context, sender Sender, lim *rate.Li
 			return p.interrupted(item, err), false
 		}
 	}
-	msg := mailer.Message{
-		MessageID:      d.MessageID,
-		From:           p.opts.From,
-		ToName:         sub.Name,
-		ToEmail:        sub.Email,
-		Subject:        out.Subject,
-		Text:           out.Text,
-		HTML:           out.HTML,
-		Date:           p.now(),
-		ListID:         p.opts.ListID,
-		UnsubscribeURL: p.links.Unsubscribe(sub.ID),
-	}
+	msg := p.message(sub, out, d.MessageID, p.now())
 	if p.opts.EnvelopeFrom != nil {
 		msg.EnvelopeFrom = p.opts.EnvelopeFrom(d.ID)
 	}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/config"
+	"github.com/newsroom/digest/internal/delivery"
+	"github.com/newsroom/digest/internal/mailer"
+	"github.com/newsroom/digest/internal/subscribers"
+	"github.com/spf13/cobra"
+)
+
+// previewTarget is who a preview is for: a stored reader or a region mix.
+type previewTarget struct {
+	email, regions, zone, at string
+}
+
+func (a *app) previewCmd() *cobra.Command {
+	var (
+		t        previewTarget
+		format   string
+		out      string
+		sendTest string
+	)
+	cmd := &cobra.Command{
+		Use:   "preview",
+		Short: "Show exactly what a reader, or a region mix, would get",
+		Long: `Work out what a pass would send a reader at a given time, with the same
+selection and rendering as a real pass (same templates, same order, same
+headers), and print it. Nothing is recorded and nothing is sent.
+
+Pick the reader with --subscriber EMAIL (their watermark and the digests
+they already had count), or a region mix with --regions (a made-up reader
+who has had nothing yet; --timezone defaults to the first region's).
+
+--send-test ADDRESS emails that preview to an editor over the configured
+SMTP server, with "[TEST]" before the subject. It is not recorded as a
+delivery and moves no watermark.`,
+		Example: `  digest preview --subscriber ada@example.com --format text
+  digest preview --regions lagos,bxl --at 2026-11-26T06:00:00Z --format html --out /tmp/ada.html
+  digest preview --regions sg --format eml > sg.eml
+  digest preview --subscriber ada@example.com --send-test editor@example.org`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch format {
+			case "html", "text", "eml":
+			default:
+				return usageError{fmt.Errorf("--format: %q is not one of html, text, eml", format)}
+			}
+			return a.preview(cmd.Context(), t, format, out, sendTest)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&t.email, "subscriber", "", "preview for this stored subscriber (email)")
+	fl.StringVar(&t.regions, "regions", "", "preview for a region mix, e.g. lagos,bxl")
+	fl.StringVar(&t.zone, "timezone", "", "time zone of the region mix (default: the first region's)")
+	fl.StringVar(&t.at, "at", "", "preview as of this RFC 3339 time (default: now)")
+	fl.StringVar(&format, "format", "html", "html, text or eml")
+	fl.StringVar(&out, "out", "", "write to this file instead of standard output")
+	fl.StringVar(&sendTest, "send-test", "", "email the preview to this address, subject prefixed [TEST]")
+	return cmd
+}
+
+// previewReader resolves who a preview is for.
+func previewReader(ctx context.Context, cfg *config.Config, db interface {
+	SubscriberByEmail(context.Context, string) (digest.Subscriber, error)
+}, t previewTarget) (digest.Subscriber, error) {
+	switch {
+	case t.email != "" && t.regions != "":
+		return digest.Subscriber{}, usageError{errors.New("give --subscriber or --regions, not both")}
+	case t.email != "":
+		if t.zone != "" {
+			return digest.Subscriber{}, usageError{errors.New("--timezone goes with --regions; a subscriber has their own")}
+		}
+		s, err := db.SubscriberByEmail(ctx, t.email)
+		if err != nil {
+			return digest.Subscriber{}, subscriberNotFound(t.email, err)
+		}
+		return s, nil
+	case t.regions != "":
+		// A made-up reader: the same validation as a real one.
+		s, err := subscribers.New(subscribers.Input{Email: "preview@example.invalid", Regions: splitList(t.regions), TimeZone: t.zone},
+			subscribers.Defaults{SendTime: cfg.SendTime, Regions: cfg.Regions})
+		if err != nil {
+			return digest.Subscriber{}, usageError{err}
+		}
+		return s, nil
+	}
+	return digest.Subscriber{}, usageError{errors.New("say whose digest: --subscriber EMAIL or --regions a,b")}
+}
+
+func (a *app) preview(ctx context.Context, t previewTarget, format, out, sendTest string) error {
+	at := time.Now()
+	if t.at != "" {
+		v, err := time.Parse(time.RFC3339, t.at)
+		if err != nil {
+			return usageError{fmt.Errorf("--at: want an RFC 3339 time like 2026-11-26T06:00:00Z: %w", err)}
+		}
+		at = v
+	}
+	if sendTest != "" {
+		if _, err := subscribers.ValidateEmail(sendTest); err != nil {
+			return usageError{fmt.Errorf("--send-test: %w", err)}
+		}
+	}
+	logger, err := a.logger()
+	if err != nil {
+		return err
+	}
+	cfg, err := a.loadConfig(true)
+	if err != nil {
+		return err
+	}
+	pl, err := newPipeline(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer pl.Close()
+	sub, err := previewReader(ctx, cfg, pl.db, t)
+	if err != nil {
+		return err
+	}
+	pv, err := pl.pass.Preview(ctx, sub, at)
+	if err != nil {
+		return err
+	}
+	if len(pv.Briefs) == 0 {
+		return fmt.Errorf("nothing new for %s at %s (briefs of %s published after %s): a pass would send no digest",
+			sub.Email, at.UTC().Format(time.RFC3339), strings.Join(sub.Regions, ","), pv.After.UTC().Format(time.RFC3339))
+	}
+	if !pv.Due {
+		fmt.Fprintf(a.stderr, "digest: note: at %s it is before %s's send time (%s local); a pass would not send yet\n",
+			at.UTC().Format(time.RFC3339), sub.Email, pv.DueAt.Format("15:04 MST"))
+	}
+	if sendTest != "" {
+		return a.sendTest(ctx, cfg, logger, pv, sendTest)
+	}
+
+	var buf bytes.Buffer
+	switch format {
+	case "html":
+		buf.WriteString(pv.Output.HTML)
+	case "text":
+		buf.WriteString(pv.Output.Text)
+	case "eml":
+		signer, err := newDKIM(cfg)
+		if err != nil {
+			return err
+		}
+		if err := mailer.WriteSignedTo(&buf, pv.Message, signer); err != nil {
+			return err
+		}
+	}
+	if out == "" {
+		_, err := a.stdout.Write(buf.Bytes())
+		return err
+	}
+	if err := writeFileAtomic(out, buf.Bytes()); err != nil {
+		return err
+	}
+	a.say("wrote %s (%d briefs, %.1f KB of HTML) for %s\n", out, len(pv.Briefs), float64(len(pv.Output.HTML))/1024, sub.Email)
+	return nil
+}
+
+// sendTest emails a preview to an editor: "[TEST]" before the subject, a
+// Message-ID of its own, nothing recorded.
+func (a *app) sendTest(ctx context.Context, cfg *config.Config, logger *slog.Logger, pv delivery.Preview, to string) error {
+	signer, err := newDKIM(cfg)
+	if err != nil {
+		return err
+	}
+	sender, err := newSender(cfg, signer, logger)
+	if err != nil {
+		return err
+	}
+	defer sender.Close()
+	m := pv.Message
+	from, err := mail.ParseAddress(cfg.From)
+	if err != nil {
+		return fmt.Errorf("from: %w", err)
+	}
+	var id [12]byte
+	_, _ = rand.Read(id[:])
+	domain := from.Address[strings.LastIndexByte(from.Address, '@')+1:]
+	m.MessageID = "<test." + hex.EncodeToString(id[:]) + "@" + domain + ">"
+	m.Subject = "[TEST] " + m.Subject
+	m.ToName, m.ToEmail = "", to
+	m.Date = time.Now()
+	if err := sender.Send(ctx, m); err != nil {
+		return fmt.Errorf("send test to %s: %w", to, err)
+	}
+	a.say("sent a test of %s's digest (%d briefs) to %s\n", pv.Subscriber.Email, len(pv.Briefs), to)
+	return nil
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// directory, so a reader of path never sees half a file.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, bytes.NewReader(data)); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

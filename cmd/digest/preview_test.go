@@ -1,0 +1,134 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/newsroom/digest/internal/demo"
+	"github.com/newsroom/digest/internal/smtpsink"
+)
+
+// previewFixture is a database with two briefs in two regions and a reader.
+func previewFixture(t *testing.T) (*cli, string, *smtpsink.Server) {
+	t.Helper()
+	c := newCLI(t)
+	sink := startSink(t)
+	cfg := c.config(sink, "127.0.0.1:18080")
+	c.write("lagos.md", briefFile)
+	c.write("bxl.md", strings.NewReplacer("lagos-port", "bxl-budget", "region: lagos", "region: bxl",
+		"Port congestion eases", "Budget deal in Brussels").Replace(briefFile))
+	for _, args := range [][]string{
+		{"briefs", "add", filepath.Join(c.dir, "lagos.md"), filepath.Join(c.dir, "bxl.md")},
+		{"subscribers", "add", "ada@example.com", "--name", "Ada", "--regions", "bxl,lagos"},
+	} {
+		if code, _, stderr := c.run(append([]string{"--config", cfg}, args...)...); code != 0 {
+			t.Fatal(stderr)
+		}
+	}
+	return c, cfg, sink
+}
+
+// lastMessage is the last message the SMTP server received.
+func lastMessage(t *testing.T, sink *smtpsink.Server) []byte {
+	t.Helper()
+	msgs := sink.Messages()
+	if len(msgs) == 0 {
+		t.Fatal("the SMTP server received nothing")
+	}
+	return msgs[len(msgs)-1].Data
+}
+
+// The preview of a reader is byte for byte what the next pass sends them.
+func TestPreviewEqualsWhatAPassSends(t *testing.T) {
+	c, cfg, sink := previewFixture(t)
+	const at = "2026-11-26T08:00:00Z"
+	parts := map[string]string{}
+	for _, f := range []string{"html", "text"} {
+		code, stdout, stderr := c.run("--config", cfg, "preview", "--subscriber", "ada@example.com", "--at", at, "--format", f)
+		if code != 0 {
+			t.Fatalf("preview --format %s: exit %d: %s", f, code, stderr)
+		}
+		parts[f] = stdout
+	}
+	if !strings.Contains(parts["text"], "Budget deal in Brussels") || strings.Index(parts["text"], "Budget deal") > strings.Index(parts["text"], "Port congestion") {
+		t.Fatalf("preview text lacks the reader's briefs in their order:\n%s", parts["text"])
+	}
+	// Nothing recorded: the pass that follows still sends.
+	code, stdout, _ := c.run("--config", cfg, "send", "--now", at)
+	if code != 0 || !strings.Contains(stdout, "sent 1") {
+		t.Fatalf("send after preview: %d\n%s", code, stdout)
+	}
+	_, got, err := demo.Parts(lastMessage(t, sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, _ := demo.PartOf(got, "text/html")
+	text, _ := demo.PartOf(got, "text/plain")
+	if crlf(string(html.Body)) != crlf(parts["html"]) {
+		t.Errorf("the HTML sent differs from the preview (%d vs %d bytes)", len(html.Body), len(parts["html"]))
+	}
+	if crlf(string(text.Body)) != crlf(parts["text"]) {
+		t.Errorf("the text sent differs from the preview:\n--- sent\n%s\n--- preview\n%s", text.Body, parts["text"])
+	}
+}
+
+// crlf normalises line ends: the SMTP transfer encoding may turn LF into CRLF.
+func crlf(s string) string { return strings.ReplaceAll(s, "\r\n", "\n") }
+
+// A test send goes to the editor with [TEST] and leaves no delivery.
+func TestPreviewSendTest(t *testing.T) {
+	c, cfg, sink := previewFixture(t)
+	code, stdout, stderr := c.run("--config", cfg, "preview", "--regions", "lagos", "--at", "2026-11-26T08:00:00Z", "--send-test", "editor@example.org")
+	if code != 0 || !strings.Contains(stdout, "sent a test") {
+		t.Fatalf("send-test: exit %d\n%s%s", code, stdout, stderr)
+	}
+	raw := lastMessage(t, sink)
+	msg, _, err := demo.Parts(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if subj := msg.Header.Get("Subject"); !strings.HasPrefix(subj, "[TEST] ") || msg.Header.Get("To") != "<editor@example.org>" && !strings.Contains(msg.Header.Get("To"), "editor@example.org") {
+		t.Errorf("test message: Subject %q To %q", subj, msg.Header.Get("To"))
+	}
+	_, stdout, _ = c.run("--config", cfg, "deliveries", "list", "--format", "json")
+	if strings.TrimSpace(stdout) != "[]" {
+		t.Errorf("a test send left deliveries: %s", stdout)
+	}
+	if code, _, stderr := c.run("--config", cfg, "preview", "--regions", "lagos", "--send-test", "not an address"); code != 2 {
+		t.Errorf("bad --send-test address: exit %d %s", code, stderr)
+	}
+}
+
+func TestPreviewFormatsAndErrors(t *testing.T) {
+	c, cfg, _ := previewFixture(t)
+	out := filepath.Join(c.dir, "mix.eml")
+	if code, _, stderr := c.run("--config", cfg, "preview", "--regions", "lagos,bxl", "--at", "2026-11-26T08:00:00Z", "--format", "eml", "--out", out); code != 0 {
+		t.Fatal(stderr)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, parts, err := demo.Parts(b)
+	if err != nil || len(parts) != 2 || msg.Header.Get("List-Unsubscribe-Post") == "" {
+		t.Errorf("eml preview: %v, %d parts, headers %v", err, len(parts), msg.Header)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"preview"}, 2, "--subscriber EMAIL or --regions"},
+		{[]string{"preview", "--regions", "mars"}, 2, "mars"},
+		{[]string{"preview", "--subscriber", "nobody@example.com"}, 1, "no subscriber"},
+		{[]string{"preview", "--regions", "sg", "--at", "2026-11-26T08:00:00Z"}, 1, "nothing new"},
+		{[]string{"preview", "--regions", "lagos", "--format", "pdf"}, 2, "--format"},
+	} {
+		code, _, stderr := c.run(append([]string{"--config", cfg}, tc.args...)...)
+		if code != tc.code || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d %q; want %d mentioning %q", tc.args, code, stderr, tc.code, tc.want)
+		}
+	}
+}

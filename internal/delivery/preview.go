@@ -1,0 +1,87 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/mailer"
+	"github.com/newsroom/digest/internal/render"
+)
+
+// Preview is what a pass would send one reader at a given instant, worked
+// out by the same selection and rendering code as a real pass, with
+// nothing recorded and nothing sent.
+type Preview struct {
+	Subscriber digest.Subscriber
+	At         time.Time   // the instant previewed
+	Date       digest.Date // the reader's local day at At
+	DueAt      time.Time   // the reader's send time that day
+	Due        bool        // At has reached DueAt
+	// After is the start of the window of briefs: the watermark less the
+	// late-brief grace, or At less the first-digest look-back.
+	After time.Time
+	// Briefs are the briefs the digest carries, in the order it shows them.
+	Briefs []digest.Brief
+	// Output is the rendered subject, preheader, HTML and text; empty when
+	// there are no briefs (a real pass sends nothing then).
+	Output render.Output
+	// Message is the message a real pass would hand to the SMTP server, with
+	// a placeholder Message-ID (a real one is made when the delivery is
+	// planned).
+	Message mailer.Message
+}
+
+// Preview works out what a pass at `at` would send sub. sub may be a stored
+// subscriber (its watermark and sent deliveries count) or a made-up one
+// with ID 0 (a region mix an editor wants to see): then every brief in the
+// look-back window counts as new.
+func (p *Pass) Preview(ctx context.Context, sub digest.Subscriber, at time.Time) (Preview, error) {
+	loc, err := time.LoadLocation(sub.TimeZone)
+	if err != nil {
+		return Preview{}, fmt.Errorf("load time zone %q: %w", sub.TimeZone, err)
+	}
+	local := at.In(loc)
+	y, m, d := local.Date()
+	pv := Preview{Subscriber: sub, At: at, Date: digest.DateOf(local), DueAt: sub.SendTime.On(y, m, d, loc)}
+	pv.Due = !local.Before(pv.DueAt)
+	pv.After = sub.Watermark.Add(-p.opts.LateBriefGrace)
+	if sub.Watermark.IsZero() {
+		pv.After = local.Add(-p.opts.FirstDigestLookback)
+	}
+	briefs, err := p.store.BriefsNotSent(ctx, sub.ID, sub.Regions, pv.After, local)
+	if err != nil {
+		return Preview{}, fmt.Errorf("gather briefs: %w", err)
+	}
+	for _, s := range render.Arrange(p.opts.Regions, sub.Regions, briefs) {
+		pv.Briefs = append(pv.Briefs, s.Briefs...)
+	}
+	if len(pv.Briefs) == 0 {
+		return pv, nil
+	}
+	del := digest.Delivery{Cutoff: local.UTC(), DigestDate: pv.Date}
+	if pv.Output, err = p.render(sub, del, pv.Briefs); err != nil {
+		return Preview{}, err
+	}
+	pv.Message = p.message(sub, pv.Output, "<preview."+strings.ReplaceAll(string(pv.Date), "-", "")+"@"+p.opts.MessageIDDomain+">", at)
+	return pv, nil
+}
+
+// message is the mailer.Message of a digest; the pass and previews share it
+// so a preview carries exactly the headers a real send does.
+func (p *Pass) message(sub digest.Subscriber, out render.Output, messageID string, date time.Time) mailer.Message {
+	return mailer.Message{
+		MessageID:      messageID,
+		From:           p.opts.From,
+		ToName:         sub.Name,
+		ToEmail:        sub.Email,
+		Subject:        out.Subject,
+		Text:           out.Text,
+		HTML:           out.HTML,
+		Date:           date,
+		ListID:         p.opts.ListID,
+		UnsubscribeURL: p.links.Unsubscribe(sub.ID),
+	}
+}
