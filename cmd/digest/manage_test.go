@@ -149,3 +149,22 @@ func TestImportConfirm(t *testing.T) {
 		t.Errorf("a pass sent %d digests to pending readers", n-2)
 	}
 }
+
+// digest bench runs a whole pass over generated readers and reports the
+// figures; a small run checks it end to end (the figures themselves are for
+// people, not assertions).
+func TestBenchCommand(t *testing.T) {
+	c := newCLI(t)
+	code, stdout, stderr := c.run("bench", "--subscribers", "40", "--briefs", "12", "--dir", c.dir)
+	if code != 0 {
+		t.Fatalf("bench: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"40 sent in", "raw limit   40 pre-built sends", "% of the raw limit", "per 1,000 messages", "peak rss", "phases"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("bench output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if code, _, _ := c.run("bench", "--regions", "9"); code != 2 {
+		t.Errorf("--regions 9: exit %d, want 2", code)
+	}
+}

@@ -90,6 +90,7 @@ SMTP server inside the process, and writes the emails it received to disk.`,
 		a.deliveriesCmd(),
 		a.bouncesCmd(),
 		a.statusCmd(),
+		a.benchCmd(),
 		a.configCmd(),
 	)
 	return root

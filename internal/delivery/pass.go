@@ -197,6 +197,15 @@ type Report struct {
 	Expired   int // deliveries too late to send, marked expired
 	Queue     int // deliveries queued or deferred when the pass ended
 	Items     []Item
+	Timings   Timings
+}
+
+// Timings is the wall time of each phase of a pass.
+type Timings struct {
+	Prepare time.Duration // re-queue what a dead sender left, expire what is late
+	Plan    time.Duration // decide who is due with which briefs (reads)
+	Store   time.Duration // write the plan, one transaction
+	Work    time.Duration // render, send and record
 }
 
 // Count returns how many readers or deliveries had the given outcome.
@@ -225,6 +234,8 @@ type RunOptions struct {
 func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, error) {
 	start := p.now()
 	rep := Report{Now: now, DryRun: ro.DryRun}
+	mark := time.Now() // phases are measured on the wall clock, whatever p.now says
+	lap := func(d *time.Duration) { t := time.Now(); *d = t.Sub(mark); mark = t }
 	if !ro.DryRun {
 		var err error
 		if rep.Recovered, err = p.store.RecoverSending(ctx); err != nil {
@@ -241,7 +252,9 @@ func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, e
 			p.observer.DeliveryDone(digest.DeliveryExpired)
 		}
 	}
+	lap(&rep.Timings.Prepare)
 	plans, items, err := p.plan(ctx, now)
+	lap(&rep.Timings.Plan)
 	rep.Items = items
 	if err != nil {
 		return rep, err
@@ -259,7 +272,9 @@ func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, e
 			return rep, fmt.Errorf("plan deliveries: %w", err)
 		}
 	}
+	lap(&rep.Timings.Store)
 	worked, workErr := p.work(ctx, now)
+	lap(&rep.Timings.Work)
 	rep.Items = append(rep.Items, worked...)
 
 	counts, err := p.store.CountDeliveries(context.WithoutCancel(ctx), "")

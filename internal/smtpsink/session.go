@@ -100,6 +100,14 @@ func (ss *session) Data(r io.Reader) error {
 	if ss.mustAuth() {
 		return smtp.ErrAuthRequired
 	}
+	if ss.srv.opts.Discard {
+		n, err := io.Copy(io.Discard, r)
+		if err == nil {
+			ss.srv.discarded.Add(1)
+			ss.srv.discardedBytes.Add(n)
+		}
+		return err
+	}
 	if err := ss.act(ss.srv.fault(ss.event(StageData))); err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -96,6 +97,10 @@ type Options struct {
 	// there. It is asked before RejectRcpt and RejectData, and after the
 	// AUTH check. Build it with At, Combine, FailFirst and friends.
 	Faults Plan
+	// Discard accepts every message and keeps nothing but counts (see
+	// Counts): no messages, no event log, no faults. For benchmarks, where
+	// storing a million digests would measure the sink, not the sender.
+	Discard bool
 }
 
 // Reject returns an error that, from RejectRcpt or RejectData, makes the sink
@@ -121,6 +126,8 @@ type Server struct {
 	messages []Received
 	arrived  chan struct{} // closed and replaced on every arrival
 	events   []Event
+
+	discarded, discardedBytes atomic.Int64 // with Options.Discard
 	attempts map[attemptKey]int
 }
 
@@ -247,6 +254,11 @@ func (s *Server) Wait(ctx context.Context, n int) ([]Received, error) {
 	}
 }
 
+// Counts returns how many messages and bytes a Discard sink has accepted.
+func (s *Server) Counts() (messages, bytes int64) {
+	return s.discarded.Load(), s.discardedBytes.Load()
+}
+
 // Connections returns how many client connections the sink has accepted
 // since it started.
 func (s *Server) Connections() int { return s.listener.accepted() }
@@ -330,6 +342,9 @@ func (s *Server) record(ev Event) Event {
 
 // fault records ev and asks the plan what to do about it.
 func (s *Server) fault(ev Event) Fault {
+	if s.opts.Discard {
+		return Accept() // keeps no log: a benchmark sends millions
+	}
 	ev = s.record(ev)
 	if s.opts.Faults == nil {
 		return Accept()

@@ -239,3 +239,20 @@ func TestClosesWithContext(t *testing.T) {
 		t.Errorf("Close after context end: %v", err)
 	}
 }
+
+func TestDiscardCountsAndKeepsNothing(t *testing.T) {
+	s, err := Start(context.Background(), Options{Discard: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := 0; i < 3; i++ {
+		if err := smtp.SendMail(s.Addr(), nil, "a@example.org", []string{"b@example.org"}, []byte("Subject: x\r\n\r\nhello\r\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, b := s.Counts()
+	if n != 3 || b == 0 || len(s.Messages()) != 0 || len(s.Events()) != 0 {
+		t.Errorf("counts %d messages %d bytes; kept %d messages, %d events", n, b, len(s.Messages()), len(s.Events()))
+	}
+}

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/bench"
+	"github.com/newsroom/digest/internal/config"
+	"github.com/newsroom/digest/internal/delivery"
+	"github.com/newsroom/digest/internal/mailer"
+	"github.com/newsroom/digest/internal/smtpsink"
+	"github.com/newsroom/digest/internal/sqlite"
+	"github.com/spf13/cobra"
+	gomail "github.com/wneessen/go-mail"
+)
+
+type benchFlags struct {
+	subscribers, briefs, regions, concurrency int
+	smtp, dir                                 string
+	seed                                      uint64
+}
+
+func (a *app) benchCmd() *cobra.Command {
+	f := benchFlags{subscribers: 100_000, briefs: 120, regions: 6, concurrency: 4, seed: 1}
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure one complete pass over generated readers, against the raw SMTP limit",
+		Long: `Create a fresh database, generate briefs and readers (region mixes, zones,
+non-ASCII names), and run one complete pass — plan, select, render, send,
+record — against an SMTP server: by default one inside this process that
+accepts and discards, or --smtp HOST:PORT (e.g. Postfix's smtp-sink). Then,
+in the same run, send one pre-built message the same number of times over
+the same number of connections with go-mail alone: the raw limit.
+
+It prints messages per second for both and their ratio, CPU seconds per
+1,000 messages, peak RSS, and the wall time of each phase. With the
+in-process server the CPU and memory figures include the server's.`,
+		Example: `  digest bench
+  digest bench --subscribers 1000000 --concurrency 8 --smtp 127.0.0.1:2525`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.bench(cmd.Context(), f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.IntVar(&f.subscribers, "subscribers", f.subscribers, "readers to generate (all due)")
+	fl.IntVar(&f.briefs, "briefs", f.briefs, "briefs to generate, published over the last 24 hours")
+	fl.IntVar(&f.regions, "regions", f.regions, "how many of the default regions to use (1-6)")
+	fl.IntVar(&f.concurrency, "concurrency", f.concurrency, "workers (SMTP connections)")
+	fl.StringVar(&f.smtp, "smtp", "", "HOST:PORT of an SMTP server to send to (default: one inside the process that discards)")
+	fl.StringVar(&f.dir, "dir", "", "directory for the database (default: a temporary one, removed afterwards)")
+	fl.Uint64Var(&f.seed, "seed", f.seed, "seed of the generated data")
+	return cmd
+}
+
+func (a *app) bench(ctx context.Context, f benchFlags) error {
+	defaults := config.Default()
+	if f.subscribers < 1 || f.briefs < 1 || f.regions < 1 || f.regions > len(defaults.Regions) || f.concurrency < 1 {
+		return usageError{fmt.Errorf("--subscribers, --briefs and --concurrency must be positive, --regions 1-%d", len(defaults.Regions))}
+	}
+	dir := f.dir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "digest-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	host, port := "", 0
+	if f.smtp == "" {
+		sink, err := smtpsink.Start(ctx, smtpsink.Options{Discard: true})
+		if err != nil {
+			return err
+		}
+		defer sink.Close()
+		host, port = sink.Host(), sink.Port()
+	} else {
+		h, p, err := net.SplitHostPort(f.smtp)
+		if err != nil {
+			return usageError{fmt.Errorf("--smtp: %w", err)}
+		}
+		if host, port = h, atoiOr(p, 0); port == 0 {
+			return usageError{fmt.Errorf("--smtp: %q has no port", f.smtp)}
+		}
+	}
+
+	cfg := defaults
+	cfg.Database = filepath.Join(dir, "bench.db")
+	cfg.From = "The Regional Brief <digest@news.example.org>"
+	cfg.BaseURL = "https://news.example.org/digest"
+	cfg.PostalAddress = "The Regional Brief, 1 Example Square, Example City"
+	cfg.Secret = randomSecret()
+	cfg.Regions = cfg.Regions[:f.regions]
+	cfg.SMTP = config.SMTP{Host: host, Port: port, TLS: config.TLSNone, Timeout: 30 * time.Second}
+	cfg.Delivery.Concurrency = f.concurrency
+	cfg.ApplyDerived()
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("bench config: %w", err)
+	}
+	logger, err := a.logger()
+	if err != nil {
+		return err
+	}
+
+	at := time.Now().UTC()
+	rng := rand.New(rand.NewPCG(f.seed, f.seed^0x5eed))
+	start := time.Now()
+	pl, err := newPipeline(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer pl.Close()
+	if err := loadBench(ctx, pl.db, bench.Briefs(f.briefs, cfg.Regions, at, rng), bench.Readers(f.subscribers, cfg.Regions, rng)); err != nil {
+		return err
+	}
+	load := time.Since(start)
+	a.say("generated %d readers and %d briefs in %v; running the pass...\n", f.subscribers, f.briefs, load.Round(time.Millisecond))
+
+	cpu0 := cpuTime()
+	passStart := time.Now()
+	rep, err := pl.pass.Run(ctx, at, delivery.RunOptions{})
+	passWall := time.Since(passStart)
+	cpu := cpuTime() - cpu0
+	if err != nil {
+		return err
+	}
+	sent := rep.Count(delivery.OutcomeSent)
+	if sent == 0 {
+		return fmt.Errorf("the pass sent nothing (%d failed, %d deferred)", rep.Count(delivery.OutcomeFailed), rep.Count(delivery.OutcomeDeferred))
+	}
+
+	// The raw limit: one of the digests just sent, pre-built once, sent
+	// the same number of times over the same number of connections.
+	sub, err := pl.db.SubscriberByEmail(ctx, "reader0000001@bench.example.org")
+	if err != nil {
+		return err
+	}
+	pv, err := pl.pass.Preview(ctx, digest.Subscriber{Email: sub.Email, Name: sub.Name, Regions: sub.Regions,
+		TimeZone: sub.TimeZone, Status: digest.StatusActive}, at)
+	if err != nil {
+		return err
+	}
+	build := func() (*gomail.Msg, error) { return mailer.Build(pv.Message) }
+	raw, err := bench.RawLimit(ctx, host, port, f.concurrency, sent, build)
+	if err != nil {
+		return err
+	}
+
+	passRate := float64(sent) / passWall.Seconds()
+	rawRate := float64(sent) / raw.Seconds()
+	w := a.stdout
+	fmt.Fprintf(w, "\ndigest bench: %d readers, %d briefs, %d regions, %d workers, SMTP %s\n", f.subscribers, f.briefs, f.regions, f.concurrency, smtpName(f.smtp))
+	fmt.Fprintf(w, "  pass        %d sent in %v: %.0f messages/s\n", sent, passWall.Round(time.Millisecond), passRate)
+	fmt.Fprintf(w, "  raw limit   %d pre-built sends in %v: %.0f messages/s\n", sent, raw.Round(time.Millisecond), rawRate)
+	fmt.Fprintf(w, "  ratio       %.0f%% of the raw limit\n", 100*passRate/rawRate)
+	fmt.Fprintf(w, "  cpu         %.2f s per 1,000 messages (%.3f ms each)\n", cpu.Seconds()/float64(sent)*1000, cpu.Seconds()/float64(sent)*1000)
+	fmt.Fprintf(w, "  peak rss    %.0f MB\n", peakRSSMB())
+	fmt.Fprintf(w, "  phases      load %v, prepare %v, plan %v, store plan %v, render+send+record %v\n",
+		load.Round(time.Millisecond), rep.Timings.Prepare.Round(time.Millisecond), rep.Timings.Plan.Round(time.Millisecond),
+		rep.Timings.Store.Round(time.Millisecond), rep.Timings.Work.Round(time.Millisecond))
+	fmt.Fprintf(w, "  html        %.1f KB per digest on average\n", avgHTMLKB(rep))
+	return nil
+}
+
+// loadBench stores the generated data the fast way, as an import would.
+func loadBench(ctx context.Context, db *sqlite.DB, briefs []digest.Brief, readers []digest.Subscriber) error {
+	for i := range briefs {
+		if _, err := db.UpsertBrief(ctx, &briefs[i]); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < len(readers); i += sqlite.ImportBatch {
+		batch := make([]sqlite.ImportRow, 0, sqlite.ImportBatch)
+		for _, s := range readers[i:min(i+sqlite.ImportBatch, len(readers))] {
+			batch = append(batch, sqlite.ImportRow{Subscriber: s})
+		}
+		if _, err := db.ImportSubscribers(ctx, batch, sqlite.ImportMode{}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// peakRSSMB is the process's peak resident set (Linux reports KB).
+func peakRSSMB() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024
+}
+
+func avgHTMLKB(rep delivery.Report) float64 {
+	total, n := 0, 0
+	for _, it := range rep.Items {
+		if it.Outcome == delivery.OutcomeSent {
+			total += it.HTMLBytes
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(total) / float64(n) / 1024
+}
+
+func smtpName(s string) string {
+	if s == "" {
+		return "in-process (discarding)"
+	}
+	return s
+}
+
+func atoiOr(s string, def int) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return def
+	}
+	return n
+}

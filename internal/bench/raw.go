@@ -1,0 +1,67 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+)
+
+// RawLimit sends one pre-built message n times over conns connections with
+// go-mail alone (lean sessions: no NOOP, no RSET), as fast as it can: the
+// ceiling a digest pass on the same machine and server can approach. build
+// is called once per connection (a go-mail Msg must not be written by two
+// goroutines at once). It returns the wall time.
+func RawLimit(ctx context.Context, host string, port, conns, n int, build func() (*gomail.Msg, error)) (time.Duration, error) {
+	start := time.Now()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	per := n / conns
+	for w := range conns {
+		count := per
+		if w == conns-1 {
+			count = n - per*(conns-1)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			msg, err := build()
+			if err == nil {
+				err = sendMany(ctx, host, port, count, msg)
+			}
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return 0, fmt.Errorf("raw limit: %w", errs[0])
+	}
+	return time.Since(start), nil
+}
+
+func sendMany(ctx context.Context, host string, port, count int, msg *gomail.Msg) error {
+	c, err := gomail.NewClient(host, gomail.WithPort(port), gomail.WithTLSPolicy(gomail.NoTLS),
+		gomail.WithoutNoop(), gomail.WithoutRset(), gomail.WithTimeout(30*time.Second))
+	if err != nil {
+		return err
+	}
+	if err := c.DialWithContext(ctx); err != nil {
+		return err
+	}
+	defer c.Close()
+	for i := 0; i < count; i++ {
+		if err := c.Send(msg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
