@@ -128,7 +128,7 @@ type Server struct {
 	events   []Event
 
 	discarded, discardedBytes atomic.Int64 // with Options.Discard
-	attempts map[attemptKey]int
+	attempts                  map[attemptKey]int
 }
 
 // attemptKey is what Event.Attempt counts per: a stage and its subject.
