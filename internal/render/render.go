@@ -42,6 +42,7 @@ type Renderer struct {
 	subject     *texttemplate.Template
 	confirm     *confirmTemplates // the double opt-in email (confirm.go)
 	md          *markdown
+	mdCache     mdCache // rendered Markdown, shared by every reader of a pass
 }
 
 // New parses the three templates from fsys (templates.FS, or
@@ -215,8 +216,7 @@ func readerZone(sub digest.Subscriber, regions digest.Regions) (*time.Location, 
 }
 
 // brief builds the view of one brief, rendering its Markdown once for both
-// parts. It depends on b and loc only, so a cache keyed by brief ID and
-// UpdatedAt can sit here when rendering becomes a cost.
+// parts; markdown caches the result by content for the next reader.
 func (r *Renderer) brief(b digest.Brief, loc *time.Location) (briefView, error) {
 	v := briefView{
 		ID:       b.ID,
@@ -247,11 +247,16 @@ func (r *Renderer) markdown(src string, width int) (htmltemplate.HTML, string, e
 	if strings.TrimSpace(src) == "" {
 		return "", "", nil
 	}
+	if v, ok := r.mdCache.get(src, width); ok {
+		return v.html, v.text, nil
+	}
 	source := []byte(src)
 	doc := r.md.parse(source)
 	h, err := r.md.html(doc, source)
 	if err != nil {
 		return "", "", err
 	}
-	return h, r.md.text(doc, source, width), nil
+	t := r.md.text(doc, source, width)
+	r.mdCache.put(src, width, mdOut{html: h, text: t})
+	return h, t, nil
 }
