@@ -34,6 +34,8 @@ func (a *app) previewCmd() *cobra.Command {
 		format   string
 		out      string
 		sendTest string
+		serve    string
+		serveOpt previewServeOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "preview",
@@ -48,13 +50,25 @@ who has had nothing yet; --timezone defaults to the first region's).
 
 --send-test ADDRESS emails that preview to an editor over the configured
 SMTP server, with "[TEST]" before the subject. It is not recorded as a
-delivery and moves no watermark.`,
+delivery and moves no watermark.
+
+--serve [ADDR] serves the editor's preview page instead (default
+127.0.0.1:8081; a non-loopback address needs --allow-remote): pick a reader
+or a region mix and a time, and see the email at desktop and phone width,
+the text part, subject, preheader, size against Gmail's 102 KB limit, the
+lint findings, and each brief with why it is included. The page reloads by
+itself when a file in templates_dir or --briefs-dir changes.`,
 		Example: `  digest preview --subscriber ada@example.com --format text
   digest preview --regions lagos,bxl --at 2026-11-26T06:00:00Z --format html --out /tmp/ada.html
   digest preview --regions sg --format eml > sg.eml
-  digest preview --subscriber ada@example.com --send-test editor@example.org`,
+  digest preview --subscriber ada@example.com --send-test editor@example.org
+  digest preview --serve                       # http://127.0.0.1:8081
+  digest preview --serve 127.0.0.1:9000 --briefs-dir briefs/`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("serve") {
+				return a.previewServe(cmd.Context(), serve, serveOpt)
+			}
 			switch format {
 			case "html", "text", "eml":
 			default:
@@ -71,6 +85,10 @@ delivery and moves no watermark.`,
 	fl.StringVar(&format, "format", "html", "html, text or eml")
 	fl.StringVar(&out, "out", "", "write to this file instead of standard output")
 	fl.StringVar(&sendTest, "send-test", "", "email the preview to this address, subject prefixed [TEST]")
+	fl.StringVar(&serve, "serve", "", "serve the editor's preview page on this address (default 127.0.0.1:8081)")
+	fl.Lookup("serve").NoOptDefVal = defaultPreviewAddr
+	fl.BoolVar(&serveOpt.AllowRemote, "allow-remote", false, "with --serve: allow a non-loopback address (the page shows subscriber data)")
+	fl.StringVar(&serveOpt.BriefsDir, "briefs-dir", "", "with --serve: reload the page when files here change")
 	return cmd
 }
 
