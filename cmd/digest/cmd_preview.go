@@ -18,7 +18,9 @@ import (
 	digest "github.com/newsroom/digest"
 	"github.com/newsroom/digest/internal/config"
 	"github.com/newsroom/digest/internal/delivery"
+	"github.com/newsroom/digest/internal/lint"
 	"github.com/newsroom/digest/internal/mailer"
+	"github.com/newsroom/digest/internal/preview"
 	"github.com/newsroom/digest/internal/subscribers"
 	"github.com/spf13/cobra"
 )
@@ -67,6 +69,11 @@ itself when a file in templates_dir or --briefs-dir changes.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cmd.Flags().Changed("serve") {
+				cfg, err := a.loadConfig(true)
+				if err != nil {
+					return err
+				}
+				serveOpt.Lint = previewLinter(cfg.PostalAddress)
 				return a.previewServe(cmd.Context(), serve, serveOpt)
 			}
 			switch format {
@@ -245,4 +252,16 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// previewLinter runs the digest linter on a preview for the editor page.
+func previewLinter(postalAddress string) preview.Linter {
+	return func(pv delivery.Preview) []preview.Finding {
+		var out []preview.Finding
+		for _, f := range lint.Check(lint.Input{Subject: pv.Output.Subject, Preheader: pv.Output.Preheader, HTML: pv.Output.HTML,
+			Text: pv.Output.Text, Briefs: pv.Briefs, UnsubscribeURL: pv.Message.UnsubscribeURL, PostalAddress: postalAddress}) {
+			out = append(out, preview.Finding{Severity: f.Severity, Rule: f.Rule, Message: f.Message, Brief: f.Brief})
+		}
+		return out
+	}
 }

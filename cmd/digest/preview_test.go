@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/newsroom/digest/internal/delivery"
 	"github.com/newsroom/digest/internal/demo"
+	"github.com/newsroom/digest/internal/render"
 	"github.com/newsroom/digest/internal/smtpsink"
 )
 
@@ -129,6 +131,22 @@ func TestPreviewFormatsAndErrors(t *testing.T) {
 		code, _, stderr := c.run(append([]string{"--config", cfg}, tc.args...)...)
 		if code != tc.code || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d %q; want %d mentioning %q", tc.args, code, stderr, tc.code, tc.want)
+		}
+	}
+}
+
+// The editor page's findings come from the same linter as digest lint.
+func TestPreviewLinterWiring(t *testing.T) {
+	pv := delivery.Preview{Output: render.Output{Subject: "s", HTML: "<html><body><p>x</p></body></html>", Text: "x"}}
+	fs := previewLinter("1 Example Square")
+	var rules []string
+	for _, f := range fs(pv) {
+		rules = append(rules, f.Rule)
+	}
+	got := strings.Join(rules, " ")
+	for _, want := range []string{"unsubscribe-missing", "postal-missing"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("findings %q lack %s", got, want)
 		}
 	}
 }

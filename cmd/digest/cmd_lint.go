@@ -1,0 +1,352 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/bits"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/config"
+	"github.com/newsroom/digest/internal/lint"
+	"github.com/newsroom/digest/internal/render"
+	"github.com/spf13/cobra"
+)
+
+// lintReport is the machine format of `digest lint --format json`; the
+// field names are stable.
+type lintReport struct {
+	Mixes    []lintMix `json:"mixes"`
+	Errors   int       `json:"errors"`
+	Warnings int       `json:"warnings"`
+}
+
+// lintMix is the lint of one reader's (or made-up reader's) digest.
+type lintMix struct {
+	Regions    []string       `json:"regions"`
+	Subscriber string         `json:"subscriber"`
+	Briefs     int            `json:"briefs"`
+	HTMLBytes  int            `json:"html_bytes"`
+	Note       string         `json:"note,omitempty"` // e.g. no digest: nothing new
+	Findings   []lint.Finding `json:"findings"`
+}
+
+func (a *app) lintCmd() *cobra.Command {
+	var (
+		t      previewTarget
+		all    bool
+		format string
+	)
+	cmd := &cobra.Command{
+		Use:   "lint",
+		Short: "Check the digests readers would get for problems mail clients and inboxes punish",
+		Long: `Render the digest a pass would send — for a stored reader, a region mix, or
+every mix of the configured regions — and check it:
+
+  html-size            HTML over 102 KB (Gmail clips it, footer and all): error; over 90 KB: warning
+  text-missing         no plain-text part
+  text-lost-content    a headline or signal title missing from a part; a text part far shorter than the HTML
+  img-alt, img-size    images without alt text, or with neither width nor height
+  link-scheme          links that are not absolute http(s) (or mailto)
+  link-empty           links with an empty target
+  unsubscribe-missing  no unsubscribe link in a part
+  postal-missing       the postal address missing from a part
+  empty-field          template fields that rendered empty (empty subject, heading or
+                       link text, "Sources:" with nothing after it, ...)
+  sanitized-markdown   brief or signal Markdown that the sanitizer changed
+
+Nothing is recorded and nothing is sent. A mix with nothing new gets a note,
+not an error. Exit status 1 when any finding is an error; warnings alone
+exit 0.
+
+--all-region-mixes lints every non-empty subset of the configured regions
+(63 for six), each as a made-up reader who has had nothing yet.
+
+--format json prints one object:
+  {"mixes": [{"regions": ["lagos","bxl"], "subscriber": "...", "briefs": 12,
+              "html_bytes": 48211, "note": "...",
+              "findings": [{"severity": "error"|"warning", "rule": "html-size",
+                            "message": "...", "brief": "slug"}]}],
+   "errors": 0, "warnings": 1}`,
+		Example: `  digest lint --subscriber ada@example.com
+  digest lint --regions lagos,bxl --at 2026-11-26T06:00:00Z
+  digest lint --all-region-mixes --format json`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format != "table" && format != "json" {
+				return usageError{fmt.Errorf("--format: %q is not one of table, json", format)}
+			}
+			if all && (t.email != "" || t.regions != "" || t.zone != "") {
+				return usageError{errors.New("--all-region-mixes goes alone: not with --subscriber, --regions or --timezone")}
+			}
+			return a.lint(cmd.Context(), t, all, format)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&t.email, "subscriber", "", "lint the digest of this stored subscriber (email)")
+	fl.StringVar(&t.regions, "regions", "", "lint the digest of a region mix, e.g. lagos,bxl")
+	fl.StringVar(&t.zone, "timezone", "", "time zone of the region mix (default: the first region's)")
+	fl.BoolVar(&all, "all-region-mixes", false, "lint every non-empty subset of the configured regions")
+	fl.StringVar(&t.at, "at", "", "as of this RFC 3339 time (default: now)")
+	fl.StringVar(&format, "format", "table", "table or json")
+	return cmd
+}
+
+func (a *app) lint(ctx context.Context, t previewTarget, all bool, format string) error {
+	at := time.Now()
+	if t.at != "" {
+		v, err := time.Parse(time.RFC3339, t.at)
+		if err != nil {
+			return usageError{fmt.Errorf("--at: want an RFC 3339 time like 2026-11-26T06:00:00Z: %w", err)}
+		}
+		at = v
+	}
+	if !all && t.email == "" && t.regions == "" {
+		return usageError{errors.New("say whose digest: --subscriber EMAIL, --regions a,b or --all-region-mixes")}
+	}
+	logger, err := a.logger()
+	if err != nil {
+		return err
+	}
+	cfg, err := a.loadConfig(true)
+	if err != nil {
+		return err
+	}
+	pl, err := newPipeline(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer pl.Close()
+
+	targets := []previewTarget{t}
+	if all {
+		targets = targets[:0]
+		for _, mix := range regionMixes(cfg.Regions) {
+			targets = append(targets, previewTarget{regions: strings.Join(mix, ",")})
+		}
+	}
+	var report lintReport
+	for _, target := range targets {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		sub, err := previewReader(ctx, cfg, pl.db, target)
+		if err != nil {
+			return err
+		}
+		pv, err := pl.pass.Preview(ctx, sub, at)
+		if err != nil {
+			return fmt.Errorf("preview %s (%s): %w", sub.Email, strings.Join(sub.Regions, ","), err)
+		}
+		mix := lintMix{Regions: sub.Regions, Subscriber: sub.Email, Briefs: len(pv.Briefs), Findings: []lint.Finding{}}
+		if len(pv.Briefs) == 0 {
+			mix.Note = fmt.Sprintf("no digest: nothing new published after %s", pv.After.UTC().Format(time.RFC3339))
+		} else {
+			mix.HTMLBytes = len(pv.Output.HTML)
+			mix.Findings = append(mix.Findings, lint.Check(lint.Input{
+				Subject: pv.Output.Subject, Preheader: pv.Output.Preheader,
+				HTML: pv.Output.HTML, Text: pv.Output.Text,
+				Briefs: pv.Briefs, UnsubscribeURL: pv.Message.UnsubscribeURL, PostalAddress: cfg.PostalAddress,
+			})...)
+		}
+		e, w := lint.Count(mix.Findings)
+		report.Errors += e
+		report.Warnings += w
+		report.Mixes = append(report.Mixes, mix)
+	}
+	if err := writeLintReport(a.stdout, report, format); err != nil {
+		return err
+	}
+	if report.Errors > 0 {
+		return errQuietFailure
+	}
+	return nil
+}
+
+// regionMixes returns every non-empty subset of regions, each in
+// configuration order: the single regions first, then pairs, and so on.
+func regionMixes(regions digest.Regions) [][]string {
+	n := len(regions)
+	if n > 16 {
+		n = 16 // 65,535 mixes is already more than anyone reads
+	}
+	masks := make([]uint, 0, 1<<n-1)
+	for m := uint(1); m < 1<<n; m++ {
+		masks = append(masks, m)
+	}
+	// Within one size, order by the first region that differs: the lowest
+	// set bit comes first in configuration order.
+	sort.SliceStable(masks, func(i, j int) bool {
+		ci, cj := bits.OnesCount(masks[i]), bits.OnesCount(masks[j])
+		if ci != cj {
+			return ci < cj
+		}
+		return bits.Reverse(masks[i]) > bits.Reverse(masks[j])
+	})
+	mixes := make([][]string, 0, len(masks))
+	for _, m := range masks {
+		var mix []string
+		for i := range n {
+			if m&(1<<i) != 0 {
+				mix = append(mix, regions[i].Code)
+			}
+		}
+		mixes = append(mixes, mix)
+	}
+	return mixes
+}
+
+func writeLintReport(w io.Writer, r lintReport, format string) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, m := range r.Mixes {
+		who := strings.Join(m.Regions, ",")
+		if m.Subscriber != "preview@example.invalid" {
+			who = m.Subscriber + " (" + who + ")"
+		}
+		if m.Note != "" {
+			fmt.Fprintf(tw, "%s: %s\n", who, m.Note)
+			continue
+		}
+		e, wn := lint.Count(m.Findings)
+		fmt.Fprintf(tw, "%s: %s, %.1f KB of HTML, %s, %s\n", who, plural(m.Briefs, "brief"), float64(m.HTMLBytes)/1024,
+			plural(e, "error"), plural(wn, "warning"))
+		writeFindings(tw, m.Findings)
+	}
+	fmt.Fprintf(tw, "%s, %s in %s\n", plural(r.Errors, "error"), plural(r.Warnings, "warning"), plural(len(r.Mixes), "digest"))
+	return tw.Flush()
+}
+
+// writeFindings writes one indented row per finding: severity, rule, where,
+// message.
+func writeFindings(tw io.Writer, fs []lint.Finding) {
+	for _, f := range fs {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", f.Severity, f.Rule, f.Where(), f.Message)
+	}
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func (a *app) templatesCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "templates",
+		Short: "Work with the email templates",
+		Args:  exactArgs(0),
+	}
+	var dir string
+	check := &cobra.Command{
+		Use:   "check",
+		Short: "Parse the email templates, render a sample digest with them and lint it",
+		Long: `Parse the digest and confirmation templates — the embedded ones, those of
+templates_dir, or those of --dir — and render them against sample data, as
+'digest serve' does at start-up; a template error names the file and line.
+Then render a realistic digest of 20 sample briefs over the configured
+regions and lint it (see 'digest lint --help' for the rules).
+
+Exit status 1 on a template error or any error finding.`,
+		Example: `  digest templates check
+  digest templates check --dir ./my-templates`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.templatesCheck(dir)
+		},
+	}
+	check.Flags().StringVar(&dir, "dir", "", "templates directory (default: templates_dir, else the embedded templates)")
+	cmd.AddCommand(check)
+	return cmd
+}
+
+// sampleBriefCount is how many briefs the templates check renders: a busy
+// morning across every edition.
+const sampleBriefCount = 20
+
+func (a *app) templatesCheck(dir string) error {
+	cfg, err := a.loadConfig(false)
+	if err != nil {
+		return err
+	}
+	fsys, where := templatesFS(cfg), "embedded templates"
+	if cfg.TemplatesDir != "" {
+		where = cfg.TemplatesDir
+	}
+	if dir != "" {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return usageError{fmt.Errorf("--dir %s: not a directory", dir)}
+		}
+		fsys, where = os.DirFS(dir), dir
+	}
+	out, in, err := renderSample(fsys, cfg)
+	if err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	findings := lint.Check(in)
+	e, w := lint.Count(findings)
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "%s: parsed; a sample digest of %d briefs renders to %.1f KB of HTML; %s, %s\n",
+		where, len(in.Briefs), float64(len(out.HTML))/1024, plural(e, "error"), plural(w, "warning"))
+	writeFindings(tw, findings)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if e > 0 {
+		return errQuietFailure
+	}
+	return nil
+}
+
+// renderSample parses the templates of fsys and renders a sample digest of
+// every configured region, returning it as lint input.
+func renderSample(fsys fs.FS, cfg *config.Config) (render.Output, lint.Input, error) {
+	postal := cfg.PostalAddress
+	if strings.TrimSpace(postal) == "" {
+		postal = "1 Example Square\nExample City" // config check reports a missing one
+	}
+	publisher := senderName(cfg.From)
+	if publisher == "" {
+		publisher = "The Regional Brief"
+	}
+	r, err := render.New(fsys, render.Options{Regions: cfg.Regions, PublisherName: publisher, PostalAddress: postal})
+	if err != nil {
+		return render.Output{}, lint.Input{}, err
+	}
+	if len(cfg.Regions) == 0 {
+		return render.Output{}, lint.Input{}, errors.New("no regions configured to render a sample digest with")
+	}
+	codes := make([]string, len(cfg.Regions))
+	for i, rg := range cfg.Regions {
+		codes[i] = rg.Code
+	}
+	now := time.Now()
+	const unsub = "https://news.example.com/unsubscribe/sample-token"
+	briefs := lint.SampleBriefs(cfg.Regions, now, sampleBriefCount)
+	out, err := r.Render(render.Input{
+		Subscriber: digest.Subscriber{Email: "reader@example.com", Name: "Sample Reader", Regions: codes,
+			TimeZone: cfg.Regions[0].TimeZone, Status: digest.StatusActive},
+		Now:            now,
+		Briefs:         briefs,
+		UnsubscribeURL: unsub,
+		PreferencesURL: "https://news.example.com/preferences/sample-token",
+	})
+	if err != nil {
+		return render.Output{}, lint.Input{}, err
+	}
+	return out, lint.Input{Subject: out.Subject, Preheader: out.Preheader, HTML: out.HTML, Text: out.Text,
+		Briefs: briefs, UnsubscribeURL: unsub, PostalAddress: postal}, nil
+}
