@@ -112,15 +112,7 @@ func (a *app) lint(ctx context.Context, t previewTarget, all bool, format string
 	if !all && t.email == "" && t.regions == "" {
 		return usageError{errors.New("say whose digest: --subscriber EMAIL, --regions a,b or --all-region-mixes")}
 	}
-	logger, err := a.logger()
-	if err != nil {
-		return err
-	}
-	cfg, err := a.loadConfig(true)
-	if err != nil {
-		return err
-	}
-	pl, err := newPipeline(ctx, cfg, logger)
+	cfg, _, pl, err := a.openPipeline(ctx)
 	if err != nil {
 		return err
 	}

@@ -141,15 +141,7 @@ func (a *app) preview(ctx context.Context, t previewTarget, format, out, sendTes
 			return usageError{fmt.Errorf("--send-test: %w", err)}
 		}
 	}
-	logger, err := a.logger()
-	if err != nil {
-		return err
-	}
-	cfg, err := a.loadConfig(true)
-	if err != nil {
-		return err
-	}
-	pl, err := newPipeline(ctx, cfg, logger)
+	cfg, logger, pl, err := a.openPipeline(ctx)
 	if err != nil {
 		return err
 	}

@@ -52,20 +52,12 @@ func (a *app) previewServe(ctx context.Context, addr string, opts previewServeOp
 		return usageError{fmt.Errorf("preview address %s is not a loopback address: the page shows readers' data and has no login; "+
 			"use 127.0.0.1:PORT (and an SSH tunnel), or allow it explicitly", addr)}
 	}
-	logger, err := a.logger()
-	if err != nil {
-		return err
-	}
-	logger = logger.With("component", "preview")
-	cfg, err := a.loadConfig(true)
-	if err != nil {
-		return err
-	}
-	pl, err := newPipeline(ctx, cfg, logger)
+	cfg, logger, pl, err := a.openPipeline(ctx)
 	if err != nil {
 		return err
 	}
 	defer pl.Close()
+	logger = logger.With("component", "preview")
 
 	pv := &reloadingPreviewer{pass: pl.pass}
 	reload := func(context.Context) error {

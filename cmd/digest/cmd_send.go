@@ -46,15 +46,7 @@ next pass.`,
 				return usageError{fmt.Errorf("--format: %q is not one of table, json", format)}
 			}
 			ctx := cmd.Context()
-			logger, err := a.logger()
-			if err != nil {
-				return err
-			}
-			cfg, err := a.loadConfig(true)
-			if err != nil {
-				return err
-			}
-			pl, err := newPipeline(ctx, cfg, logger)
+			_, logger, pl, err := a.openPipeline(ctx)
 			if err != nil {
 				return err
 			}

@@ -41,15 +41,7 @@ minute), then closes the HTTP server and the database.`,
 }
 
 func (a *app) serve(ctx context.Context) error {
-	logger, err := a.logger()
-	if err != nil {
-		return err
-	}
-	cfg, err := a.loadConfig(true)
-	if err != nil {
-		return err
-	}
-	pl, err := newPipeline(ctx, cfg, logger)
+	cfg, logger, pl, err := a.openPipeline(ctx)
 	if err != nil {
 		return err
 	}

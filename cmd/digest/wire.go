@@ -198,6 +198,25 @@ func senderName(from string) string {
 	return a.Name
 }
 
+// openPipeline is the start of every command that works with the real
+// configuration: the logger, the config file (required) and the pipeline.
+// The caller closes the pipeline.
+func (a *app) openPipeline(ctx context.Context) (*config.Config, *slog.Logger, *pipeline, error) {
+	logger, err := a.logger()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cfg, err := a.loadConfig(true)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pl, err := newPipeline(ctx, cfg, logger)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return cfg, logger, pl, nil
+}
+
 // pipeline is everything a pass needs, built from a config in the order
 // that reports a configuration mistake (templates, secret, SMTP settings)
 // before anything is opened. Close releases it.
