@@ -253,7 +253,7 @@ func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, e
 		}
 	}
 	lap(&rep.Timings.Prepare)
-	plans, items, err := p.plan(ctx, now)
+	plans, items, err := p.plan(ctx, now, ro.DryRun)
 	lap(&rep.Timings.Plan)
 	rep.Items = items
 	if err != nil {

@@ -21,7 +21,11 @@ type planned struct {
 // with which briefs. It reads only; the caller stores the plans in one
 // transaction. Readers whose digest for today already exists are reported
 // and left to the workers (or to nobody, when it is final).
-func (p *Pass) plan(ctx context.Context, now time.Time) ([]planned, []Item, error) {
+//
+// Only a dry run keeps each plan's briefs (to render them): a real pass
+// stores brief IDs and the workers load each brief once, so a big pass does
+// not hold every reader's copy of every brief at once.
+func (p *Pass) plan(ctx context.Context, now time.Time, keepBriefs bool) ([]planned, []Item, error) {
 	subs, err := p.store.ActiveSubscribers(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list active subscribers: %w", err)
@@ -45,6 +49,9 @@ func (p *Pass) plan(ctx context.Context, now time.Time) ([]planned, []Item, erro
 			zones[sub.TimeZone] = loc
 		}
 		pl, item, err := p.planOne(ctx, sub, now.In(loc))
+		if pl != nil && !keepBriefs {
+			pl.briefs = nil
+		}
 		if err != nil {
 			return plans, items, err
 		}
