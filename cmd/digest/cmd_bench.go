@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"syscall"
 	"time"
@@ -24,7 +25,7 @@ import (
 
 type benchFlags struct {
 	subscribers, briefs, regions, concurrency int
-	smtp, dir                                 string
+	smtp, dir, cpuProfile                     string
 	seed                                      uint64
 }
 
@@ -58,6 +59,7 @@ in-process server the CPU and memory figures include the server's.`,
 	fl.StringVar(&f.smtp, "smtp", "", "HOST:PORT of an SMTP server to send to (default: one inside the process that discards)")
 	fl.StringVar(&f.dir, "dir", "", "directory for the database (default: a temporary one, removed afterwards)")
 	fl.Uint64Var(&f.seed, "seed", f.seed, "seed of the generated data")
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the pass to this file (go tool pprof)")
 	return cmd
 }
 
@@ -125,11 +127,24 @@ func (a *app) bench(ctx context.Context, f benchFlags) error {
 	load := time.Since(start)
 	a.say("generated %d readers and %d briefs in %v; running the pass...\n", f.subscribers, f.briefs, load.Round(time.Millisecond))
 
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+	}
 	cpu0 := cpuTime()
 	passStart := time.Now()
 	rep, err := pl.pass.Run(ctx, at, delivery.RunOptions{})
 	passWall := time.Since(passStart)
 	cpu := cpuTime() - cpu0
+	if f.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return err
 	}
