@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"text/tabwriter"
@@ -41,8 +40,8 @@ makes the command exit 1.`,
   fetchmail-script | digest bounces ingest -`,
 		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, paths []string) error {
-			if format != "table" && format != "json" {
-				return usageError{fmt.Errorf("--format: %q is not one of table, json", format)}
+			if err := checkFormat(format, "table", "json"); err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			logger, err := a.logger()
@@ -101,9 +100,7 @@ makes the command exit 1.`,
 				}
 			}
 			if format == "json" {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rows); err != nil {
+				if err := writeJSON(a.stdout, rows); err != nil {
 					return err
 				}
 			} else {

@@ -179,8 +179,8 @@ sent_to (count), removed_at (RFC 3339, UTC; only for removed briefs).`,
   digest briefs list --limit 0        # all of them`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if format != "table" && format != "json" {
-				return usageError{fmt.Errorf("--format: %q is not one of table, json", format)}
+			if err := checkFormat(format, "table", "json"); err != nil {
+				return err
 			}
 			if limit < 0 {
 				return usageError{fmt.Errorf("--limit: %d is negative", limit)}
@@ -276,8 +276,8 @@ created_at, updated_at, removed_at (only when removed), deliveries
   digest briefs show lagos-port-congestion-eases --format json`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "json" {
-				return usageError{fmt.Errorf("--format: %q is not one of text, json", format)}
+			if err := checkFormat(format, "text", "json"); err != nil {
+				return err
 			}
 			cfg, err := a.loadConfig(false)
 			if err != nil {

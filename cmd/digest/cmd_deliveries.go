@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -64,8 +65,8 @@ func (a *app) deliveriesListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if format != "table" && format != "json" {
-				return usageError{fmt.Errorf("--format: %q is not one of table, json", format)}
+			if err := checkFormat(format, "table", "json"); err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			db, err := a.openDatabase(ctx)
@@ -266,6 +267,15 @@ func toDeliveryJSON(d digest.Delivery, email string) deliveryJSON {
 		DueAt: opt(d.DueAt), NextAttemptAt: opt(d.NextAttemptAt), SentAt: opt(d.SentAt)}
 }
 
+// checkFormat refuses a --format value that is not one of allowed.
+func checkFormat(format string, allowed ...string) error {
+	if slices.Contains(allowed, format) {
+		return nil
+	}
+	return usageError{fmt.Errorf("--format: %q is not one of %s", format, strings.Join(allowed, ", "))}
+}
+
+// writeJSON writes v as indented JSON, the form of every --format json.
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

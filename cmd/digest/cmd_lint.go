@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -81,8 +80,8 @@ exit 0.
   digest lint --all-region-mixes --format json`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if format != "table" && format != "json" {
-				return usageError{fmt.Errorf("--format: %q is not one of table, json", format)}
+			if err := checkFormat(format, "table", "json"); err != nil {
+				return err
 			}
 			if all && (t.email != "" || t.regions != "" || t.zone != "") {
 				return usageError{errors.New("--all-region-mixes goes alone: not with --subscriber, --regions or --timezone")}
@@ -198,9 +197,7 @@ func regionMixes(regions digest.Regions) [][]string {
 
 func writeLintReport(w io.Writer, r lintReport, format string) error {
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return writeJSON(w, r)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, m := range r.Mixes {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -42,8 +41,8 @@ next pass.`,
 				}
 				now = t
 			}
-			if format != "table" && format != "json" {
-				return usageError{fmt.Errorf("--format: %q is not one of table, json", format)}
+			if err := checkFormat(format, "table", "json"); err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			_, logger, pl, err := a.openPipeline(ctx)
@@ -180,7 +179,5 @@ func writeReportJSON(w io.Writer, rep delivery.Report) error {
 		}
 		out.Items = append(out.Items, ij)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return writeJSON(w, out)
 }

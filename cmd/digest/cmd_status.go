@@ -44,8 +44,8 @@ Times are RFC 3339 in UTC.`,
   digest status --format json | jq .queue`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if format != "table" && format != "json" {
-				return usageError{fmt.Errorf("--format: %q is not one of table, json", format)}
+			if err := checkFormat(format, "table", "json"); err != nil {
+				return err
 			}
 			now, err := parseNow(nowFlag)
 			if err != nil {

@@ -152,8 +152,8 @@ name). --format is table on a terminal and json otherwise, unless given:
 					format = "table"
 				}
 			}
-			if format != "table" && format != "json" && format != "csv" {
-				return usageError{fmt.Errorf("--format: %q is not one of table, csv, json", format)}
+			if err := checkFormat(format, "table", "csv", "json"); err != nil {
+				return err
 			}
 			st := digest.SubscriberStatus(status)
 			if status != "" && !st.Valid() {

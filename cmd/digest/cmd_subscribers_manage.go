@@ -28,8 +28,8 @@ func (a *app) subscribersShowCmd() *cobra.Command {
 		Example: `  digest subscribers show ada@example.com`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "json" {
-				return usageError{fmt.Errorf("--format: %q is not one of text, json", format)}
+			if err := checkFormat(format, "text", "json"); err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			db, err := a.openDatabase(ctx)
