@@ -138,6 +138,7 @@ type Pass struct {
 	now       func() time.Time
 	observer  Observer
 	jitter    func() float64 // in [0, 1)
+	zones     sync.Map       // zone name → *time.Location, see location
 }
 
 // New returns a Pass. newSender opens one SMTP sender per worker. now is
@@ -273,7 +274,7 @@ func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, e
 		}
 	}
 	lap(&rep.Timings.Store)
-	worked, workErr := p.work(ctx, now)
+	worked, workErr := p.work(ctx)
 	lap(&rep.Timings.Work)
 	rep.Items = append(rep.Items, worked...)
 

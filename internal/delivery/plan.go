@@ -33,20 +33,16 @@ func (p *Pass) plan(ctx context.Context, now time.Time, keepBriefs bool) ([]plan
 	var (
 		plans []planned
 		items []Item
-		zones = map[string]*time.Location{}
 	)
 	for _, sub := range subs {
 		if err := ctx.Err(); err != nil {
 			return plans, items, err
 		}
-		loc, ok := zones[sub.TimeZone]
-		if !ok {
-			if loc, err = time.LoadLocation(sub.TimeZone); err != nil {
-				items = append(items, Item{Subscriber: sub, Outcome: OutcomeFailed, Err: fmt.Errorf("load time zone %q: %w", sub.TimeZone, err)})
-				p.logger.Error("subscriber has an unusable time zone", "subscriber", sub.ID, "zone", sub.TimeZone, "err", err)
-				continue
-			}
-			zones[sub.TimeZone] = loc
+		loc, err := p.location(sub.TimeZone)
+		if err != nil {
+			items = append(items, Item{Subscriber: sub, Outcome: OutcomeFailed, Err: err})
+			p.logger.Error("subscriber has an unusable time zone", "subscriber", sub.ID, "zone", sub.TimeZone, "err", err)
+			continue
 		}
 		pl, item, err := p.planOne(ctx, sub, now.In(loc))
 		if pl != nil && !keepBriefs {
@@ -70,8 +66,7 @@ func (p *Pass) plan(ctx context.Context, now time.Time, keepBriefs bool) ([]plan
 // reader's existing delivery is the workers' to report).
 func (p *Pass) planOne(ctx context.Context, sub digest.Subscriber, local time.Time) (*planned, *Item, error) {
 	item := &Item{Subscriber: sub, Date: digest.DateOf(local)}
-	y, m, d := local.Date()
-	dueAt := sub.SendTime.On(y, m, d, local.Location())
+	dueAt, after := p.window(sub, local)
 	if local.Before(dueAt) {
 		item.Outcome = OutcomeNotDue
 		return nil, item, nil
@@ -101,13 +96,6 @@ func (p *Pass) planOne(ctx context.Context, sub digest.Subscriber, local time.Ti
 		return nil, nil, fmt.Errorf("look up today's delivery of subscriber %d: %w", sub.ID, err)
 	}
 
-	// Briefs published since the last digest's cut-off, plus any published
-	// a little before it that were stored too late to make that digest;
-	// what a sent digest already carried is never carried again.
-	after := sub.Watermark.Add(-p.opts.LateBriefGrace)
-	if sub.Watermark.IsZero() {
-		after = local.Add(-p.opts.FirstDigestLookback)
-	}
 	briefs, err := p.store.BriefsNotSent(ctx, sub.ID, sub.Regions, after, local)
 	if err != nil {
 		return nil, nil, fmt.Errorf("gather briefs for subscriber %d: %w", sub.ID, err)
@@ -152,12 +140,42 @@ func (p *Pass) dryRun(plans []planned) []Item {
 	return items
 }
 
+// window returns, for a reader at local time local, their send time that
+// day and the start of the window of briefs a digest then carries: briefs
+// published since the last digest's cut-off, plus any published a little
+// before it that were stored too late to make that digest (what a sent
+// digest already carried is excluded by the query); for a first digest,
+// the look-back.
+func (p *Pass) window(sub digest.Subscriber, local time.Time) (dueAt, after time.Time) {
+	y, m, d := local.Date()
+	dueAt = sub.SendTime.On(y, m, d, local.Location())
+	after = sub.Watermark.Add(-p.opts.LateBriefGrace)
+	if sub.Watermark.IsZero() {
+		after = local.Add(-p.opts.FirstDigestLookback)
+	}
+	return dueAt, after
+}
+
+// location loads an IANA zone once per process: every reader of a pass
+// would otherwise load (and parse) their zone's file for each message.
+func (p *Pass) location(name string) (*time.Location, error) {
+	if loc, ok := p.zones.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("load time zone %q: %w", name, err)
+	}
+	p.zones.Store(name, loc)
+	return loc, nil
+}
+
 // render renders a delivery for its reader, as of the delivery's cut-off in
 // the reader's zone.
 func (p *Pass) render(sub digest.Subscriber, d digest.Delivery, briefs []digest.Brief) (render.Output, error) {
-	loc, err := time.LoadLocation(sub.TimeZone)
+	loc, err := p.location(sub.TimeZone)
 	if err != nil {
-		return render.Output{}, fmt.Errorf("load time zone %q: %w", sub.TimeZone, err)
+		return render.Output{}, err
 	}
 	out, err := p.renderer.Render(render.Input{
 		Subscriber:     sub,

@@ -39,18 +39,14 @@ type Preview struct {
 // with ID 0 (a region mix an editor wants to see): then every brief in the
 // look-back window counts as new.
 func (p *Pass) Preview(ctx context.Context, sub digest.Subscriber, at time.Time) (Preview, error) {
-	loc, err := time.LoadLocation(sub.TimeZone)
+	loc, err := p.location(sub.TimeZone)
 	if err != nil {
-		return Preview{}, fmt.Errorf("load time zone %q: %w", sub.TimeZone, err)
+		return Preview{}, err
 	}
 	local := at.In(loc)
-	y, m, d := local.Date()
-	pv := Preview{Subscriber: sub, At: at, Date: digest.DateOf(local), DueAt: sub.SendTime.On(y, m, d, loc)}
+	pv := Preview{Subscriber: sub, At: at, Date: digest.DateOf(local)}
+	pv.DueAt, pv.After = p.window(sub, local)
 	pv.Due = !local.Before(pv.DueAt)
-	pv.After = sub.Watermark.Add(-p.opts.LateBriefGrace)
-	if sub.Watermark.IsZero() {
-		pv.After = local.Add(-p.opts.FirstDigestLookback)
-	}
 	briefs, err := p.store.BriefsNotSent(ctx, sub.ID, sub.Regions, pv.After, local)
 	if err != nil {
 		return Preview{}, fmt.Errorf("gather briefs: %w", err)

@@ -14,7 +14,7 @@ import (
 )
 
 // work runs the workers until nothing is claimable or ctx is done.
-func (p *Pass) work(ctx context.Context, now time.Time) ([]Item, error) {
+func (p *Pass) work(ctx context.Context) ([]Item, error) {
 	// Sends in flight outlive ctx by ShutdownGrace: stopping means no new
 	// claims, not cutting a message in half.
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
@@ -107,6 +107,7 @@ func (p *Pass) worker(ctx, sendCtx context.Context, n int, lim *rate.Limiter, ca
 		if unreachable {
 			return items, true, nil
 		}
+
 	}
 	return items, false, nil
 }
