@@ -107,7 +107,12 @@ func (p *Pass) worker(ctx, sendCtx context.Context, n int, lim *rate.Limiter, ca
 		if unreachable {
 			return items, true, nil
 		}
-
+		if item.Outcome == OutcomeInterrupted && ctx.Err() == nil {
+			// The database could not give what the delivery needs. It was
+			// released, and claiming on would take it straight back in a
+			// tight loop: stop, and let the pass report the error.
+			return items, false, item.Err
+		}
 	}
 	return items, false, nil
 }
