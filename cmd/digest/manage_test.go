@@ -106,7 +106,7 @@ func TestEveryCommandHasAnExample(t *testing.T) {
 	a := &app{getenv: func(string) (string, bool) { return "", false }}
 	var walk func(cmd *cobra.Command)
 	walk = func(cmd *cobra.Command) {
-		if cmd.Runnable() && cmd.Example == "" && cmd.Name() != "help" && !strings.HasPrefix(cmd.CommandPath(), "digest completion") {
+		if cmd.Runnable() && !cmd.HasSubCommands() && cmd.Example == "" && cmd.Name() != "help" && !strings.HasPrefix(cmd.CommandPath(), "digest completion") {
 			t.Errorf("%q has no example", cmd.CommandPath())
 		}
 		for _, sub := range cmd.Commands() {
@@ -166,5 +166,19 @@ func TestBenchCommand(t *testing.T) {
 	}
 	if code, _, _ := c.run("bench", "--regions", "9"); code != 2 {
 		t.Errorf("--regions 9: exit %d, want 2", code)
+	}
+}
+
+// An unknown command or subcommand is a usage error (exit 2), as the README
+// says, and a bare group shows its help.
+func TestUnknownCommandIsAUsageError(t *testing.T) {
+	c := newCLI(t)
+	for _, args := range [][]string{{"frobnicate"}, {"briefs", "frob"}, {"subscribers", "nope", "x"}} {
+		if code, _, stderr := c.run(args...); code != 2 || !strings.Contains(stderr, "unknown command") {
+			t.Errorf("digest %s: exit %d %q, want 2 and 'unknown command'", strings.Join(args, " "), code, stderr)
+		}
+	}
+	if code, stdout, _ := c.run("briefs"); code != 0 || !strings.Contains(stdout, "import") {
+		t.Errorf("bare 'digest briefs': exit %d, want its help listing the subcommands", code)
 	}
 }

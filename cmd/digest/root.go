@@ -95,7 +95,27 @@ SMTP server inside the process, and writes the emails it received to disk.`,
 		a.benchCmd(),
 		a.configCmd(),
 	)
+	markGroups(root)
 	return root
+}
+
+// markGroups makes every command that only groups others (digest,
+// digest briefs, ...) answer an unknown subcommand with a usage error
+// (exit 2) rather than cobra's plain error (exit 1) or its help (exit 0),
+// and show its help when called bare.
+func markGroups(cmd *cobra.Command) {
+	if cmd.HasSubCommands() && cmd.Run == nil && cmd.RunE == nil {
+		cmd.Args = cobra.ArbitraryArgs
+		cmd.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("unknown command %q for %q; see '%s --help'", args[0], cmd.CommandPath(), cmd.CommandPath())}
+			}
+			return cmd.Help()
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		markGroups(sub)
+	}
 }
 
 // version reports the module version and VCS revision the binary was built from.
