@@ -208,6 +208,11 @@ func TestCrashAndRestart(t *testing.T) {
 			if dups > concurrency {
 				t.Errorf("%d readers got two copies; at most the %d in flight may", dups, concurrency)
 			}
+			if tt.faults != nil && dups != len(stalled) {
+				// The stalled messages were on the wire, accepted but not
+				// acknowledged, when the process died: each must come again.
+				t.Errorf("%d readers got a second copy, want the %d whose messages were in flight", dups, len(stalled))
+			}
 			t.Logf("killed after %d messages; %d in all after the restart; %d readers saw a duplicate (same Message-ID)",
 				before, len(sink.Messages()), dups)
 		})

@@ -131,7 +131,10 @@ func TestVERPRoundTrip(t *testing.T) {
 		t.Fatalf("send: %d\n%s%s", code, stdout, stderr)
 	}
 	msgs := sink.Messages()
-	if len(msgs) != 1 || !strings.HasPrefix(msgs[0].From, "bounces+") || !strings.HasSuffix(msgs[0].From, "@bounces.example.org") {
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages, want 1", len(msgs))
+	}
+	if !strings.HasPrefix(msgs[0].From, "bounces+") || !strings.HasSuffix(msgs[0].From, "@bounces.example.org") {
 		t.Fatalf("envelope sender %q, want bounces+TOKEN@bounces.example.org", msgs[0].From)
 	}
 	dsn := "From: MAILER-DAEMON@mx.example.net\r\nTo: " + msgs[0].From + "\r\nSubject: Undelivered Mail Returned to Sender\r\n" +
@@ -145,5 +148,8 @@ func TestVERPRoundTrip(t *testing.T) {
 	code, stdout, stderr := c.run("--config", cfg, "bounces", "ingest", path)
 	if code != 0 || !strings.Contains(stdout, "verp") || !strings.Contains(stdout, "ada@example.com") || !strings.Contains(stdout, "marked bounced") {
 		t.Fatalf("ingest: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if _, stdout, _ := c.run("--config", cfg, "subscribers", "show", "ada@example.com", "--format", "json"); !strings.Contains(stdout, `"status": "bounced"`) {
+		t.Errorf("the reader the VERP bounce named is not bounced:\n%s", stdout)
 	}
 }

@@ -306,7 +306,7 @@ func TestPreferencesTakeEffect(t *testing.T) {
 	// Day one, 07:00 in Lagos: the digest, Lagos first, with its preferences link.
 	add("send", "--now", "2026-11-26T06:00:00Z")
 	first := textOf(t, sink.Messages()[0])
-	if strings.Index(first, "LAGOS") > strings.Index(first, "BRUSSELS") {
+	if l, b := strings.Index(first, "LAGOS"), strings.Index(first, "BRUSSELS"); l < 0 || b < 0 || l > b {
 		t.Fatalf("day one: Brussels before Lagos:\n%s", first)
 	}
 	link := preferencesLink.FindString(first)

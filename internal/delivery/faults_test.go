@@ -57,7 +57,11 @@ func TestFaultMatrix(t *testing.T) {
 			at := mustTime(t, "2026-11-26T05:05:00Z")
 			for pass := 0; pass < 6; pass++ {
 				h.run(at.Format(time.RFC3339))
-				if q, _ := h.db.CountDeliveries(h.ctx, ""); q[digest.DeliveryQueued]+q[digest.DeliveryDeferred] == 0 {
+				q, err := h.db.CountDeliveries(h.ctx, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if q[digest.DeliveryQueued]+q[digest.DeliveryDeferred] == 0 {
 					break
 				}
 				at = at.Add(40 * time.Minute)

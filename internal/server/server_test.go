@@ -217,9 +217,6 @@ func TestUnsubscribeRefuses(t *testing.T) {
 	}
 	altered := []byte(good)
 	altered[5] ^= 'A' ^ 'B'
-	if altered[5] == good[5] {
-		t.Fatal("alteration changed nothing")
-	}
 	tests := []struct {
 		name        string
 		path        string
