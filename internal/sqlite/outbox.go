@@ -75,7 +75,10 @@ func joinStatuses(ss []digest.DeliveryStatus) string {
 // of deliveries a crash can leave "sending" at the number of workers.
 func (db *DB) ClaimDelivery(ctx context.Context, now time.Time, holder string) (digest.Delivery, error) {
 	at := db.now()
-	var id int64
+	var (
+		id      int64
+		claimed []digest.Delivery
+	)
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		var status string
 		err := tx.QueryRowContext(ctx, `
@@ -88,15 +91,23 @@ func (db *DB) ClaimDelivery(ctx context.Context, now time.Time, holder string) (
 		}
 		_, _, err = transition(ctx, tx, id, at, []digest.DeliveryStatus{digest.DeliveryStatus(status)}, digest.DeliverySending,
 			"claimed by "+holder, "attempts = attempts + 1, claimed_by = ?, next_attempt_at = NULL", holder)
-		return err
+		if err != nil {
+			return err
+		}
+		// Read it back in the same transaction: a read after the commit
+		// could fail and leave the row "sending" with nobody working it.
+		if claimed, err = queryRows(ctx, tx, scanDelivery, `SELECT `+deliveryColumns+` FROM deliveries WHERE id = ?`, id); err != nil {
+			return err
+		}
+		return loadDeliveryBriefs(ctx, tx, claimed)
 	})
 	if err != nil {
 		if errors.Is(err, digest.ErrNotFound) {
 			return digest.Delivery{}, err
 		}
-		return digest.Delivery{}, fmt.Errorf("claim delivery: %w", err)
+		return digest.Delivery{}, fmt.Errorf("claim delivery %d: %w", id, err)
 	}
-	return db.Delivery(ctx, id)
+	return claimed[0], nil
 }
 
 // MarkDeliverySent records that the SMTP server accepted the delivery's
