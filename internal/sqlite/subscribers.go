@@ -169,20 +169,13 @@ func (db *DB) ActiveSubscribers(ctx context.Context) ([]digest.Subscriber, error
 // changed == false. It fails with digest.ErrNotFound when there is no such
 // subscriber.
 func (db *DB) Unsubscribe(ctx context.Context, id int64) (changed bool, err error) {
-	now := db.now()
 	err = db.write(ctx, func(tx *sql.Tx) error {
-		var status string
-		err := tx.QueryRowContext(ctx, `SELECT status FROM subscribers WHERE id = ?`, id).Scan(&status)
-		if err != nil {
-			return notFound(err)
-		}
-		if digest.SubscriberStatus(status) == digest.StatusUnsubscribed {
-			return nil
+		status, err := subscriberStatus(ctx, tx, id)
+		if err != nil || status == digest.StatusUnsubscribed {
+			return err
 		}
 		changed = true
-		_, err = tx.ExecContext(ctx, `UPDATE subscribers SET status = ?, updated_at = ? WHERE id = ?`,
-			string(digest.StatusUnsubscribed), formatTime(now), id)
-		return err
+		return setStatus(ctx, tx, id, digest.StatusUnsubscribed, db.now())
 	})
 	if err != nil {
 		return false, fmt.Errorf("unsubscribe subscriber %d: %w", id, err)
