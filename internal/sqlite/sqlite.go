@@ -29,6 +29,11 @@ import (
 // misreport what the reader received.
 var ErrAlreadySent = errors.New("delivery already sent")
 
+// DefaultLockWait is how long a write waits for the write lock. It is long
+// because giving up is costly: a sender that cannot record a message the
+// SMTP server accepted sends it again after recovery.
+const DefaultLockWait = 2 * time.Minute
+
 // DB is an open digest database. It is safe for concurrent use.
 type DB struct {
 	// Now is the clock used for created_at and updated_at. Open sets it to
@@ -39,6 +44,10 @@ type DB struct {
 	// (derived from the config's secret). Without it, erasure is refused
 	// and only plain suppressions are checked.
 	HashKey []byte
+	// LockWait bounds how long a write waits for another process (an
+	// import, an operator's command) to release SQLite's write lock before
+	// it gives up with an error. Open sets it to DefaultLockWait.
+	LockWait time.Duration
 
 	path string
 	rw   *sql.DB // exactly one connection: every write transaction queues here
@@ -54,10 +63,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// Every pragma lives in the DSN so every pooled connection gets it, not
 	// only the first one. _txlock=immediate takes the write lock at BEGIN,
 	// so a read-then-write transaction cannot fail halfway with "database is
-	// locked"; busy_timeout covers other processes (the CLI beside the
-	// server).
+	// locked". The write lock is waited for in write (see beginWrite), a
+	// second at a time, so busy_timeout is short there.
 	rw, err := sql.Open("sqlite3", "file:"+escapePath(path)+
-		"?_journal_mode=WAL&_busy_timeout=5000&_txlock=immediate&_foreign_keys=on&_synchronous=NORMAL")
+		"?_journal_mode=WAL&_busy_timeout=1000&_txlock=immediate&_foreign_keys=on&_synchronous=NORMAL")
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -66,7 +75,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	rw.SetConnMaxIdleTime(0)
 	rw.SetConnMaxLifetime(0)
 
-	db := &DB{Now: time.Now, path: path, rw: rw}
+	db := &DB{Now: time.Now, LockWait: DefaultLockWait, path: path, rw: rw}
 	if err := db.migrate(ctx); err != nil {
 		rw.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -117,20 +126,55 @@ func (db *DB) now() time.Time { return db.Now().UTC() }
 
 // write runs fn in a write transaction, committing when fn returns nil.
 func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
-	return runTx(ctx, db.rw, fn)
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	return finishTx(tx, fn)
 }
 
 // read runs fn in a read transaction, so that the several queries that load
 // one record (a brief and its signals) see one snapshot.
 func (db *DB) read(ctx context.Context, fn func(*sql.Tx) error) error {
-	return runTx(ctx, db.ro, fn)
-}
-
-func runTx(ctx context.Context, pool *sql.DB, fn func(*sql.Tx) error) error {
-	tx, err := pool.BeginTx(ctx, nil)
+	tx, err := db.ro.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
+	return finishTx(tx, fn)
+}
+
+// beginWrite takes SQLite's write lock (BEGIN IMMEDIATE), waiting up to
+// LockWait while another process holds it. SQLite's own busy handler polls
+// for the lock, and a writer that commits and begins again at once (a long
+// import) can win it over and over: busy_timeout alone would then fail a
+// write that only had to wait its turn. With an immediate BEGIN the lock
+// is only ever waited for here, before fn runs, so retrying is safe.
+func (db *DB) beginWrite(ctx context.Context) (*sql.Tx, error) {
+	deadline := time.Now().Add(db.LockWait)
+	for pause := 5 * time.Millisecond; ; pause = min(2*pause, 100*time.Millisecond) {
+		tx, err := db.rw.BeginTx(ctx, nil)
+		if err == nil {
+			return tx, nil
+		}
+		if !isBusy(err) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("begin transaction: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("begin transaction: %w (%w)", err, ctx.Err())
+		case <-time.After(pause):
+		}
+	}
+}
+
+// isBusy reports whether err says another connection holds a lock.
+func isBusy(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
+}
+
+// finishTx runs fn in tx and commits, or rolls back when fn fails.
+func finishTx(tx *sql.Tx, fn func(*sql.Tx) error) error {
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback() // the error from fn is the one worth reporting
 		return err

@@ -101,7 +101,7 @@ func TestConnectionsHavePragmas(t *testing.T) {
 	}{
 		{"rw", "journal_mode", "wal"},
 		{"rw", "foreign_keys", "1"},
-		{"rw", "busy_timeout", "5000"},
+		{"rw", "busy_timeout", "1000"},
 		{"rw", "synchronous", "1"}, // NORMAL
 		{"ro", "journal_mode", "wal"},
 		{"ro", "foreign_keys", "1"},
