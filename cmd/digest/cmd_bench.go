@@ -139,7 +139,7 @@ func (a *app) bench(ctx context.Context, f benchFlags) error {
 	}
 	cpu0 := cpuTime()
 	passStart := time.Now()
-	rep, err := pl.pass.Run(ctx, at, delivery.RunOptions{})
+	rep, err := pl.pass.Run(ctx, at, delivery.RunOptions{MaxItems: 1000}) // a sample, for the message size
 	passWall := time.Since(passStart)
 	cpu := cpuTime() - cpu0
 	if f.cpuProfile != "" {

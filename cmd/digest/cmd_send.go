@@ -19,6 +19,7 @@ func (a *app) sendCmd() *cobra.Command {
 		dryRun  bool
 		wait    bool
 		format  string
+		listMax int
 	)
 	cmd := &cobra.Command{
 		Use:   "send",
@@ -41,6 +42,9 @@ next pass.`,
 				}
 				now = t
 			}
+			if listMax < 0 {
+				return usageError{fmt.Errorf("--max-listed: want 0 (all) or more, not %d", listMax)}
+			}
 			if err := checkFormat(format, "table", "json"); err != nil {
 				return err
 			}
@@ -59,7 +63,7 @@ next pass.`,
 				defer held.Release()
 				runCtx = leaseCtx
 			}
-			rep, runErr := pl.pass.Run(runCtx, now, delivery.RunOptions{DryRun: dryRun})
+			rep, runErr := pl.pass.Run(runCtx, now, delivery.RunOptions{DryRun: dryRun, MaxItems: listMax})
 			stopped := false
 			if errors.Is(runErr, context.Canceled) && ctx.Err() != nil {
 				// Stopped by a signal: what was in flight is recorded and
@@ -67,7 +71,7 @@ next pass.`,
 				runErr, stopped = nil, true
 				fmt.Fprintln(a.stderr, "digest: stopped; undelivered digests stay queued for the next pass")
 			}
-			if runErr != nil && len(rep.Items) == 0 {
+			if runErr != nil && len(rep.Items)+rep.Omitted == 0 {
 				return runErr
 			}
 			// A pass cut short still reports what it did before the error.
@@ -92,6 +96,7 @@ next pass.`,
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "render and report without sending or recording")
 	cmd.Flags().BoolVar(&wait, "wait", false, "if another sender holds the database, wait for it instead of exiting")
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
+	cmd.Flags().IntVar(&listMax, "max-listed", 1000, "list at most this many readers one by one (0: all); the counts are always complete")
 	return cmd
 }
 
@@ -117,6 +122,9 @@ func writeReportTable(w io.Writer, rep delivery.Report, color func(string) strin
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if rep.Omitted > 0 {
+		fmt.Fprintf(w, "… and %d more, not listed (--max-listed; `digest deliveries list` has them all)\n", rep.Omitted)
+	}
 	verb := "sent"
 	if rep.DryRun {
 		verb = "would send (dry run)"
@@ -141,6 +149,8 @@ type reportJSON struct {
 	Queue     int              `json:"queue"`
 	Counts    map[string]int   `json:"counts"`
 	Items     []reportItemJSON `json:"items"`
+	// Omitted counts the items beyond --max-listed.
+	Omitted int `json:"items_omitted"`
 }
 
 type reportItemJSON struct {
@@ -159,7 +169,7 @@ type reportItemJSON struct {
 
 func writeReportJSON(w io.Writer, rep delivery.Report) error {
 	out := reportJSON{Now: rep.Now.UTC(), DryRun: rep.DryRun, Planned: rep.Planned, Recovered: rep.Recovered,
-		Expired: rep.Expired, Queue: rep.Queue, Counts: map[string]int{}, Items: []reportItemJSON{}}
+		Expired: rep.Expired, Queue: rep.Queue, Counts: map[string]int{}, Items: []reportItemJSON{}, Omitted: rep.Omitted}
 	for _, o := range []delivery.Outcome{delivery.OutcomeSent, delivery.OutcomeDeferred, delivery.OutcomeFailed,
 		delivery.OutcomeSuppressed, delivery.OutcomeInterrupted, delivery.OutcomeNothingNew, delivery.OutcomeNotDue,
 		delivery.OutcomeAlreadySent, delivery.OutcomeFailedEarlier, delivery.OutcomeWaiting} {

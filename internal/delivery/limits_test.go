@@ -77,3 +77,33 @@ func TestLateDigestExpires(t *testing.T) {
 		t.Errorf("day three: %d messages; want the second to carry the expired digest's brief", len(msgs))
 	}
 }
+
+// A report keeps at most MaxItems items, while its counts cover every
+// reader: a pass over a million readers must not hold a million items.
+func TestReportKeepsAtMostMaxItems(t *testing.T) {
+	h := newHarness(t)
+	for i := range 5 {
+		h.addSubscriber(fmt.Sprintf("r%d@example.com", i), "", "lagos", "Africa/Lagos", "06:00")
+	}
+	h.addSubscriber("late@example.com", "", "lagos", "Africa/Lagos", "09:00")
+	h.addBrief("one", "lagos", "2026-11-25T18:00:00Z", "Headline one")
+	at := mustTime(t, "2026-11-26T05:05:00Z")
+	h.clock.Set(at)
+	rep, err := h.pass.Run(h.ctx, at, delivery.RunOptions{MaxItems: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Items) != 2 || rep.Omitted != 4 {
+		t.Errorf("%d items kept, %d omitted; want 2 and 4", len(rep.Items), rep.Omitted)
+	}
+	if rep.Count(delivery.OutcomeSent) != 5 || rep.Count(delivery.OutcomeNotDue) != 1 || len(h.sink.Messages()) != 5 {
+		t.Errorf("counts %v with %d messages; want 5 sent and 1 not due", rep.Counts, len(h.sink.Messages()))
+	}
+	none, err := h.pass.Run(h.ctx, at, delivery.RunOptions{MaxItems: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(none.Items) != 0 || none.Count(delivery.OutcomeAlreadySent) != 5 {
+		t.Errorf("MaxItems -1: %d items, counts %v; want none kept and 5 already sent", len(none.Items), none.Counts)
+	}
+}

@@ -197,8 +197,14 @@ type Report struct {
 	Recovered int // deliveries found "sending" from a sender that stopped, re-queued
 	Expired   int // deliveries too late to send, marked expired
 	Queue     int // deliveries queued or deferred when the pass ended
-	Items     []Item
-	Timings   Timings
+	// Counts has how many readers or deliveries had each outcome, always
+	// complete.
+	Counts map[Outcome]int
+	// Items lists readers and deliveries one by one, up to
+	// RunOptions.MaxItems; Omitted says how many more there were.
+	Items   []Item
+	Omitted int
+	Timings Timings
 }
 
 // Timings is the wall time of each phase of a pass.
@@ -210,20 +216,16 @@ type Timings struct {
 }
 
 // Count returns how many readers or deliveries had the given outcome.
-func (r Report) Count(o Outcome) int {
-	n := 0
-	for _, it := range r.Items {
-		if it.Outcome == o {
-			n++
-		}
-	}
-	return n
-}
+func (r Report) Count(o Outcome) int { return r.Counts[o] }
 
 // RunOptions change one pass.
 type RunOptions struct {
 	// DryRun plans and renders without recording or sending anything.
 	DryRun bool
+	// MaxItems bounds the items a report keeps, so that a pass over a
+	// million readers does not hold a million items: 0 keeps them all, a
+	// negative value none. Counts are complete either way.
+	MaxItems int
 }
 
 // Run runs one pass as of now: re-queue what a dead sender left mid-send,
@@ -235,34 +237,38 @@ type RunOptions struct {
 func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, error) {
 	start := p.now()
 	rep := Report{Now: now, DryRun: ro.DryRun}
+	t := newTally(ro.MaxItems)
+	report := func(err error) (Report, error) {
+		t.fill(&rep)
+		return rep, err
+	}
 	mark := time.Now() // phases are measured on the wall clock, whatever p.now says
 	lap := func(d *time.Duration) { t := time.Now(); *d = t.Sub(mark); mark = t }
 	if !ro.DryRun {
 		var err error
 		if rep.Recovered, err = p.store.RecoverSending(ctx); err != nil {
-			return rep, err
+			return report(err)
 		}
 		if rep.Recovered > 0 {
 			p.logger.Warn("re-queued deliveries left mid-send by a sender that stopped; they go out again with the same Message-ID",
 				"count", rep.Recovered)
 		}
 		if rep.Expired, err = p.store.ExpireLate(ctx, now, p.opts.MaxLateness); err != nil {
-			return rep, err
+			return report(err)
 		}
 		for range rep.Expired {
 			p.observer.DeliveryDone(digest.DeliveryExpired)
 		}
 	}
 	lap(&rep.Timings.Prepare)
-	plans, items, err := p.plan(ctx, now, ro.DryRun)
+	plans, err := p.plan(ctx, now, ro.DryRun, t)
 	lap(&rep.Timings.Plan)
-	rep.Items = items
 	if err != nil {
-		return rep, err
+		return report(err)
 	}
 	if ro.DryRun {
-		rep.Items = append(rep.Items, p.dryRun(plans)...)
-		return rep, nil
+		p.dryRun(plans, t)
+		return report(nil)
 	}
 	if len(plans) > 0 {
 		ptrs := make([]*digest.Delivery, len(plans))
@@ -270,13 +276,12 @@ func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, e
 			ptrs[i] = &plans[i].delivery
 		}
 		if rep.Planned, err = p.store.PlanDeliveries(ctx, ptrs); err != nil {
-			return rep, fmt.Errorf("plan deliveries: %w", err)
+			return report(fmt.Errorf("plan deliveries: %w", err))
 		}
 	}
 	lap(&rep.Timings.Store)
-	worked, workErr := p.work(ctx)
+	workErr := p.work(ctx, t)
 	lap(&rep.Timings.Work)
-	rep.Items = append(rep.Items, worked...)
 
 	counts, err := p.store.CountDeliveries(context.WithoutCancel(ctx), "")
 	if err == nil {
@@ -284,14 +289,14 @@ func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, e
 	}
 	p.observer.PassDone(p.now().Sub(start), rep.Queue)
 	p.logger.Info("pass done", "now", now.UTC().Format(time.RFC3339), "planned", rep.Planned,
-		"sent", rep.Count(OutcomeSent), "deferred", rep.Count(OutcomeDeferred), "failed", rep.Count(OutcomeFailed),
-		"suppressed", rep.Count(OutcomeSuppressed), "expired", rep.Expired, "recovered", rep.Recovered,
-		"nothing_new", rep.Count(OutcomeNothingNew), "not_due", rep.Count(OutcomeNotDue), "queue", rep.Queue,
+		"sent", t.count(OutcomeSent), "deferred", t.count(OutcomeDeferred), "failed", t.count(OutcomeFailed),
+		"suppressed", t.count(OutcomeSuppressed), "expired", rep.Expired, "recovered", rep.Recovered,
+		"nothing_new", t.count(OutcomeNothingNew), "not_due", t.count(OutcomeNotDue), "queue", rep.Queue,
 		"duration", p.now().Sub(start).Round(time.Millisecond).String())
 	if workErr != nil {
-		return rep, workErr
+		return report(workErr)
 	}
-	return rep, ctx.Err()
+	return report(ctx.Err())
 }
 
 type nopObserver struct{}

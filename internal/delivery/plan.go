@@ -25,22 +25,19 @@ type planned struct {
 // Only a dry run keeps each plan's briefs (to render them): a real pass
 // stores brief IDs and the workers load each brief once, so a big pass does
 // not hold every reader's copy of every brief at once.
-func (p *Pass) plan(ctx context.Context, now time.Time, keepBriefs bool) ([]planned, []Item, error) {
+func (p *Pass) plan(ctx context.Context, now time.Time, keepBriefs bool, t *tally) ([]planned, error) {
 	subs, err := p.store.ActiveSubscribers(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("list active subscribers: %w", err)
+		return nil, fmt.Errorf("list active subscribers: %w", err)
 	}
-	var (
-		plans []planned
-		items []Item
-	)
+	var plans []planned
 	for _, sub := range subs {
 		if err := ctx.Err(); err != nil {
-			return plans, items, err
+			return plans, err
 		}
 		loc, err := p.location(sub.TimeZone)
 		if err != nil {
-			items = append(items, Item{Subscriber: sub, Outcome: OutcomeFailed, Err: err})
+			t.add(Item{Subscriber: sub, Outcome: OutcomeFailed, Err: err})
 			p.logger.Error("subscriber has an unusable time zone", "subscriber", sub.ID, "zone", sub.TimeZone, "err", err)
 			continue
 		}
@@ -49,16 +46,16 @@ func (p *Pass) plan(ctx context.Context, now time.Time, keepBriefs bool) ([]plan
 			pl.briefs = nil
 		}
 		if err != nil {
-			return plans, items, err
+			return plans, err
 		}
 		if item != nil {
-			items = append(items, *item)
+			t.add(*item)
 		}
 		if pl != nil {
 			plans = append(plans, *pl)
 		}
 	}
-	return plans, items, nil
+	return plans, nil
 }
 
 // planOne plans one reader; local is the pass instant in the reader's zone.
@@ -126,8 +123,7 @@ func (p *Pass) planOne(ctx context.Context, sub digest.Subscriber, local time.Ti
 }
 
 // dryRun renders what the plans would send, recording nothing.
-func (p *Pass) dryRun(plans []planned) []Item {
-	items := make([]Item, 0, len(plans))
+func (p *Pass) dryRun(plans []planned, t *tally) {
 	for _, pl := range plans {
 		item := Item{Subscriber: pl.sub, Date: pl.delivery.DigestDate, BriefIDs: pl.delivery.BriefIDs, Outcome: OutcomeSent}
 		out, err := p.render(pl.sub, pl.delivery, pl.briefs)
@@ -135,9 +131,8 @@ func (p *Pass) dryRun(plans []planned) []Item {
 			item.Outcome, item.Err = OutcomeFailed, err
 		}
 		item.Subject, item.HTMLBytes, item.TextBytes = out.Subject, len(out.HTML), len(out.Text)
-		items = append(items, item)
+		t.add(item)
 	}
-	return items
 }
 
 // window returns, for a reader at local time local, their send time that

@@ -14,7 +14,7 @@ import (
 )
 
 // work runs the workers until nothing is claimable or ctx is done.
-func (p *Pass) work(ctx context.Context) ([]Item, error) {
+func (p *Pass) work(ctx context.Context, t *tally) error {
 	// Sends in flight outlive ctx by ShutdownGrace: stopping means no new
 	// claims, not cutting a message in half.
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
@@ -27,7 +27,6 @@ func (p *Pass) work(ctx context.Context) ([]Item, error) {
 
 	var (
 		mu          sync.Mutex
-		items       []Item
 		unreachable int
 		errs        []error
 		wg          sync.WaitGroup
@@ -38,10 +37,9 @@ func (p *Pass) work(ctx context.Context) ([]Item, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			worked, lost, err := p.worker(ctx, sendCtx, w, lim, cache)
+			lost, err := p.worker(ctx, sendCtx, w, lim, cache, t)
 			mu.Lock()
 			defer mu.Unlock()
-			items = append(items, worked...)
 			if lost {
 				unreachable++
 			}
@@ -52,30 +50,23 @@ func (p *Pass) work(ctx context.Context) ([]Item, error) {
 	}
 	wg.Wait()
 	if len(errs) > 0 {
-		return items, errors.Join(errs...)
+		return errors.Join(errs...)
 	}
 	// A worker that cannot connect stops; if none got a message through,
 	// the server is down (or misconfigured) for this pass.
-	sent := 0
-	var last error
-	for _, it := range items {
-		if it.Outcome == OutcomeSent {
-			sent++
-		}
-		if it.Err != nil {
-			last = it.Err
-		}
+	if unreachable > 0 && t.count(OutcomeSent) == 0 {
+		t.mu.Lock()
+		last := t.lastErr
+		t.mu.Unlock()
+		return fmt.Errorf("%w: %w", ErrSMTPUnavailable, last)
 	}
-	if unreachable > 0 && sent == 0 {
-		return items, fmt.Errorf("%w: %w", ErrSMTPUnavailable, last)
-	}
-	return items, nil
+	return nil
 }
 
 // worker claims and sends deliveries one at a time over its own SMTP
 // connection. It stops when nothing is claimable, when ctx is done, or
 // (lost) when its server cannot be reached.
-func (p *Pass) worker(ctx, sendCtx context.Context, n int, lim *rate.Limiter, cache *briefCache) (items []Item, lost bool, err error) {
+func (p *Pass) worker(ctx, sendCtx context.Context, n int, lim *rate.Limiter, cache *briefCache, t *tally) (lost bool, err error) {
 	var sender Sender
 	defer func() {
 		if sender != nil {
@@ -91,30 +82,30 @@ func (p *Pass) worker(ctx, sendCtx context.Context, n int, lim *rate.Limiter, ca
 		// that nobody works.
 		d, err := p.store.ClaimDelivery(context.WithoutCancel(ctx), p.now(), holder)
 		if errors.Is(err, digest.ErrNotFound) {
-			return items, false, nil
+			return false, nil
 		}
 		if err != nil {
-			return items, false, err
+			return false, err
 		}
 		if sender == nil {
 			if sender, err = p.newSender(); err != nil {
 				p.release(d.ID, "no smtp sender: "+err.Error())
-				return items, true, fmt.Errorf("open smtp sender: %w", err)
+				return true, fmt.Errorf("open smtp sender: %w", err)
 			}
 		}
 		item, unreachable := p.deliver(ctx, sendCtx, sender, lim, cache, d)
-		items = append(items, item)
+		t.add(item)
 		if unreachable {
-			return items, true, nil
+			return true, nil
 		}
 		if item.Outcome == OutcomeInterrupted && ctx.Err() == nil {
 			// The database could not give what the delivery needs. It was
 			// released, and claiming on would take it straight back in a
 			// tight loop: stop, and let the pass report the error.
-			return items, false, item.Err
+			return false, item.Err
 		}
 	}
-	return items, false, nil
+	return false, nil
 }
 
 // deliver renders and sends one claimed delivery and records the outcome.
