@@ -91,6 +91,33 @@ type DeliveryEvent struct {
 	Reason     string         // the SMTP reply, the error, or who asked
 }
 
+// DeliveryResult is what became of one claimed delivery, for the ledger
+// to record.
+type DeliveryResult struct {
+	DeliveryID int64
+	// Status is sent, deferred, failed or suppressed; or queued to release
+	// the delivery without counting the attempt (it never reached the
+	// server).
+	Status DeliveryStatus
+	SentAt time.Time // sent: when the server accepted the message
+	Next   time.Time // deferred: when to try again
+	Reason string    // the server's reply (sent), or why
+	Bounce bool      // failed: the address does not work; the subscriber becomes bounced
+}
+
+// ClaimRequest asks the ledger for up to N deliveries for the worker Holder.
+type ClaimRequest struct {
+	Holder string
+	N      int
+}
+
+// Claim is a delivery handed to a worker, with its reader as stored at the
+// moment of the claim (Subscriber.ID is 0 if the reader no longer exists).
+type Claim struct {
+	Delivery   Delivery
+	Subscriber Subscriber
+}
+
 // Lease is a named lock held in the database with an expiry, so that only
 // one process sends from a database at a time.
 type Lease struct {

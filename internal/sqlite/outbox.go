@@ -71,43 +71,22 @@ func joinStatuses(ss []digest.DeliveryStatus) string {
 // ClaimDelivery hands the next delivery to a worker: the queued one due
 // first, or a deferred one whose next attempt has come by now. It becomes
 // sending, claimed by holder, with one more attempt. digest.ErrNotFound
-// means there is nothing to do now. Claiming one at a time keeps the number
-// of deliveries a crash can leave "sending" at the number of workers.
+// means there is nothing to do now. (The delivery pass claims through
+// Settle, a few at a time; this is the one-at-a-time form.)
 func (db *DB) ClaimDelivery(ctx context.Context, now time.Time, holder string) (digest.Delivery, error) {
-	at := db.now()
-	var (
-		id      int64
-		claimed []digest.Delivery
-	)
+	var claimed []digest.Claim
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		var status string
-		err := tx.QueryRowContext(ctx, `
-			SELECT id, status FROM deliveries
-			WHERE status = ? OR (status = ? AND next_attempt_at <= ?)
-			ORDER BY due_at, id LIMIT 1`,
-			string(digest.DeliveryQueued), string(digest.DeliveryDeferred), boundTime(now)).Scan(&id, &status)
-		if err != nil {
-			return notFound(err)
-		}
-		_, _, err = transition(ctx, tx, id, at, []digest.DeliveryStatus{digest.DeliveryStatus(status)}, digest.DeliverySending,
-			"claimed by "+holder, "attempts = attempts + 1, claimed_by = ?, next_attempt_at = NULL", holder)
-		if err != nil {
-			return err
-		}
-		// Read it back in the same transaction: a read after the commit
-		// could fail and leave the row "sending" with nobody working it.
-		if claimed, err = queryRows(ctx, tx, scanDelivery, `SELECT `+deliveryColumns+` FROM deliveries WHERE id = ?`, id); err != nil {
-			return err
-		}
-		return loadDeliveryBriefs(ctx, tx, claimed)
+		var err error
+		claimed, err = claim(ctx, tx, now, db.now(), holder, 1)
+		return err
 	})
 	if err != nil {
-		if errors.Is(err, digest.ErrNotFound) {
-			return digest.Delivery{}, err
-		}
-		return digest.Delivery{}, fmt.Errorf("claim delivery %d: %w", id, err)
+		return digest.Delivery{}, fmt.Errorf("claim delivery: %w", err)
 	}
-	return claimed[0], nil
+	if len(claimed) == 0 {
+		return digest.Delivery{}, digest.ErrNotFound
+	}
+	return claimed[0].Delivery, nil
 }
 
 // MarkDeliverySent records that the SMTP server accepted the delivery's
@@ -120,25 +99,26 @@ func (db *DB) MarkDeliverySent(ctx context.Context, id int64, sentAt time.Time, 
 	if err := checkSentAt(id, sentAt); err != nil {
 		return err
 	}
-	now := db.now()
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		subID, cutoff, err := transition(ctx, tx, id, now,
-			[]digest.DeliveryStatus{digest.DeliverySending, digest.DeliveryQueued, digest.DeliveryDeferred}, digest.DeliverySent,
-			reply, "sent_at = ?, error = '', next_attempt_at = NULL", formatTime(sentAt))
-		if err != nil {
-			return err
-		}
-		// Text comparison is time comparison: see timeLayout.
-		if _, err := tx.ExecContext(ctx, `
-			UPDATE subscribers SET watermark = ?1, updated_at = ?2
-			WHERE id = ?3 AND (watermark IS NULL OR watermark < ?1)`,
-			cutoff, formatTime(now), subID); err != nil {
-			return fmt.Errorf("move watermark of subscriber %d: %w", subID, err)
-		}
-		return nil
-	})
+	err := db.write(ctx, func(tx *sql.Tx) error { return markSent(ctx, tx, id, db.now(), sentAt, reply) })
 	if err != nil {
 		return fmt.Errorf("mark delivery %d sent: %w", id, err)
+	}
+	return nil
+}
+
+func markSent(ctx context.Context, tx *sql.Tx, id int64, now, sentAt time.Time, reply string) error {
+	subID, cutoff, err := transition(ctx, tx, id, now,
+		[]digest.DeliveryStatus{digest.DeliverySending, digest.DeliveryQueued, digest.DeliveryDeferred}, digest.DeliverySent,
+		reply, "sent_at = ?, error = '', next_attempt_at = NULL", formatTime(sentAt))
+	if err != nil {
+		return err
+	}
+	// Text comparison is time comparison: see timeLayout.
+	if _, err := tx.ExecContext(ctx, `
+		UPDATE subscribers SET watermark = ?1, updated_at = ?2
+		WHERE id = ?3 AND (watermark IS NULL OR watermark < ?1)`,
+		cutoff, formatTime(now), subID); err != nil {
+		return fmt.Errorf("move watermark of subscriber %d: %w", subID, err)
 	}
 	return nil
 }
@@ -160,15 +140,17 @@ func (db *DB) MarkDeliveryDeferred(ctx context.Context, id int64, next time.Time
 	if err := checkTime(next); err != nil || next.IsZero() {
 		return digest.Invalid(fmt.Sprintf("delivery %d", id), "next_attempt_at", "missing or out of range")
 	}
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		_, _, err := transition(ctx, tx, id, db.now(), []digest.DeliveryStatus{digest.DeliverySending}, digest.DeliveryDeferred,
-			reason, "error = ?, next_attempt_at = ?", reason, formatTime(next))
-		return err
-	})
+	err := db.write(ctx, func(tx *sql.Tx) error { return markDeferred(ctx, tx, id, db.now(), next, reason) })
 	if err != nil {
 		return fmt.Errorf("mark delivery %d deferred: %w", id, err)
 	}
 	return nil
+}
+
+func markDeferred(ctx context.Context, tx *sql.Tx, id int64, now, next time.Time, reason string) error {
+	_, _, err := transition(ctx, tx, id, now, []digest.DeliveryStatus{digest.DeliverySending}, digest.DeliveryDeferred,
+		reason, "error = ?, next_attempt_at = ?", reason, formatTime(next))
+	return err
 }
 
 // MarkDeliveryFailed records a delivery that will not be sent: refused for
@@ -177,50 +159,55 @@ func (db *DB) MarkDeliveryDeferred(ctx context.Context, id int64, next time.Time
 // address does not work); without, the failure is the sender's and the
 // subscriber is left alone.
 func (db *DB) MarkDeliveryFailed(ctx context.Context, id int64, reason string, bounce bool) error {
-	now := db.now()
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		subID, _, err := transition(ctx, tx, id, now,
-			[]digest.DeliveryStatus{digest.DeliverySending, digest.DeliveryQueued, digest.DeliveryDeferred}, digest.DeliveryFailed,
-			reason, "error = ?, next_attempt_at = NULL", reason)
-		if err != nil || !bounce {
-			return err
-		}
-		return setStatus(ctx, tx, subID, digest.StatusBounced, now)
-	})
+	err := db.write(ctx, func(tx *sql.Tx) error { return markFailed(ctx, tx, id, db.now(), reason, bounce) })
 	if err != nil {
 		return fmt.Errorf("mark delivery %d failed: %w", id, err)
 	}
 	return nil
 }
 
+func markFailed(ctx context.Context, tx *sql.Tx, id int64, now time.Time, reason string, bounce bool) error {
+	subID, _, err := transition(ctx, tx, id, now,
+		[]digest.DeliveryStatus{digest.DeliverySending, digest.DeliveryQueued, digest.DeliveryDeferred}, digest.DeliveryFailed,
+		reason, "error = ?, next_attempt_at = NULL", reason)
+	if err != nil || !bounce {
+		return err
+	}
+	return setStatus(ctx, tx, subID, digest.StatusBounced, now)
+}
+
 // MarkDeliverySuppressed records a delivery not sent because its reader is
 // no longer active (or the address is suppressed).
 func (db *DB) MarkDeliverySuppressed(ctx context.Context, id int64, reason string) error {
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		_, _, err := transition(ctx, tx, id, db.now(),
-			[]digest.DeliveryStatus{digest.DeliverySending, digest.DeliveryQueued, digest.DeliveryDeferred}, digest.DeliverySuppressed,
-			reason, "error = ?, next_attempt_at = NULL", reason)
-		return err
-	})
+	err := db.write(ctx, func(tx *sql.Tx) error { return markSuppressed(ctx, tx, id, db.now(), reason) })
 	if err != nil {
 		return fmt.Errorf("mark delivery %d suppressed: %w", id, err)
 	}
 	return nil
 }
 
+func markSuppressed(ctx context.Context, tx *sql.Tx, id int64, now time.Time, reason string) error {
+	_, _, err := transition(ctx, tx, id, now,
+		[]digest.DeliveryStatus{digest.DeliverySending, digest.DeliveryQueued, digest.DeliveryDeferred}, digest.DeliverySuppressed,
+		reason, "error = ?, next_attempt_at = NULL", reason)
+	return err
+}
+
 // ReleaseDelivery hands a claimed delivery back to the queue without
 // counting the attempt against it: the message never reached the server
 // (the pass was stopped, or the server could not be reached at all).
 func (db *DB) ReleaseDelivery(ctx context.Context, id int64, reason string) error {
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		_, _, err := transition(ctx, tx, id, db.now(), []digest.DeliveryStatus{digest.DeliverySending}, digest.DeliveryQueued,
-			reason, "attempts = MAX(attempts - 1, 0), error = ?", reason)
-		return err
-	})
+	err := db.write(ctx, func(tx *sql.Tx) error { return release(ctx, tx, id, db.now(), reason) })
 	if err != nil {
 		return fmt.Errorf("release delivery %d: %w", id, err)
 	}
 	return nil
+}
+
+func release(ctx context.Context, tx *sql.Tx, id int64, now time.Time, reason string) error {
+	_, _, err := transition(ctx, tx, id, now, []digest.DeliveryStatus{digest.DeliverySending}, digest.DeliveryQueued,
+		reason, "attempts = MAX(attempts - 1, 0), error = ?", reason)
+	return err
 }
 
 // RecoverSending puts back in the queue every delivery left "sending": at
