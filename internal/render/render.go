@@ -12,6 +12,7 @@ import (
 	htmltemplate "html/template"
 	"io/fs"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 	"time"
 
@@ -43,6 +44,11 @@ type Renderer struct {
 	confirm     *confirmTemplates // the double opt-in email (confirm.go)
 	md          *markdown
 	mdCache     mdCache // rendered Markdown, shared by every reader of a pass
+	// fast says whether Prepare can splice readers into a digest rendered
+	// once; decided on the first Prepare (checkFastPath), so that the
+	// preview and lint do not pay for the check.
+	fastOnce sync.Once
+	fast     fastPath
 }
 
 // New parses the three templates from fsys (templates.FS, or
@@ -121,32 +127,51 @@ func (r *Renderer) render(in Input, regions digest.Regions) (Output, error) {
 	if err != nil {
 		return Output{}, err
 	}
-	var subject, text, html bytes.Buffer
-	if err := r.subject.Execute(&subject, v); err != nil {
-		return Output{}, err
-	}
-	if err := r.text.Execute(&text, v); err != nil {
-		return Output{}, err
-	}
-	if err := r.html.Execute(&html, v); err != nil {
+	raw, err := r.execute(v)
+	if err != nil {
 		return Output{}, err
 	}
 	return Output{
-		Subject:   truncate(oneLine(subject.String()), subjectMax),
+		Subject:   truncate(raw.subject, subjectMax),
 		Preheader: v.Preheader,
-		HTML:      html.String(),
-		Text:      tidyText(text.String()),
+		HTML:      raw.html,
+		Text:      raw.text,
+	}, nil
+}
+
+// executed is the output of the three templates for one view, after the
+// whitespace clean-up but before the subject is cut to length: what
+// Prepare splits into shared text and reader fields.
+type executed struct {
+	subject string // one line, any length
+	html    string
+	text    string
+}
+
+// execute runs the three templates over v.
+func (r *Renderer) execute(v *view) (executed, error) {
+	var subject, text, html bytes.Buffer
+	if err := r.subject.Execute(&subject, v); err != nil {
+		return executed{}, err
+	}
+	if err := r.text.Execute(&text, v); err != nil {
+		return executed{}, err
+	}
+	if err := r.html.Execute(&html, v); err != nil {
+		return executed{}, err
+	}
+	return executed{
+		subject: oneLine(subject.String()),
+		html:    html.String(),
+		text:    tidyText(text.String()),
 	}, nil
 }
 
 // view builds the template data of in.
 func (r *Renderer) view(in Input, regions digest.Regions) (*view, error) {
 	sub := in.Subscriber
-	if !webURL(in.UnsubscribeURL) {
-		return nil, digest.Invalid("", "unsubscribe URL", "%q is not an http(s) URL", in.UnsubscribeURL)
-	}
-	if in.PreferencesURL != "" && !webURL(in.PreferencesURL) {
-		return nil, digest.Invalid("", "preferences URL", "%q is not an http(s) URL", in.PreferencesURL)
+	if err := checkLinks(in.UnsubscribeURL, in.PreferencesURL); err != nil {
+		return nil, err
 	}
 	if in.Now.IsZero() {
 		return nil, digest.Invalid("", "now", "the pass time is not set")
@@ -161,7 +186,7 @@ func (r *Renderer) view(in Input, regions digest.Regions) (*view, error) {
 		PostalLines:      r.postalLines,
 		Name:             oneLine(sub.Name),
 		Email:            oneLine(sub.Email),
-		Date:             now.Format("Monday, 2 January 2006"),
+		Date:             now.Format(dateLayout),
 		ShortDate:        now.Format("Monday, 2 January"),
 		PreheaderPadding: preheaderPadding(),
 		UnsubscribeURL:   in.UnsubscribeURL,
@@ -190,6 +215,18 @@ func (r *Renderer) view(in Input, regions digest.Regions) (*view, error) {
 	v.SubjectRegions = regionSummary(shown, subjectRegions)
 	v.Preheader = preheaderFor(v.Sections)
 	return v, nil
+}
+
+// checkLinks validates a reader's unsubscribe link (required) and
+// preferences link (optional).
+func checkLinks(unsubscribeURL, preferencesURL string) error {
+	if !webURL(unsubscribeURL) {
+		return digest.Invalid("", "unsubscribe URL", "%q is not an http(s) URL", unsubscribeURL)
+	}
+	if preferencesURL != "" && !webURL(preferencesURL) {
+		return digest.Invalid("", "preferences URL", "%q is not an http(s) URL", preferencesURL)
+	}
+	return nil
 }
 
 // readerZone is the reader's time zone: their own, else their first

@@ -237,7 +237,7 @@ func TestReaderZoneDefaultsToFirstRegion(t *testing.T) {
 }
 
 // templateFS returns the default templates with name replaced by content.
-func templateFS(t *testing.T, name, content string) fstest.MapFS {
+func templateFS(t testing.TB, name, content string) fstest.MapFS {
 	t.Helper()
 	fsys := fstest.MapFS{}
 	for _, n := range []string{htmlFile, textFile, subjectFile} {
@@ -672,4 +672,21 @@ func BenchmarkRender(b *testing.B) {
 		size = len(out.HTML) + len(out.Text)
 	}
 	b.ReportMetric(float64(size), "bytes/digest")
+}
+
+// The shipped templates keep every line of both parts within the 998
+// octets of RFC 5322, so the mailer can send them 8bit instead of paying
+// for quoted-printable (briefs with very long paragraphs aside).
+func TestShippedLinesFitEightBit(t *testing.T) {
+	out, err := newRenderer(t).Render(fixtureInput())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for part, body := range map[string]string{"html": out.HTML, "text": out.Text} {
+		for i, line := range strings.Split(body, "\n") {
+			if len(line) > 998 {
+				t.Errorf("%s part, line %d: %d octets, over 998: %.80q…", part, i+1, len(line), line)
+			}
+		}
+	}
 }

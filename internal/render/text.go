@@ -173,15 +173,17 @@ func underline(c string, s string) string {
 // spaces, at most one blank line in a row, no leading blank lines, one
 // final newline.
 func tidyText(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\t' {
+	if !cleanText(s) {
+		s = strings.Map(func(r rune) rune {
+			if r == '\n' || r == '\t' {
+				return r
+			}
+			if unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp) {
+				return ' '
+			}
 			return r
-		}
-		if unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp) {
-			return ' '
-		}
-		return r
-	}, s)
+		}, s)
+	}
 	var out []string
 	blank := true // drop leading blank lines
 	for _, l := range strings.Split(s, "\n") {
@@ -200,4 +202,27 @@ func tidyText(s string) string {
 		out = out[:len(out)-1]
 	}
 	return strings.Join(out, "\n") + "\n"
+}
+
+// cleanText reports whether tidyText's strings.Map would leave s as it is:
+// valid UTF-8 without control characters but newline and tab, nor line or
+// paragraph separators. It spares the mapping's per-rune calls on the
+// usual text part, which is mostly ASCII.
+func cleanText(s string) bool {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < ' ' && c != '\n' && c != '\t' || c == 0x7f {
+				return false
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 || unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp) {
+			return false
+		}
+		i += n
+	}
+	return true
 }

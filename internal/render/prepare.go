@@ -1,0 +1,411 @@
+package render
+
+import (
+	"crypto/rand"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	digest "github.com/newsroom/digest"
+)
+
+// Reader holds what differs between readers who get the same digest (the
+// same GroupKey): the four personal fields of the view. Name and Email are
+// as stored on the subscriber (Personalize normalises them as Render does),
+// the links as Input carries them.
+type Reader struct {
+	Name           string
+	Email          string
+	UnsubscribeURL string
+	PreferencesURL string
+}
+
+// ReaderOf returns the personal fields of in.
+func ReaderOf(in Input) Reader {
+	return Reader{
+		Name:           in.Subscriber.Name,
+		Email:          in.Subscriber.Email,
+		UnsubscribeURL: in.UnsubscribeURL,
+		PreferencesURL: in.PreferencesURL,
+	}
+}
+
+// Prepared is a digest rendered once for every reader of a group (see
+// GroupKey): Personalize splices each reader's fields into it at the cost
+// of a copy, with the same bytes Render would produce for that reader.
+//
+// A template can depend on whether a field is empty ({{with .Name}}), so
+// a Prepared keeps one rendering per emptiness shape (Name, Email,
+// PreferencesURL empty or not), made when a reader of that shape first
+// comes. When splicing cannot be proved exact for a shape — the operator's
+// templates do more with a reader's field than print it — Personalize
+// renders that reader in full instead: correct, about as slow as Render.
+// Exact and Reason tell the caller which path the group takes.
+//
+// A Prepared is safe for concurrent use. It keeps the Input it was
+// prepared from, briefs included: do not modify them while it is in use.
+type Prepared struct {
+	r      *Renderer
+	base   Input
+	shape  shape
+	shapes [numShapes]lazyVariant
+}
+
+// shape is the emptiness of a reader's optional fields, one bit each.
+type shape uint8
+
+const (
+	shapeName shape = 1 << iota
+	shapeEmail
+	shapePreferences
+	numShapes = 1 << iota
+)
+
+func shapeOf(vals *values) shape {
+	var s shape
+	if vals[fieldName] != "" {
+		s |= shapeName
+	}
+	if vals[fieldEmail] != "" {
+		s |= shapeEmail
+	}
+	if vals[fieldPreferences] != "" {
+		s |= shapePreferences
+	}
+	return s
+}
+
+// has reports whether field f is non-empty in shape s. The unsubscribe
+// link is required, so it always is.
+func (s shape) has(f field) bool {
+	switch f {
+	case fieldName:
+		return s&shapeName != 0
+	case fieldEmail:
+		return s&shapeEmail != 0
+	case fieldPreferences:
+		return s&shapePreferences != 0
+	}
+	return true
+}
+
+type lazyVariant struct {
+	once sync.Once
+	v    *variant
+	err  error
+}
+
+// variant is a Prepared digest for readers of one shape.
+type variant struct {
+	slow      string // why readers of this shape are rendered in full; "" when spliced
+	subject   spliced
+	html      spliced
+	text      spliced
+	preheader string
+}
+
+// Prepare renders the digest of in for splicing readers into it. Only the
+// emptiness of in's personal fields matters; their values need not be
+// valid (Personalize checks each reader's). Errors are those of the digest
+// itself — an unknown time zone, a brief whose Markdown fails — which
+// Render would return for every reader of the group. Prepare costs about
+// two renders.
+func (r *Renderer) Prepare(in Input) (*Prepared, error) {
+	vals := readerValues(ReaderOf(in))
+	p := &Prepared{r: r, base: in, shape: shapeOf(&vals)}
+	if _, err := p.variant(p.shape); err != nil {
+		return nil, fmt.Errorf("prepare digest for %s: %w", in.Subscriber.Email, err)
+	}
+	return p, nil
+}
+
+// Exact reports whether readers of the shape Prepare was given are spliced
+// (true) or rendered in full (false; Reason says why).
+func (p *Prepared) Exact() bool { return p.Reason() == "" }
+
+// Reason says why readers of the shape Prepare was given are rendered in
+// full — for an operator: it names the template and line that uses a
+// reader's field in a way splicing cannot reproduce — or is empty when
+// they are spliced. It is the same for every group of a Renderer unless a
+// digest's own text happens to contain the splice markers.
+func (p *Prepared) Reason() string {
+	v, err := p.variant(p.shape)
+	if err != nil {
+		return err.Error()
+	}
+	return v.slow
+}
+
+// Personalize returns the digest for reader rd, byte for byte what Render
+// returns for the group's Input with rd's fields. rd must belong to the
+// group: the caller keys Prepared digests by GroupKey. Invalid links get
+// Render's error.
+func (p *Prepared) Personalize(rd Reader) (Output, error) {
+	vals := readerValues(rd)
+	if !spliceableLink(rd.UnsubscribeURL) || rd.PreferencesURL != "" && !spliceableLink(rd.PreferencesURL) {
+		return p.render(rd) // Render's error, or a link oneLine would change
+	}
+	v, err := p.variant(shapeOf(&vals))
+	if err != nil || v.slow != "" {
+		return p.render(rd)
+	}
+	out := Output{
+		Subject:   v.subject.build(&vals),
+		Preheader: v.preheader,
+		HTML:      v.html.build(&vals),
+		Text:      v.text.build(&vals),
+	}
+	if len(v.subject.slots) > 0 && v.subject.buildRunes(&vals) > subjectMax {
+		out.Subject = truncate(out.Subject, subjectMax)
+	}
+	return out, nil
+}
+
+// spliceableLink reports whether u is a link Render accepts and prints as
+// it is in every part (the text part's clean-up and the subject's oneLine
+// leave it alone). Links as the pass makes them pass the quick grammar
+// check without the allocations of url.Parse.
+func spliceableLink(u string) bool {
+	return plainWebURL(u) || webURL(u) && isOneLine(u)
+}
+
+// plainWebURL reports whether u is "http://" or "https://", a host name
+// of ASCII letters, digits, dots and hyphens, and optionally a path or query
+// of URL characters with valid percent escapes: a subset of what webURL
+// accepts (FuzzPlainWebURL checks that), without spaces or control
+// characters.
+func plainWebURL(u string) bool {
+	rest, ok := strings.CutPrefix(u, "https://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(u, "http://"); !ok {
+			return false
+		}
+	}
+	host := 0
+	for host < len(rest) {
+		c := rest[host]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-') {
+			break
+		}
+		host++
+	}
+	if host == 0 {
+		return false
+	}
+	rest = rest[host:]
+	if rest != "" && rest[0] != '/' && rest[0] != '?' {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		switch {
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9':
+		case strings.IndexByte("-._~/?=&+,;:@!$*()'", c) >= 0:
+		case c == '%' && i+2 < len(rest) && isHex(rest[i+1]) && isHex(rest[i+2]):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// readerValues returns rd's fields as the view holds them.
+func readerValues(rd Reader) values {
+	return values{
+		fieldName:        oneLineFast(rd.Name),
+		fieldEmail:       oneLineFast(rd.Email),
+		fieldUnsubscribe: rd.UnsubscribeURL,
+		fieldPreferences: rd.PreferencesURL,
+	}
+}
+
+// render renders rd's digest in full.
+func (p *Prepared) render(rd Reader) (Output, error) {
+	in := p.base
+	in.Subscriber.Name, in.Subscriber.Email = rd.Name, rd.Email
+	in.UnsubscribeURL, in.PreferencesURL = rd.UnsubscribeURL, rd.PreferencesURL
+	return p.r.Render(in)
+}
+
+// variant returns the rendering for shape s, making it on first use.
+func (p *Prepared) variant(s shape) (*variant, error) {
+	lv := &p.shapes[s]
+	lv.once.Do(func() { lv.v, lv.err = p.prepare(s) })
+	return lv.v, lv.err
+}
+
+// prepare renders the digest for readers of shape s twice, with two sets
+// of stand-in values for the reader's fields, and splits each part of the
+// first rendering at the stand-ins (see splitPart). The stand-ins carry a
+// random nonce, so no brief can contain them by design; if one did, the
+// split would fail its proof and the shape would be rendered in full.
+func (p *Prepared) prepare(s shape) (*variant, error) {
+	r := p.r
+	nonce := rand.Text()
+	first, second := firstSentinels(nonce, s), secondSentinels(nonce, s)
+	in := p.base
+	in.Subscriber.Name, in.Subscriber.Email = first[fieldName], first[fieldEmail]
+	in.UnsubscribeURL, in.PreferencesURL = first[fieldUnsubscribe], first[fieldPreferences]
+	v, err := r.view(in, r.opts.Regions)
+	if err != nil {
+		return nil, err
+	}
+	a, err := r.execute(v)
+	if err != nil {
+		return nil, err
+	}
+	out := &variant{preheader: v.Preheader}
+	fast := r.fastPath()
+	if fast.slow != "" {
+		out.slow = fast.slow
+		return out, nil
+	}
+	w := *v
+	w.Name, w.Email = second[fieldName], second[fieldEmail]
+	w.UnsubscribeURL, w.PreferencesURL = second[fieldUnsubscribe], second[fieldPreferences]
+	b, err := r.execute(&w)
+	if err != nil {
+		out.slow = fmt.Sprintf("the templates fail when the reader's fields change: %v", err)
+		return out, nil
+	}
+	var raw fieldUses
+	for f := range numFields {
+		raw[f] = 1 << escRaw
+	}
+	parts := []struct {
+		file string
+		dst  *spliced
+		a, b string
+		uses *fieldUses
+	}{
+		{subjectFile, &out.subject, a.subject, b.subject, &raw},
+		{htmlFile, &out.html, a.html, b.html, &fast.htmlUses},
+		{textFile, &out.text, a.text, b.text, &raw},
+	}
+	for _, part := range parts {
+		if *part.dst, err = splitPart(part.a, part.b, part.uses, &first, &second); err != nil {
+			out.slow = fmt.Sprintf("%s: %v", part.file, err)
+			return out, nil
+		}
+	}
+	if len(out.subject.slots) == 0 {
+		out.subject.static[0] = truncate(out.subject.static[0], subjectMax)
+	}
+	return out, nil
+}
+
+// firstSentinels are the stand-ins Prepare splits at: letters and digits
+// around the nonce (a URL needs its scheme and host), which no escaping
+// changes and no wrapping can break, and which occur nowhere else.
+func firstSentinels(nonce string, s shape) values {
+	v := values{
+		fieldName:        "Xn" + nonce,
+		fieldEmail:       "Xe" + nonce,
+		fieldUnsubscribe: "https://" + nonce + ".invalid/Xu",
+		fieldPreferences: "https://" + nonce + ".invalid/Xp",
+	}
+	return v.only(s)
+}
+
+// secondSentinels are the stand-ins Prepare proves the split with. They
+// are longer than the first, so any wrapping, cutting or measuring shows,
+// and they hold every character some escaping changes (& + < > " ' space,
+// ':' before any '/', non-ASCII), so each escaping prints them differently.
+// Name and Email are already one line, as the view holds them.
+func secondSentinels(nonce string, s shape) values {
+	v := values{
+		fieldName:        `Zoë: O'Brien-Núñez & "Co" <b>+1</b> 名前/` + nonce + " with a tail long enough to move every line break",
+		fieldEmail:       `b:o'brien+"x"&<y>/` + nonce + " ü@exämple.com",
+		fieldUnsubscribe: "https://b" + nonce + `.invalid/u b/'q"<t>+&é~%41?x=1&y=a b+'"<>é#f`,
+		fieldPreferences: "https://b" + nonce + `.invalid/p b/'q"<t>+&é~%41?x=2&y=a b+'"<>é#g`,
+	}
+	return v.only(s)
+}
+
+// only blanks the fields that are empty in shape s.
+func (v values) only(s shape) values {
+	for f := range numFields {
+		if !s.has(f) {
+			v[f] = ""
+		}
+	}
+	return v
+}
+
+// GroupKey returns the key under which readers share one Prepared digest:
+// two inputs with the same key render the same digest but for the
+// reader's fields (Reader). It is made of the digest date in the reader's
+// zone, the reader's configured region codes in their order, and the
+// briefs shown, in display order, by ID and update time — so a brief
+// edited between two loads must carry a new UpdatedAt. The emptiness of the
+// reader's fields is not part of it: a Prepared handles every shape.
+// Errors are those Render returns for the whole digest: no pass time, an
+// unknown time zone.
+func (r *Renderer) GroupKey(in Input) (string, error) {
+	if in.Now.IsZero() {
+		return "", fmt.Errorf("group key for %s: %w", in.Subscriber.Email, digest.Invalid("", "now", "the pass time is not set"))
+	}
+	loc, err := readerZone(in.Subscriber, r.opts.Regions)
+	if err != nil {
+		return "", fmt.Errorf("group key for %s: %w", in.Subscriber.Email, err)
+	}
+	key := make([]byte, 0, 64+24*len(in.Briefs))
+	key = in.Now.In(loc).AppendFormat(key, dateLayout)
+	key = append(key, '|')
+	for _, code := range in.Subscriber.Regions {
+		if _, ok := r.opts.Regions.Lookup(code); ok {
+			key = append(key, code...)
+			key = append(key, ',')
+		}
+	}
+	key = append(key, '|')
+	for _, sec := range Arrange(r.opts.Regions, in.Subscriber.Regions, in.Briefs) {
+		for _, b := range sec.Briefs {
+			key = strconv.AppendInt(key, b.ID, 10)
+			key = append(key, '@')
+			key = strconv.AppendInt(key, b.UpdatedAt.Unix(), 10)
+			key = append(key, '.')
+			key = strconv.AppendInt(key, int64(b.UpdatedAt.Nanosecond()), 10)
+			key = append(key, ',')
+		}
+	}
+	return string(key), nil
+}
+
+// fastPath is what checkFastPath learns about a Renderer's templates.
+type fastPath struct {
+	htmlUses fieldUses // how the HTML template prints each personal field
+	slow     string    // why every reader must be rendered in full; "" when Prepare can splice
+}
+
+// fastPath returns the Renderer's fastPath, checking on first use. New has
+// executed every template by then, which is when html/template inserts
+// the escapers that checkTree reads.
+func (r *Renderer) fastPath() *fastPath {
+	r.fastOnce.Do(func() { r.fast = r.checkFastPath() })
+	return &r.fast
+}
+
+// checkFastPath decides whether Prepare may splice: the escapers must
+// match html/template's (checkEscapers) and each template must only print
+// or test the reader's fields (checkTree).
+func (r *Renderer) checkFastPath() fastPath {
+	if err := checkEscapers(); err != nil {
+		return fastPath{slow: err.Error()}
+	}
+	if _, err := checkTree(r.subject.Tree, false); err != nil {
+		return fastPath{slow: err.Error()}
+	}
+	if _, err := checkTree(r.text.Tree, false); err != nil {
+		return fastPath{slow: err.Error()}
+	}
+	uses, err := checkTree(r.html.Tree, true)
+	if err != nil {
+		return fastPath{slow: err.Error()}
+	}
+	return fastPath{htmlUses: uses}
+}
+
+// dateLayout is the view's Date; ShortDate follows from it.
+const dateLayout = "Monday, 2 January 2006"
