@@ -157,6 +157,64 @@ func TestSendSignedVerifies(t *testing.T) {
 	}
 }
 
+// TestSendSignedEightBit checks that a signature computed over the
+// rendering survives the trip as 8bit (the parts travel as written, CRLF
+// line ends, dot-stuffed and unstuffed) as well as quoted-printable, both
+// for the first message (rendered before the Sender knew whether the
+// server offers 8BITMIME, and rendered again when it turned out not to)
+// and for the next one.
+func TestSendSignedEightBit(t *testing.T) {
+	long := sampleMessage()
+	long.HTML = longLineHTML()
+	tests := []struct {
+		name       string
+		no8BitMIME bool
+		m          Message
+		wantEnc    []string
+	}{
+		{"8bit", false, sampleMessage(), []string{"8bit", "8bit"}},
+		{"8bit text, quoted-printable HTML", false, long, []string{"8bit", "quoted-printable"}},
+		{"no 8BITMIME", true, sampleMessage(), []string{"quoted-printable", "quoted-printable"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			signer, key := testSigner(t, "ed25519")
+			srv := startEnvelopeServer(t, serverOptions{no8BitMIME: tt.no8BitMIME})
+			s, err := NewSender(Config{Host: srv.Host(), Port: srv.Port(), TLS: TLSNone, HELO: "digest.test",
+				Timeout: waitTimeout, DKIM: signer}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			for i := range 2 {
+				m := tt.m
+				m.MessageID = fmt.Sprintf("<%d.signed@digest.example.org>", i)
+				if err := s.Send(t.Context(), m); err != nil {
+					t.Fatalf("Send: %v", err)
+				}
+			}
+			for i, got := range srv.wait(t, 2) {
+				t.Run(fmt.Sprint("message ", i+1), func(t *testing.T) {
+					checkValidSignature(t, got.Data, key)
+					parts := wireParts(t, withoutSignature(t, got.Data))
+					for j, p := range parts {
+						if p.encoding != tt.wantEnc[j] {
+							t.Errorf("%s part sent %s, want %s", p.contentType, p.encoding, tt.wantEnc[j])
+						}
+					}
+					tampered := bytes.Replace(got.Data, []byte("Good morning"), []byte("Good evening"), 1)
+					if bytes.Equal(tampered, got.Data) {
+						t.Fatal("the body edit changed nothing")
+					}
+					if vs := verifyDKIM(t, tampered, key); len(vs) != 1 || vs[0].Err == nil {
+						t.Errorf("tampered message verified: %+v", vs[0])
+					}
+				})
+			}
+		})
+	}
+}
+
 // TestSignedAfterRedial checks the signature survives the retry path: a
 // message signed once and offered again on a new connection (go-mail
 // renders it anew) still verifies, and so does every message on a reused

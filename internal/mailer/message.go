@@ -1,14 +1,17 @@
-// Package mailer turns a digest email into MIME bytes and sends it over SMTP
-// with go-mail. It owns the message's header set (Message-ID, List-Id,
-// RFC 8058 one-click unsubscribe, the DKIM signature), the envelope sender,
-// the defences against header injection, and the SMTP session: one
-// connection reused for many messages, reset after a refused message and
-// re-dialled after a broken one. It knows nothing of subscribers, templates
-// or the database.
+// Package mailer turns a digest email into MIME bytes and sends it over SMTP.
+// go-mail builds and renders the message and opens the session; the mail
+// transaction itself is the package's own, so that a message is rendered
+// (and signed) once and written out without going through a byte-at-a-time
+// writer. It owns the message's header set (Message-ID, List-Id, RFC 8058
+// one-click unsubscribe, the DKIM signature), the envelope sender, the
+// defences against header injection, the choice of transfer encoding (8bit
+// where the server offers 8BITMIME and the text allows, else
+// quoted-printable), and the SMTP session: one connection reused for many
+// messages, reset after a refused message and re-dialled after a broken
+// one. It knows nothing of subscribers, templates or the database.
 package mailer
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"mime"
@@ -74,46 +77,95 @@ var (
 // with text/plain then text/html (or text/plain alone when HTML is empty),
 // UTF-8, quoted-printable, without go-mail's User-Agent. Invalid fields are
 // reported as *digest.FieldError naming the message and the field.
+// UseEightBit switches the parts to 8bit for a server that offers
+// 8BITMIME.
 func Build(m Message) (*gomail.Msg, error) {
+	return build(m, false, nil)
+}
+
+// repeated remembers the header values that are the same on every message
+// of a pass (the author, the list), worked out from the last message a
+// Sender built, so the next one need not parse and format them again.
+type repeated struct {
+	from, listID        string // the Message fields last seen
+	fromAddr            mail.Address
+	listIDValue         string
+	fromValid, listIDOK bool
+}
+
+// fromAddress parses m.From, or returns the result for the same From last
+// time; the caller gets its own copy.
+func (r *repeated) fromAddress(from string) (*mail.Address, error) {
+	if r != nil && r.fromValid && r.from == from {
+		a := r.fromAddr
+		return &a, nil
+	}
+	a, err := mail.ParseAddress(from)
+	if err != nil {
+		return nil, err
+	}
+	a.Name = headerText(a.Name)
+	if r != nil {
+		r.from, r.fromAddr, r.fromValid = from, *a, true
+	}
+	return a, nil
+}
+
+// listIDHeader is formatListID, remembered like fromAddress.
+func (r *repeated) listIDHeader(listID string) (string, error) {
+	if r != nil && r.listIDOK && r.listID == listID {
+		return r.listIDValue, nil
+	}
+	v, err := formatListID(listID)
+	if err != nil {
+		return "", err
+	}
+	if r != nil {
+		r.listID, r.listIDValue, r.listIDOK = listID, v, true
+	}
+	return v, nil
+}
+
+// build is Build with the text parts in 8bit where they allow it when
+// eightBit is set (see partBody), and the repeated headers taken from
+// memo when it is not nil.
+func build(m Message, eightBit bool, memo *repeated) (*gomail.Msg, error) {
 	// Name the record by its Message-ID only once that is known to be
 	// printable: error texts end up in logs and in the database.
-	record := "message " + m.MessageID
 	if !messageIDPattern.MatchString(m.MessageID) {
-		record = fmt.Sprintf("message to %q", m.ToEmail)
+		record := fmt.Sprintf("message to %q", m.ToEmail)
+		return nil, digest.Invalid(record, "message-id", "%q is not of the form <id@domain>", m.MessageID)
 	}
+	record := "message " + m.MessageID
 	msg := gomail.NewMsg(
 		gomail.WithCharset(gomail.CharsetUTF8),
 		gomail.WithEncoding(gomail.EncodingQP),
 		gomail.WithNoDefaultUserAgent(),
 	)
-
-	if !messageIDPattern.MatchString(m.MessageID) {
-		return nil, digest.Invalid(record, "message-id", "%q is not of the form <id@domain>", m.MessageID)
-	}
 	// go-mail adds the angle brackets itself.
-	msg.SetMessageIDWithValue(strings.TrimSuffix(strings.TrimPrefix(m.MessageID, "<"), ">"))
+	msg.SetMessageIDWithValue(m.MessageID[1 : len(m.MessageID)-1])
 
-	from, err := mail.ParseAddress(m.From)
+	from, err := memo.fromAddress(m.From)
 	if err != nil {
 		return nil, digest.Invalid(record, "from", "%q is not an email address: %v", m.From, err)
 	}
-	from.Name = headerText(from.Name)
 	msg.FromMailAddress(from)
 
 	to, err := bareAddress(m.ToEmail)
 	if err != nil {
 		return nil, digest.Invalid(record, "to", "%v", err)
 	}
-	msg.ToMailAddress(&mail.Address{Name: headerText(m.ToName), Address: to})
+	to.Name = headerText(m.ToName)
+	msg.ToMailAddress(to)
 
 	if m.EnvelopeFrom != "" {
 		env, err := bareAddress(m.EnvelopeFrom)
 		if err != nil {
 			return nil, digest.Invalid(record, "envelope-from", "%v", err)
 		}
-		if err := msg.EnvelopeFrom(env); err != nil {
-			return nil, digest.Invalid(record, "envelope-from", "%v", err)
-		}
+		// Parsed once here; go-mail's EnvelopeFrom(string) would parse
+		// it again.
+		msg.EnvelopeFromMailAddress(env)
 	}
 
 	if m.Date.IsZero() {
@@ -123,7 +175,7 @@ func Build(m Message) (*gomail.Msg, error) {
 	msg.Subject(headerText(m.Subject))
 
 	if m.ListID != "" {
-		listID, err := formatListID(m.ListID)
+		listID, err := memo.listIDHeader(m.ListID)
 		if err != nil {
 			return nil, digest.Invalid(record, "list-id", "%v", err)
 		}
@@ -145,10 +197,7 @@ func Build(m Message) (*gomail.Msg, error) {
 	if m.Text == "" {
 		return nil, digest.Invalid(record, "text", "the text body is empty")
 	}
-	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
-	if m.HTML != "" {
-		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
-	}
+	setBodies(msg, m.Text, m.HTML, eightBit)
 	return msg, nil
 }
 
@@ -160,45 +209,28 @@ func WriteTo(w io.Writer, m Message) error {
 
 // WriteSignedTo is WriteTo with a DKIM signature by signer, or none when
 // signer is nil: the bytes a Sender configured with the same signer puts on
-// the wire, so a saved .eml verifies as the sent message would (apart from
-// the signature's timestamp).
+// the wire to a server without 8BITMIME, so a saved .eml verifies as the
+// sent message would (apart from the signature's timestamp). The parts are
+// always quoted-printable here, never 8bit: an .eml file is read by tools
+// and mail clients that may not expect raw 8-bit text, and it is not
+// written often enough for the cost of encoding to matter.
 func WriteSignedTo(w io.Writer, m Message, signer *dkim.Signer) error {
 	msg, err := Build(m)
 	if err != nil {
 		return err
 	}
-	if err := sign(msg, signer); err != nil {
-		return fmt.Errorf("sign message %s: %w", m.MessageID, err)
+	var r rendering
+	if err := r.render(msg); err != nil {
+		return fmt.Errorf("message %s: %w", m.MessageID, err)
 	}
-	if _, err := msg.WriteTo(w); err != nil {
-		return fmt.Errorf("write message %s: %w", m.MessageID, err)
+	if err := r.sign(signer); err != nil {
+		return fmt.Errorf("message %s: %w", m.MessageID, err)
 	}
-	return nil
-}
-
-// sign adds signer's DKIM-Signature to msg; nothing when signer is nil.
-//
-// go-mail renders a message anew each time it is written, so the signature
-// is computed over one rendering and attached as a preformatted header,
-// which go-mail writes out as it is (its own folding of a generic header
-// would break the h= tag). Every later rendering is byte-for-byte the same
-// apart from that field: the Date and Message-ID are fixed by Build, and
-// go-mail keeps the multipart boundary it chose the first time. The tests
-// verify what arrives at an SMTP server, so a change in go-mail that broke
-// this would show there.
-func sign(msg *gomail.Msg, signer *dkim.Signer) error {
-	if signer == nil {
-		return nil
+	for _, b := range [][]byte{r.signature, r.body.Bytes()} {
+		if _, err := w.Write(b); err != nil {
+			return fmt.Errorf("write message %s: %w", m.MessageID, err)
+		}
 	}
-	var buf bytes.Buffer
-	if _, err := msg.WriteTo(&buf); err != nil {
-		return fmt.Errorf("render for signing: %w", err)
-	}
-	value, err := signer.Sign(buf.Bytes())
-	if err != nil {
-		return err
-	}
-	msg.SetGenHeaderPreformatted(gomail.Header(dkim.HeaderName), value)
 	return nil
 }
 
@@ -217,17 +249,17 @@ func headerText(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// bareAddress returns addr if it is one plain email address, with no
+// bareAddress parses addr, which must be one plain email address, with no
 // display name and nothing around it.
-func bareAddress(addr string) (string, error) {
+func bareAddress(addr string) (*mail.Address, error) {
 	a, err := mail.ParseAddress(addr)
 	if err != nil {
-		return "", fmt.Errorf("%q is not an email address: %w", addr, err)
+		return nil, fmt.Errorf("%q is not an email address: %w", addr, err)
 	}
 	if a.Name != "" || a.Address != strings.TrimSpace(addr) {
-		return "", fmt.Errorf("%q is not a bare email address", addr)
+		return nil, fmt.Errorf("%q is not a bare email address", addr)
 	}
-	return a.Address, nil
+	return a, nil
 }
 
 // formatListID returns the List-Id header value for "phrase <namespace>",

@@ -5,13 +5,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/textproto"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	gomail "github.com/wneessen/go-mail"
-
+	digest "github.com/newsroom/digest"
 	"github.com/newsroom/digest/internal/smtpsink"
 )
 
@@ -191,9 +191,11 @@ func TestRefusalsKeepConnection(t *testing.T) {
 			if se.MessageID != "<2.test@digest.example.org>" || se.Connecting {
 				t.Errorf("SendError message %q connecting %v", se.MessageID, se.Connecting)
 			}
-			var gse *gomail.SendError
-			if !errors.As(err, &gse) {
-				t.Errorf("%v does not unwrap to *gomail.SendError", err)
+			// The server's reply itself stays reachable for callers that
+			// want its text.
+			var reply *textproto.Error
+			if !errors.As(err, &reply) || reply.Code != tt.code {
+				t.Errorf("%v does not unwrap to the server's %d reply", err, tt.code)
 			}
 			if err := s.Send(t.Context(), messageTo(3, "next@example.com")); err != nil {
 				t.Fatalf("Send after the refusal: %v", err)
@@ -403,5 +405,45 @@ func TestSendRefusesInvalidMessage(t *testing.T) {
 	}
 	if sink.Connections() != 0 {
 		t.Error("an invalid message opened a connection")
+	}
+}
+
+// TestSendHeadersFollowEachMessage checks that the From and List-Id a
+// Sender remembers from one message to the next never stand in for a
+// message's own: each arrives with the ones it was given, and an invalid
+// one is refused even after a valid one.
+func TestSendHeadersFollowEachMessage(t *testing.T) {
+	sink := startSink(t, smtpsink.Options{})
+	s := newSender(t, sink, nil)
+	edits := []func(*Message){
+		func(*Message) {},
+		func(m *Message) { m.From, m.ListID = "Evening Digest <evening@example.org>", "<evening.example.org>" },
+		func(*Message) {},
+	}
+	var sent []Message
+	for i, edit := range edits {
+		m := messageTo(i, fmt.Sprintf("r%d@example.com", i))
+		edit(&m)
+		if err := s.Send(t.Context(), m); err != nil {
+			t.Fatalf("Send %d: %v", i, err)
+		}
+		sent = append(sent, m)
+	}
+	for i, got := range wait(t, sink, len(sent)) {
+		checkMessage(t, got.Data, sent[i])
+	}
+	for _, tt := range []struct {
+		field string
+		edit  func(*Message)
+	}{
+		{"from", func(m *Message) { m.From = "not an address" }},
+		{"list-id", func(m *Message) { m.ListID = "no brackets" }},
+	} {
+		m := sampleMessage()
+		tt.edit(&m)
+		var fe *digest.FieldError
+		if err := s.Send(t.Context(), m); !errors.As(err, &fe) || fe.Field != tt.field {
+			t.Errorf("Send with a bad %s = %v, want a field error for it", tt.field, err)
+		}
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/textproto"
 	"regexp"
-
-	gomail "github.com/wneessen/go-mail"
 )
 
 // SendError is the error Sender.Send returns. It says whether trying again
@@ -25,9 +23,11 @@ type SendError struct {
 	// it says something about the server or the configuration, nothing
 	// about the recipient, and the next message would fail the same way.
 	Connecting bool
-	// Err is the underlying error: a *gomail.SendError, a dial or TLS
-	// error, a DKIM signing error, the context's error, or a
-	// *digest.FieldError for a message that could not be built.
+	// Err is the underlying error: the failed step of the SMTP
+	// transaction ("smtp RCPT TO: ...") wrapping the server's
+	// *textproto.Error or the network error, a dial or TLS error, a DKIM
+	// signing error, the context's error, or a *digest.FieldError for a
+	// message that could not be built.
 	Err error
 
 	temporary bool
@@ -53,23 +53,19 @@ func (e *SendError) Unwrap() error { return e.Err }
 // enhancedCodePattern finds an RFC 3463 status code in a reply text.
 var enhancedCodePattern = regexp.MustCompile(`\b[245]\.\d{1,3}\.\d{1,3}\b`)
 
-// newSendError classifies err, which came from go-mail while sending (or,
-// with connecting set, while dialling), into a *SendError.
+// newSendError classifies err, which came from transact while sending (or,
+// with connecting set, from go-mail while dialling), into a *SendError.
 func newSendError(messageID string, err error, connecting bool) *SendError {
 	se := &SendError{MessageID: messageID, Err: err, Connecting: connecting}
-	var gse *gomail.SendError
 	var tpe *textproto.Error
-	switch {
-	case errors.As(err, &gse):
-		se.Code, se.EnhancedCode = gse.ErrorCode(), gse.EnhancedStatusCode()
-	case errors.As(err, &tpe):
+	if errors.As(err, &tpe) {
 		se.Code = tpe.Code
 		se.EnhancedCode = enhancedCodePattern.FindString(tpe.Msg)
 	}
-	// go-mail reports network errors and timeouts with IsTemp()==false and
-	// code 0; they say nothing about the message, so a later try may work.
-	// Only a 5xx reply is a verdict on the message; a refusal while
-	// connecting (AUTH, TLS) is about us, not the recipient.
+	// Network errors and timeouts have no code; they say nothing about the
+	// message, so a later try may work. Only a 5xx reply is a verdict on
+	// the message; a refusal while connecting (AUTH, TLS) is about us, not
+	// the recipient.
 	se.temporary = connecting || se.Code < 500 || se.Code > 599
 	return se
 }
@@ -87,13 +83,14 @@ func brokenConnection(se *SendError) bool {
 // message reached the server. This is the usual fate of a connection the
 // server closed while idle between messages.
 func retrySafe(err error) bool {
-	var gse *gomail.SendError
-	if !errors.As(err, &gse) {
+	var se *stepError
+	if !errors.As(err, &se) {
 		return false
 	}
-	switch gse.Reason {
-	case gomail.ErrConnCheck, gomail.ErrSMTPMailFrom:
-		return gse.ErrorCode() == 0 || gse.ErrorCode() == 421
+	switch se.step {
+	case stepDeadline, stepMail:
+		var tpe *textproto.Error
+		return !errors.As(err, &tpe) || tpe.Code == 421
 	}
 	return false
 }

@@ -1,0 +1,80 @@
+package mailer
+
+import (
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// digestSized returns sampleMessage grown to the size of a real digest
+// (about 12 KB of text and 22 KB of HTML, some of it non-ASCII), to the
+// recipient number n.
+func digestSized(n int) Message {
+	m := messageTo(n, fmt.Sprintf("reader%d@example.com", n))
+	var text, html strings.Builder
+	text.WriteString(m.Text)
+	html.WriteString("<!doctype html><html><head><meta charset=\"utf-8\"><title>Morning Digest</title></head><body>\n")
+	for i := 0; text.Len() < 12<<10; i++ {
+		fmt.Fprintf(&text, "%d. %s\n   Read more: https://news.example.org/briefs/%d\n\n", i+1, longLine, 1000+i)
+		fmt.Fprintf(&html, "<article class=\"brief\"><h2><a href=\"https://news.example.org/briefs/%d\">Brief %d — Zoë’s region</a></h2>\n<p>%s</p></article>\n", 1000+i, i+1, longLine)
+	}
+	for html.Len() < 22<<10 {
+		html.WriteString("<p style=\"margin:0 0 12px 0;font-family:Georgia,serif;font-size:16px;line-height:1.5\">" + longLine + "</p>\n")
+	}
+	html.WriteString("</body></html>\n")
+	m.Text, m.HTML = text.String(), html.String()
+	return m
+}
+
+// BenchmarkSend measures one Send of a digest-sized message over a reused
+// loopback connection to an in-process server that discards what it gets,
+// with and without 8BITMIME on the server, and with a DKIM signature. The
+// server runs in the same process, so its CPU is part of ns/op.
+func BenchmarkSend(b *testing.B) {
+	m := digestSized(1)
+	for _, bc := range []struct {
+		name       string
+		no8BitMIME bool
+		dkim       string
+	}{
+		{"qp", true, ""},
+		{"8bit", false, ""},
+		{"qp-ed25519", true, "ed25519"},
+		{"8bit-ed25519", false, "ed25519"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			srv := startEnvelopeServer(b, serverOptions{no8BitMIME: bc.no8BitMIME, discard: true})
+			cfg := Config{Host: srv.Host(), Port: srv.Port(), TLS: TLSNone, HELO: "digest.test", Timeout: waitTimeout}
+			if bc.dkim != "" {
+				cfg.DKIM, _ = testSigner(b, bc.dkim)
+			}
+			s, err := NewSender(cfg, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			b.ReportAllocs()
+			b.SetBytes(int64(len(m.Text) + len(m.HTML)))
+			cpu0 := processCPU(b)
+			for b.Loop() {
+				if err := s.Send(b.Context(), m); err != nil {
+					b.Fatal(err)
+				}
+			}
+			// The whole process: the sender and the in-process server.
+			b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// processCPU is the user and system CPU time the process has used.
+func processCPU(b *testing.B) time.Duration {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
