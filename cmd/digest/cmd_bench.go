@@ -24,13 +24,13 @@ import (
 )
 
 type benchFlags struct {
-	subscribers, briefs, regions, concurrency int
-	smtp, dir, cpuProfile                     string
-	seed                                      uint64
+	subscribers, briefs, days, regions, concurrency int
+	smtp, dir, cpuProfile                           string
+	seed                                            uint64
 }
 
 func (a *app) benchCmd() *cobra.Command {
-	f := benchFlags{subscribers: 100_000, briefs: 120, regions: 6, concurrency: 4, seed: 1}
+	f := benchFlags{subscribers: 100_000, briefs: 120, days: 5, regions: 6, concurrency: 4, seed: 1}
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure one complete pass over generated readers, against the raw SMTP limit",
@@ -53,7 +53,8 @@ in-process server the CPU and memory figures include the server's.`,
 	}
 	fl := cmd.Flags()
 	fl.IntVar(&f.subscribers, "subscribers", f.subscribers, "readers to generate (all due)")
-	fl.IntVar(&f.briefs, "briefs", f.briefs, "briefs to generate, published over the last 24 hours")
+	fl.IntVar(&f.briefs, "briefs", f.briefs, "briefs to generate, published over --days days (a digest carries the last 24 hours)")
+	fl.IntVar(&f.days, "days", f.days, "days over which the briefs were published")
 	fl.IntVar(&f.regions, "regions", f.regions, "how many of the default regions to use (1-6)")
 	fl.IntVar(&f.concurrency, "concurrency", f.concurrency, "workers (SMTP connections)")
 	fl.StringVar(&f.smtp, "smtp", "", "HOST:PORT of an SMTP server to send to (default: one inside the process that discards)")
@@ -65,8 +66,8 @@ in-process server the CPU and memory figures include the server's.`,
 
 func (a *app) bench(ctx context.Context, f benchFlags) error {
 	defaults := config.Default()
-	if f.subscribers < 1 || f.briefs < 1 || f.regions < 1 || f.regions > len(defaults.Regions) || f.concurrency < 1 {
-		return usageError{fmt.Errorf("--subscribers, --briefs and --concurrency must be positive, --regions 1-%d", len(defaults.Regions))}
+	if f.subscribers < 1 || f.briefs < 1 || f.days < 1 || f.regions < 1 || f.regions > len(defaults.Regions) || f.concurrency < 1 {
+		return usageError{fmt.Errorf("--subscribers, --briefs, --days and --concurrency must be positive, --regions 1-%d", len(defaults.Regions))}
 	}
 	dir := f.dir
 	if dir == "" {
@@ -121,7 +122,7 @@ func (a *app) bench(ctx context.Context, f benchFlags) error {
 		return err
 	}
 	defer pl.Close()
-	if err := loadBench(ctx, pl.db, bench.Briefs(f.briefs, cfg.Regions, at, rng), bench.Readers(f.subscribers, cfg.Regions, rng)); err != nil {
+	if err := loadBench(ctx, pl.db, bench.Briefs(f.briefs, f.days, cfg.Regions, at, rng), bench.Readers(f.subscribers, cfg.Regions, rng)); err != nil {
 		return err
 	}
 	load := time.Since(start)
@@ -155,10 +156,14 @@ func (a *app) bench(ctx context.Context, f benchFlags) error {
 
 	// The raw limit: one of the digests just sent, pre-built once, sent
 	// the same number of times over the same number of connections.
-	sub, err := pl.db.SubscriberByEmail(ctx, "reader0000001@bench.example.org")
-	if err != nil {
-		return err
+	var sub digest.Subscriber
+	for _, it := range rep.Items {
+		if it.Outcome == delivery.OutcomeSent {
+			sub = it.Subscriber
+			break
+		}
 	}
+	// Preview as of the pass, as if the digest had not been sent.
 	pv, err := pl.pass.Preview(ctx, digest.Subscriber{Email: sub.Email, Name: sub.Name, Regions: sub.Regions,
 		TimeZone: sub.TimeZone, Status: digest.StatusActive}, at)
 	if err != nil {
@@ -173,7 +178,7 @@ func (a *app) bench(ctx context.Context, f benchFlags) error {
 	passRate := float64(sent) / passWall.Seconds()
 	rawRate := float64(sent) / raw.Seconds()
 	w := a.stdout
-	fmt.Fprintf(w, "\ndigest bench: %d readers, %d briefs, %d regions, %d workers, SMTP %s\n", f.subscribers, f.briefs, f.regions, f.concurrency, smtpName(f.smtp))
+	fmt.Fprintf(w, "\ndigest bench: %d readers, %d briefs over %d days, %d regions, %d workers, SMTP %s\n", f.subscribers, f.briefs, f.days, f.regions, f.concurrency, smtpName(f.smtp))
 	fmt.Fprintf(w, "  pass        %d sent in %v: %.0f messages/s\n", sent, passWall.Round(time.Millisecond), passRate)
 	fmt.Fprintf(w, "  raw limit   %d pre-built sends in %v: %.0f messages/s\n", sent, raw.Round(time.Millisecond), rawRate)
 	fmt.Fprintf(w, "  ratio       %.0f%% of the raw limit\n", 100*passRate/rawRate)

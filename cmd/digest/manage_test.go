@@ -155,7 +155,7 @@ func TestImportConfirm(t *testing.T) {
 // people, not assertions).
 func TestBenchCommand(t *testing.T) {
 	c := newCLI(t)
-	code, stdout, stderr := c.run("bench", "--subscribers", "40", "--briefs", "12", "--dir", c.dir)
+	code, stdout, stderr := c.run("bench", "--subscribers", "40", "--briefs", "12", "--days", "1", "--dir", c.dir)
 	if code != 0 {
 		t.Fatalf("bench: exit %d\n%s%s", code, stdout, stderr)
 	}

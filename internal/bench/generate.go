@@ -12,9 +12,13 @@ import (
 	digest "github.com/newsroom/digest"
 )
 
-// Briefs returns n briefs spread over regions, published in the 24 hours
-// before at, each with a ~120-word body and two signals with sources.
-func Briefs(n int, regions digest.Regions, at time.Time, rng *rand.Rand) []digest.Brief {
+// Briefs returns n briefs spread over regions, published over the given
+// number of days before at, each with a ~120-word body and two signals
+// with sources. A pass at at carries the last 24 hours of them: with 120
+// briefs over 5 days and six regions, a reader of one to three regions
+// gets about 4 to 12 briefs, some 15 to 40 KB of HTML.
+func Briefs(n, days int, regions digest.Regions, at time.Time, rng *rand.Rand) []digest.Brief {
+	span := max(days, 1)*24*60 - 60
 	out := make([]digest.Brief, n)
 	for i := range out {
 		r := regions[i%len(regions)]
@@ -25,7 +29,7 @@ func Briefs(n int, regions digest.Regions, at time.Time, rng *rand.Rand) []diges
 			Lede:        "A one-paragraph summary of what happened and why it matters for readers of this edition.",
 			Body:        body(rng),
 			Author:      authors[rng.IntN(len(authors))],
-			PublishedAt: at.Add(-time.Duration(rng.IntN(23*60)+1) * time.Minute).UTC(),
+			PublishedAt: at.Add(-time.Duration(rng.IntN(span)+1) * time.Minute).UTC(),
 			Signals: []digest.Signal{
 				{Title: "What to watch", Body: "Officials meet again *next week*; a decision on the second phase is expected then.",
 					Sources: []digest.Source{{Name: "Ministry statement", URL: "https://example.org/statement"}, {Name: "Local business survey"}}},

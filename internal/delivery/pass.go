@@ -1,16 +1,20 @@
-// Package delivery runs digest passes as an outbox: a pass first plans (one
-// queued delivery row per due reader, with its briefs and Message-ID, in one
-// transaction), then workers claim the rows one at a time, render, send over
-// their own SMTP connection and record what the server said. A delivery is
-// marked sent, and the reader's watermark moves, only after the server
-// accepted the message; a crash leaves at most one "sending" row per worker,
-// which the next start sends again with the same Message-ID.
+// Package delivery runs digest passes as an outbox. A pass first plans:
+// it pages through the active readers and stores one queued delivery row
+// per due reader, with its briefs and Message-ID, a short transaction per
+// page. Then workers, each with its own SMTP connection, claim rows a few
+// at a time, render them (once per distinct digest, personalised per
+// reader), send, and hand what the server said to the ledger, which
+// records the outcomes of all the workers waiting and claims their next
+// rows in one transaction. A delivery is marked sent, and the reader's
+// watermark moves, only after the server accepted the message, and a
+// worker sends nothing more until that is committed: a crash leaves at
+// most one accepted-but-unrecorded message per worker, which the next
+// start sends again with the same Message-ID.
 package delivery
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -28,27 +32,32 @@ var ErrSMTPUnavailable = errors.New("smtp server unavailable")
 
 // Store is what a pass needs from the database; *sqlite.DB implements it.
 type Store interface {
-	ActiveSubscribers(ctx context.Context) ([]digest.Subscriber, error)
 	Subscriber(ctx context.Context, id int64) (digest.Subscriber, error)
-	DeliveryFor(ctx context.Context, subscriberID int64, date digest.Date) (digest.Delivery, error)
+	// BriefsNotSent is what one reader has not had yet (Preview); a pass
+	// works out the same answer for a page of readers at a time from
+	// ActivePage, RecentDeliveries and BriefHeads (see plan).
 	BriefsNotSent(ctx context.Context, subscriberID int64, regions []string, after, upTo time.Time) ([]digest.Brief, error)
 	BriefsByID(ctx context.Context, ids []int64) ([]digest.Brief, error)
 
+	ActivePage(ctx context.Context, afterID int64, limit int) ([]digest.Subscriber, error)
+	RecentDeliveries(ctx context.Context, subscriberIDs []int64, since digest.Date, sentAfter time.Time) ([]digest.Delivery, error)
+	BriefHeads(ctx context.Context, after, upTo time.Time) ([]digest.Brief, error)
 	PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (int, error)
 	RecoverSending(ctx context.Context) (int, error)
 	ExpireLate(ctx context.Context, now time.Time, maxLateness time.Duration) (int, error)
-	ClaimDelivery(ctx context.Context, now time.Time, holder string) (digest.Delivery, error)
-	MarkDeliverySent(ctx context.Context, id int64, sentAt time.Time, reply string) error
-	MarkDeliveryDeferred(ctx context.Context, id int64, next time.Time, reason string) error
-	MarkDeliveryFailed(ctx context.Context, id int64, reason string, bounce bool) error
-	MarkDeliverySuppressed(ctx context.Context, id int64, reason string) error
-	ReleaseDelivery(ctx context.Context, id int64, reason string) error
+	// Settle records outcomes and claims deliveries in one transaction
+	// (see ledger).
+	Settle(ctx context.Context, now time.Time, results []digest.DeliveryResult, claims []digest.ClaimRequest) ([][]digest.Claim, []error, error)
 	CountDeliveries(ctx context.Context, date digest.Date) (map[digest.DeliveryStatus]int, error)
 }
 
 // Renderer renders one reader's digest; *render.Renderer implements it.
+// A pass renders through GroupKey and Prepare (see renderGroups); Render
+// serves previews and dry runs.
 type Renderer interface {
 	Render(in render.Input) (render.Output, error)
+	GroupKey(in render.Input) (string, error)
+	Prepare(in render.Input) (*render.Prepared, error)
 }
 
 // Sender sends messages over one SMTP connection; *mailer.Sender
@@ -207,12 +216,14 @@ type Report struct {
 	Timings Timings
 }
 
-// Timings is the wall time of each phase of a pass.
+// Timings is the wall time of each phase of a pass. Planning goes a page
+// of readers at a time, writing one page while deciding the next, so Plan
+// and Store are each summed over the pages and overlap.
 type Timings struct {
 	Prepare time.Duration // re-queue what a dead sender left, expire what is late
 	Plan    time.Duration // decide who is due with which briefs (reads)
-	Store   time.Duration // write the plan, one transaction
-	Work    time.Duration // render, send and record
+	Store   time.Duration // write the planned deliveries, a transaction per page
+	Work    time.Duration // render, send and record (a dry run: render)
 }
 
 // Count returns how many readers or deliveries had the given outcome.
@@ -261,25 +272,14 @@ func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, e
 		}
 	}
 	lap(&rep.Timings.Prepare)
-	plans, err := p.plan(ctx, now, ro.DryRun, t)
-	lap(&rep.Timings.Plan)
-	if err != nil {
+	// Planning reads and writes a page of readers at a time; plan sums
+	// each kind of time over the pages itself.
+	var err error
+	rep.Planned, err = p.plan(ctx, now, ro.DryRun, t, &rep.Timings)
+	mark = time.Now()
+	if err != nil || ro.DryRun {
 		return report(err)
 	}
-	if ro.DryRun {
-		p.dryRun(plans, t)
-		return report(nil)
-	}
-	if len(plans) > 0 {
-		ptrs := make([]*digest.Delivery, len(plans))
-		for i := range plans {
-			ptrs[i] = &plans[i].delivery
-		}
-		if rep.Planned, err = p.store.PlanDeliveries(ctx, ptrs); err != nil {
-			return report(fmt.Errorf("plan deliveries: %w", err))
-		}
-	}
-	lap(&rep.Timings.Store)
 	workErr := p.work(ctx, t)
 	lap(&rep.Timings.Work)
 

@@ -1,146 +1,386 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	digest "github.com/newsroom/digest"
 	"github.com/newsroom/digest/internal/render"
 )
 
+// planPageSize is how many readers one planning page holds. Each page costs
+// three reads and one write transaction; a few thousand readers keep those
+// few (hundreds of pages for a million readers) while the write lock, which
+// `digest serve` needs too, is held for tens of milliseconds at a time.
+const planPageSize = 4000
+
 // planned is one new delivery a pass is about to queue.
 type planned struct {
 	sub      digest.Subscriber
 	delivery digest.Delivery
-	briefs   []digest.Brief
 }
 
 // plan decides, for every active reader, whether a digest is due now and
-// with which briefs. It reads only; the caller stores the plans in one
-// transaction. Readers whose digest for today already exists are reported
-// and left to the workers (or to nobody, when it is final).
+// with which briefs, and queues the new deliveries. It streams: readers are
+// read a page at a time in id order and each page's new deliveries are
+// stored in one short write transaction, so memory does not grow with the
+// list and the write lock is never held for long. Reading and deciding the
+// next page overlaps with writing the last one (SQLite lets one writer and
+// readers work at once): storing, not deciding, is what takes the time. At
+// most three pages are held at once. Readers whose digest for today
+// already exists are reported and left to the workers (or to nobody, when
+// it is final).
 //
-// Only a dry run keeps each plan's briefs (to render them): a real pass
-// stores brief IDs and the workers load each brief once, so a big pass does
-// not hold every reader's copy of every brief at once.
-func (p *Pass) plan(ctx context.Context, now time.Time, keepBriefs bool, t *tally) ([]planned, error) {
-	subs, err := p.store.ActiveSubscribers(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list active subscribers: %w", err)
+// A dry run stores nothing; it renders each page's digests instead, with
+// the briefs loaded once per pass. The reading and deciding time is summed
+// into tm.Plan, the writing into tm.Store (the two overlap), a dry run's
+// rendering into tm.Work. It returns how many deliveries it created.
+func (p *Pass) plan(ctx context.Context, now time.Time, dryRun bool, t *tally, tm *Timings) (created int, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan []planned, 1)
+	var (
+		decideErr  error
+		decideTime time.Duration
+	)
+	go func() {
+		defer close(pages)
+		decideTime, decideErr = p.decide(ctx, now, t, pages)
+	}()
+	var full map[int64]digest.Brief // a dry run's briefs, by id
+	if dryRun {
+		full = map[int64]digest.Brief{}
 	}
-	var plans []planned
-	for _, sub := range subs {
-		if err := ctx.Err(); err != nil {
-			return plans, err
+	for plans := range pages {
+		start := time.Now()
+		if dryRun {
+			err = p.dryRun(ctx, plans, full, t)
+			tm.Work += time.Since(start)
+		} else {
+			var n int
+			n, err = p.store.PlanDeliveries(ctx, deliveriesOf(plans))
+			tm.Store += time.Since(start)
+			created += n
+			if err != nil {
+				err = fmt.Errorf("plan deliveries of subscribers %d-%d: %w",
+					plans[0].sub.ID, plans[len(plans)-1].sub.ID, err)
+			}
 		}
+		if err != nil {
+			cancel()
+			for range pages { // let the reader see the cancellation and stop
+			}
+			break
+		}
+	}
+	// pages is closed: decideTime and decideErr are set.
+	tm.Plan += decideTime
+	if err != nil {
+		return created, err
+	}
+	return created, decideErr
+}
+
+// deliveriesOf returns pointers to the deliveries of plans, for the store
+// to set their IDs.
+func deliveriesOf(plans []planned) []*digest.Delivery {
+	ds := make([]*digest.Delivery, len(plans))
+	for i := range plans {
+		ds[i] = &plans[i].delivery
+	}
+	return ds
+}
+
+// decide reads the active readers a page at a time and sends each page's
+// new deliveries (if any) to out, reporting the others to t. It returns
+// the time it spent, waiting on out excluded.
+func (p *Pass) decide(ctx context.Context, now time.Time, t *tally, out chan<- []planned) (spent time.Duration, err error) {
+	heads := &briefHeads{regions: p.opts.Regions, upTo: now}
+	var cursor int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return spent, err
+		}
+		start := time.Now()
+		subs, err := p.store.ActivePage(ctx, cursor, planPageSize)
+		if err != nil {
+			return spent, fmt.Errorf("list active subscribers after id %d: %w", cursor, err)
+		}
+		if len(subs) == 0 {
+			return spent + time.Since(start), nil
+		}
+		cursor = subs[len(subs)-1].ID
+		plans, err := p.planPage(ctx, now, subs, heads, t)
+		spent += time.Since(start)
+		if err != nil {
+			return spent, err
+		}
+		if len(plans) == 0 {
+			continue
+		}
+		select {
+		case out <- plans:
+		case <-ctx.Done():
+			return spent, ctx.Err()
+		}
+	}
+}
+
+// dueReader is a reader of a page whose send time has come.
+type dueReader struct {
+	sub          digest.Subscriber
+	local        time.Time // the pass instant in the reader's zone
+	date         digest.Date
+	dueAt, after time.Time // see window
+	existing     *digest.Delivery
+	carried      []int64 // briefs their sent deliveries cut off after `after` carried
+}
+
+// planPage decides one page of readers: the not-due, failed and existing
+// ones go to t, the new deliveries are returned. It reads the page's recent
+// deliveries in one query, and brief heads only when the page reaches
+// further back than any page before it.
+func (p *Pass) planPage(ctx context.Context, now time.Time, subs []digest.Subscriber, heads *briefHeads, t *tally) ([]planned, error) {
+	due := make([]dueReader, 0, len(subs))
+	for _, sub := range subs {
 		loc, err := p.location(sub.TimeZone)
 		if err != nil {
 			t.add(Item{Subscriber: sub, Outcome: OutcomeFailed, Err: err})
 			p.logger.Error("subscriber has an unusable time zone", "subscriber", sub.ID, "zone", sub.TimeZone, "err", err)
 			continue
 		}
-		pl, item, err := p.planOne(ctx, sub, now.In(loc))
-		if pl != nil && !keepBriefs {
-			pl.briefs = nil
+		r := dueReader{sub: sub, local: now.In(loc)}
+		r.date = digest.DateOf(r.local)
+		r.dueAt, r.after = p.window(sub, r.local)
+		if r.local.Before(r.dueAt) {
+			t.add(Item{Subscriber: sub, Date: r.date, Outcome: OutcomeNotDue})
+			continue
 		}
+		due = append(due, r)
+	}
+	if len(due) == 0 {
+		return nil, nil
+	}
+	if err := p.loadHistory(ctx, due); err != nil {
+		return nil, err
+	}
+	var plans []planned
+	for i := range due {
+		r := &due[i]
+		if r.existing != nil {
+			if item := p.existingItem(r); item != nil {
+				t.add(*item)
+			}
+			continue
+		}
+		if err := heads.cover(ctx, p.store, r.after); err != nil {
+			return nil, err
+		}
+		ids := heads.pick(r.sub.Regions, r.after, r.carried)
+		if len(ids) == 0 {
+			t.add(Item{Subscriber: r.sub, Date: r.date, Outcome: OutcomeNothingNew})
+			continue
+		}
+		msgID, err := newMessageID(r.date, p.opts.MessageIDDomain, time.Now())
 		if err != nil {
-			return plans, err
+			return nil, err
 		}
-		if item != nil {
-			t.add(*item)
-		}
-		if pl != nil {
-			plans = append(plans, *pl)
-		}
+		plans = append(plans, planned{sub: r.sub, delivery: digest.Delivery{
+			SubscriberID: r.sub.ID,
+			DigestDate:   r.date,
+			BriefIDs:     ids,
+			MessageID:    msgID,
+			Status:       digest.DeliveryQueued,
+			Cutoff:       r.local.UTC(),
+			DueAt:        r.dueAt.UTC(),
+		}})
 	}
 	return plans, nil
 }
 
-// planOne plans one reader; local is the pass instant in the reader's zone.
-// It returns a plan, or an item saying why there is none (nil when the
-// reader's existing delivery is the workers' to report).
-func (p *Pass) planOne(ctx context.Context, sub digest.Subscriber, local time.Time) (*planned, *Item, error) {
-	item := &Item{Subscriber: sub, Date: digest.DateOf(local)}
-	dueAt, after := p.window(sub, local)
-	if local.Before(dueAt) {
-		item.Outcome = OutcomeNotDue
-		return nil, item, nil
-	}
-	existing, err := p.store.DeliveryFor(ctx, sub.ID, item.Date)
-	switch {
-	case err == nil:
-		item.DeliveryID, item.MessageID, item.Attempts = existing.ID, existing.MessageID, existing.Attempts
-		switch existing.Status {
-		case digest.DeliverySent:
-			item.Outcome = OutcomeAlreadySent
-		case digest.DeliveryFailed, digest.DeliveryExpired, digest.DeliverySuppressed:
-			item.Outcome = OutcomeFailedEarlier
-			item.Err = errors.New(existing.Error)
-		case digest.DeliveryDeferred:
-			if existing.NextAttemptAt.After(p.now()) {
-				item.Outcome = OutcomeWaiting
-				item.Err = errors.New(existing.Error)
-				return nil, item, nil
-			}
-			return nil, nil, nil // due again: a worker claims it
-		default:
-			return nil, nil, nil // queued: a worker claims it
-		}
-		return nil, item, nil
-	case !errors.Is(err, digest.ErrNotFound):
-		return nil, nil, fmt.Errorf("look up today's delivery of subscriber %d: %w", sub.ID, err)
-	}
-
-	briefs, err := p.store.BriefsNotSent(ctx, sub.ID, sub.Regions, after, local)
-	if err != nil {
-		return nil, nil, fmt.Errorf("gather briefs for subscriber %d: %w", sub.ID, err)
-	}
-	var ids []int64
-	for _, s := range render.Arrange(p.opts.Regions, sub.Regions, briefs) {
-		for _, b := range s.Briefs {
-			ids = append(ids, b.ID)
+// loadHistory finds, for the due readers of a page, their delivery for
+// their local day and the briefs they already had, in one read: the
+// deliveries dated on or after the page's earliest local day, and the sent
+// ones cut off after the page's earliest window start.
+func (p *Pass) loadHistory(ctx context.Context, due []dueReader) error {
+	ids := make([]int64, len(due))
+	byID := make(map[int64]*dueReader, len(due))
+	since, after := due[0].date, due[0].after
+	for i := range due {
+		r := &due[i]
+		ids[i], byID[r.sub.ID] = r.sub.ID, r
+		since = min(since, r.date) // YYYY-MM-DD: text order is date order
+		if r.after.Before(after) {
+			after = r.after
 		}
 	}
-	if len(ids) == 0 {
-		item.Outcome = OutcomeNothingNew
-		return nil, item, nil
-	}
-	msgID, err := newMessageID(item.Date, p.opts.MessageIDDomain)
+	hist, err := p.store.RecentDeliveries(ctx, ids, since, after)
 	if err != nil {
-		return nil, nil, err
+		return fmt.Errorf("look up recent deliveries: %w", err)
 	}
-	return &planned{sub: sub, briefs: briefs, delivery: digest.Delivery{
-		SubscriberID: sub.ID,
-		DigestDate:   item.Date,
-		BriefIDs:     ids,
-		MessageID:    msgID,
-		Status:       digest.DeliveryQueued,
-		Cutoff:       local.UTC(),
-		DueAt:        dueAt.UTC(),
-	}}, nil, nil
+	for i := range hist {
+		d := &hist[i]
+		r := byID[d.SubscriberID]
+		if r == nil {
+			continue
+		}
+		if d.DigestDate == r.date {
+			r.existing = d
+		}
+		// The rule of BriefsNotSent: what a sent digest cut off after the
+		// window's start carried is not carried again.
+		if d.Status == digest.DeliverySent && d.Cutoff.After(r.after) {
+			r.carried = append(r.carried, d.BriefIDs...)
+		}
+	}
+	return nil
 }
 
-// dryRun renders what the plans would send, recording nothing.
-func (p *Pass) dryRun(plans []planned, t *tally) {
+// existingItem reports a reader whose digest for today exists already: nil
+// when it is the workers' to report (queued, or deferred and due again).
+func (p *Pass) existingItem(r *dueReader) *Item {
+	d := r.existing
+	item := &Item{Subscriber: r.sub, Date: r.date, DeliveryID: d.ID, MessageID: d.MessageID, Attempts: d.Attempts}
+	switch d.Status {
+	case digest.DeliverySent:
+		item.Outcome = OutcomeAlreadySent
+	case digest.DeliveryFailed, digest.DeliveryExpired, digest.DeliverySuppressed:
+		item.Outcome = OutcomeFailedEarlier
+		item.Err = errors.New(d.Error)
+	case digest.DeliveryDeferred:
+		if !d.NextAttemptAt.After(p.now()) {
+			return nil // due again: a worker claims it
+		}
+		item.Outcome = OutcomeWaiting
+		item.Err = errors.New(d.Error)
+	default:
+		return nil // queued: a worker claims it
+	}
+	return item
+}
+
+// briefHeads are the briefs a pass chooses from, by region, with only ID,
+// Region and PublishedAt: loaded once per pass for (from, upTo], and
+// extended back when a reader's window starts before from. It holds
+// briefs, never readers, so its size does not grow with the list. A brief
+// stored or removed while a pass runs may be missed or kept by that pass,
+// as with any pass that started a moment earlier or later.
+type briefHeads struct {
+	regions  digest.Regions // the known regions; briefs of others are never shown
+	upTo     time.Time
+	from     time.Time
+	loaded   bool
+	byRegion map[string][]digest.Brief // newest first, see newestFirst
+}
+
+// cover makes sure the heads published after `after` are loaded.
+func (h *briefHeads) cover(ctx context.Context, store Store, after time.Time) error {
+	if h.loaded && !after.Before(h.from) {
+		return nil
+	}
+	to := h.upTo
+	if h.loaded {
+		to = h.from
+	}
+	bs, err := store.BriefHeads(ctx, after, to)
+	if err != nil {
+		return fmt.Errorf("load briefs to choose from: %w", err)
+	}
+	if h.byRegion == nil {
+		h.byRegion = map[string][]digest.Brief{}
+	}
+	touched := map[string]bool{}
+	for _, b := range bs {
+		if _, ok := h.regions.Lookup(b.Region); !ok {
+			continue // render.Arrange drops them: never count them as news
+		}
+		h.byRegion[b.Region] = append(h.byRegion[b.Region], b)
+		touched[b.Region] = true
+	}
+	for code := range touched {
+		slices.SortFunc(h.byRegion[code], newestFirst)
+	}
+	h.from, h.loaded = after, true
+	return nil
+}
+
+// pick returns the ids of the briefs a reader with the given regions and
+// window start gets, less those already carried, in the order render.Arrange
+// shows them: by the reader's regions (each once), newest first within a
+// region. The window must be covered.
+func (h *briefHeads) pick(regions []string, after time.Time, carried []int64) []int64 {
+	var ids []int64
+	for i, code := range regions {
+		if slices.Contains(regions[:i], code) {
+			continue
+		}
+		for _, b := range h.byRegion[code] {
+			if !b.PublishedAt.After(after) {
+				break // newest first: the rest are older still
+			}
+			if !slices.Contains(carried, b.ID) {
+				ids = append(ids, b.ID)
+			}
+		}
+	}
+	return ids
+}
+
+// newestFirst is render.Arrange's order within a region: publication time,
+// latest first, then ID, highest first. Planning records brief IDs in the
+// order the reader sees them; a test holds the two to the same answer.
+func newestFirst(a, b digest.Brief) int {
+	if c := b.PublishedAt.Compare(a.PublishedAt); c != 0 {
+		return c
+	}
+	return cmp.Compare(b.ID, a.ID)
+}
+
+// dryRun renders what the plans would send, recording nothing. Briefs are
+// loaded the first time a plan needs them and kept in full for the pass.
+func (p *Pass) dryRun(ctx context.Context, plans []planned, full map[int64]digest.Brief, t *tally) error {
+	var missing []int64
 	for _, pl := range plans {
+		for _, id := range pl.delivery.BriefIDs {
+			if _, ok := full[id]; !ok && !slices.Contains(missing, id) {
+				missing = append(missing, id)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		bs, err := p.store.BriefsByID(ctx, missing)
+		if err != nil {
+			return fmt.Errorf("load briefs to render: %w", err)
+		}
+		for _, b := range bs {
+			full[b.ID] = b
+		}
+	}
+	for _, pl := range plans {
+		briefs := make([]digest.Brief, len(pl.delivery.BriefIDs))
+		for i, id := range pl.delivery.BriefIDs {
+			briefs[i] = full[id]
+		}
 		item := Item{Subscriber: pl.sub, Date: pl.delivery.DigestDate, BriefIDs: pl.delivery.BriefIDs, Outcome: OutcomeSent}
-		out, err := p.render(pl.sub, pl.delivery, pl.briefs)
+		out, err := p.render(pl.sub, pl.delivery, briefs)
 		if err != nil {
 			item.Outcome, item.Err = OutcomeFailed, err
 		}
 		item.Subject, item.HTMLBytes, item.TextBytes = out.Subject, len(out.HTML), len(out.Text)
 		t.add(item)
 	}
+	return nil
 }
 
 // window returns, for a reader at local time local, their send time that
 // day and the start of the window of briefs a digest then carries: briefs
 // published since the last digest's cut-off, plus any published a little
 // before it that were stored too late to make that digest (what a sent
-// digest already carried is excluded by the query); for a first digest,
-// the look-back.
+// digest already carried is excluded); for a first digest, the look-back.
 func (p *Pass) window(sub digest.Subscriber, local time.Time) (dueAt, after time.Time) {
 	y, m, d := local.Date()
 	dueAt = sub.SendTime.On(y, m, d, local.Location())
@@ -165,20 +405,14 @@ func (p *Pass) location(name string) (*time.Location, error) {
 	return loc, nil
 }
 
-// render renders a delivery for its reader, as of the delivery's cut-off in
-// the reader's zone.
+// render renders a delivery for its reader in full (previews, dry runs;
+// a pass's workers go through renderGroups).
 func (p *Pass) render(sub digest.Subscriber, d digest.Delivery, briefs []digest.Brief) (render.Output, error) {
-	loc, err := p.location(sub.TimeZone)
+	in, err := p.renderInput(sub, d, briefs)
 	if err != nil {
 		return render.Output{}, err
 	}
-	out, err := p.renderer.Render(render.Input{
-		Subscriber:     sub,
-		Now:            d.Cutoff.In(loc),
-		Briefs:         briefs,
-		UnsubscribeURL: p.links.Unsubscribe(sub.ID),
-		PreferencesURL: p.links.Preferences(sub.ID),
-	})
+	out, err := p.renderer.Render(in)
 	if err != nil {
 		return render.Output{}, fmt.Errorf("render digest: %w", err)
 	}

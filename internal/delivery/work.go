@@ -32,12 +32,19 @@ func (p *Pass) work(ctx context.Context, t *tally) error {
 		wg          sync.WaitGroup
 		lim         = p.limiter()
 		cache       = &briefCache{store: p.store, byID: map[int64]digest.Brief{}}
+		groups      = newRenderGroups(p.renderer, p.logger)
+		l           = newLedger(p.store, p.now)
+		ledgerDone  = make(chan struct{})
 	)
+	go func() {
+		defer close(ledgerDone)
+		l.run()
+	}()
 	for w := range p.opts.Concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lost, err := p.worker(ctx, sendCtx, w, lim, cache, t)
+			lost, err := p.worker(ctx, sendCtx, w, lim, cache, groups, t, l)
 			mu.Lock()
 			defer mu.Unlock()
 			if lost {
@@ -49,6 +56,8 @@ func (p *Pass) work(ctx context.Context, t *tally) error {
 		}()
 	}
 	wg.Wait()
+	l.close()
+	<-ledgerDone
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
@@ -63,10 +72,24 @@ func (p *Pass) work(ctx context.Context, t *tally) error {
 	return nil
 }
 
-// worker claims and sends deliveries one at a time over its own SMTP
-// connection. It stops when nothing is claimable, when ctx is done, or
-// (lost) when its server cannot be reached.
-func (p *Pass) worker(ctx, sendCtx context.Context, n int, lim *rate.Limiter, cache *briefCache, t *tally) (lost bool, err error) {
+// claimBatch is how many deliveries a worker claims at a time. Claimed but
+// not yet sent, they are released when the pass stops and re-queued after
+// a crash; only the one on the wire can reach a reader twice.
+const claimBatch = 8
+
+// finished is a delivery a worker is done with: what to report and what
+// the ledger records.
+type finished struct {
+	item   Item
+	result digest.DeliveryResult
+}
+
+// worker sends claimed deliveries one at a time over its own SMTP
+// connection, settling each outcome with the ledger before the next send.
+// It stops when nothing is claimable, when ctx is done, or (lost) when its
+// server cannot be reached.
+func (p *Pass) worker(ctx, sendCtx context.Context, n int, lim *rate.Limiter, cache *briefCache, groups *renderGroups,
+	t *tally, l *ledger) (lost bool, err error) {
 	var sender Sender
 	defer func() {
 		if sender != nil {
@@ -76,69 +99,137 @@ func (p *Pass) worker(ctx, sendCtx context.Context, n int, lim *rate.Limiter, ca
 		}
 	}()
 	holder := fmt.Sprintf("%s/w%d", p.opts.Holder, n)
-	for ctx.Err() == nil {
-		// The claim runs to completion even if ctx ends meanwhile: a claim
-		// cut between its commit and its read would leave a row "sending"
-		// that nobody works.
-		d, err := p.store.ClaimDelivery(context.WithoutCancel(ctx), p.now(), holder)
-		if errors.Is(err, digest.ErrNotFound) {
+	var (
+		queue []digest.Claim
+		done  []finished
+	)
+	// settle records done and, when want > 0, claims more.
+	settle := func(want int) error {
+		results := make([]digest.DeliveryResult, len(done))
+		for i, f := range done {
+			results[i] = f.result
+		}
+		s := l.settle(results, digest.ClaimRequest{Holder: holder, N: want})
+		for i, f := range done {
+			p.settled(f, s, i, t)
+		}
+		done = done[:0]
+		queue = append(queue, s.claims...)
+		return s.err
+	}
+	// giveBack releases the claimed deliveries not yet attempted.
+	giveBack := func(reason string, cause error) {
+		for _, c := range queue {
+			done = append(done, p.release(p.itemOf(c), reason, cause))
+		}
+		queue = nil
+	}
+	for {
+		want := 0
+		if len(queue) == 0 && ctx.Err() == nil {
+			want = claimBatch
+		}
+		if len(done) > 0 || want > 0 {
+			if err := settle(want); err != nil {
+				// Nothing of this round was recorded. What this worker
+				// holds stays "sending" for the next start to re-queue.
+				return false, fmt.Errorf("record deliveries: %w", err)
+			}
+		}
+		if len(queue) == 0 {
 			return false, nil
 		}
-		if err != nil {
-			return false, err
+		if err := ctx.Err(); err != nil {
+			giveBack("pass stopped before sending", err)
+			continue
 		}
+		c := queue[0]
+		queue = queue[1:]
 		if sender == nil {
 			if sender, err = p.newSender(); err != nil {
-				p.release(d.ID, "no smtp sender: "+err.Error())
+				done = append(done, p.release(p.itemOf(c), "no smtp sender: "+err.Error(), err))
+				giveBack("no smtp sender", err)
+				_ = settle(0)
 				return true, fmt.Errorf("open smtp sender: %w", err)
 			}
 		}
-		item, unreachable := p.deliver(ctx, sendCtx, sender, lim, cache, d)
-		t.add(item)
+		f, unreachable := p.deliver(ctx, sendCtx, sender, lim, cache, groups, c)
+		done = append(done, f)
 		if unreachable {
+			giveBack("smtp server unreachable", f.item.Err)
+			_ = settle(0)
 			return true, nil
 		}
-		if item.Outcome == OutcomeInterrupted && ctx.Err() == nil {
+		if f.item.Outcome == OutcomeInterrupted && ctx.Err() == nil {
 			// The database could not give what the delivery needs. It was
 			// released, and claiming on would take it straight back in a
 			// tight loop: stop, and let the pass report the error.
-			return false, item.Err
+			giveBack("worker stopped: "+f.item.Err.Error(), f.item.Err)
+			_ = settle(0)
+			return false, f.item.Err
 		}
 	}
-	return false, nil
 }
 
-// deliver renders and sends one claimed delivery and records the outcome.
-// unreachable reports that the SMTP server could not be reached at all.
-func (p *Pass) deliver(ctx, sendCtx context.Context, sender Sender, lim *rate.Limiter, cache *briefCache, d digest.Delivery) (item Item, unreachable bool) {
-	rec := context.WithoutCancel(ctx) // outcomes are recorded even while stopping
-	item = Item{Date: d.DigestDate, DeliveryID: d.ID, MessageID: d.MessageID, BriefIDs: d.BriefIDs, Attempts: d.Attempts}
-	sub, err := p.store.Subscriber(rec, d.SubscriberID)
-	if err != nil {
-		if errors.Is(err, digest.ErrNotFound) {
-			return p.suppress(item, "subscriber no longer exists"), false
+// settled reports f once the ledger has answered: the item counts, the
+// observer hears of recorded states, and anything not recorded is logged.
+func (p *Pass) settled(f finished, s settled, i int, t *tally) {
+	item, r := f.item, f.result
+	switch {
+	case s.err != nil:
+		if r.Status == digest.DeliverySent {
+			// The server has the message; failing to record it means a
+			// re-send with the same Message-ID after recovery.
+			item.Outcome, item.Err = OutcomeFailed, fmt.Errorf("record sent delivery %d: %w", r.DeliveryID, s.err)
+			p.logger.Error("message accepted but not recorded; it will be sent again with the same Message-ID",
+				"delivery", r.DeliveryID, "err", s.err)
+		} else {
+			p.logger.Error("could not record delivery; the next start recovers it", "delivery", r.DeliveryID,
+				"status", r.Status, "err", s.err)
 		}
-		p.release(d.ID, err.Error())
-		return p.interrupted(item, err), false
+	case s.refused[i] != nil:
+		p.logger.Error("the ledger refused an outcome", "delivery", r.DeliveryID, "status", r.Status, "err", s.refused[i])
+	case r.Status != digest.DeliveryQueued:
+		p.observer.DeliveryDone(r.Status)
 	}
-	item.Subscriber = sub
+	t.add(item)
+}
+
+// itemOf starts the report item of a claimed delivery.
+func (p *Pass) itemOf(c digest.Claim) Item {
+	d := c.Delivery
+	return Item{Subscriber: c.Subscriber, Date: d.DigestDate, DeliveryID: d.ID, MessageID: d.MessageID,
+		BriefIDs: d.BriefIDs, Attempts: d.Attempts}
+}
+
+// deliver renders and sends one claimed delivery and says what to record.
+// unreachable reports that the SMTP server could not be reached at all.
+func (p *Pass) deliver(ctx, sendCtx context.Context, sender Sender, lim *rate.Limiter, cache *briefCache, groups *renderGroups,
+	c digest.Claim) (f finished, unreachable bool) {
+	d, sub := c.Delivery, c.Subscriber
+	item := p.itemOf(c)
+	if sub.ID == 0 {
+		return p.suppress(item, "subscriber no longer exists"), false
+	}
 	if sub.Status != digest.StatusActive {
 		return p.suppress(item, "subscriber is "+string(sub.Status)), false
 	}
-	briefs, err := cache.get(rec, d.BriefIDs)
+	briefs, err := cache.get(context.WithoutCancel(ctx), d.BriefIDs)
 	if err != nil {
-		p.release(d.ID, err.Error())
-		return p.interrupted(item, err), false
+		return p.release(item, err.Error(), err), false
 	}
-	out, err := p.render(sub, d, briefs)
+	in, err := p.renderInput(sub, d, briefs)
 	if err != nil {
 		return p.failed(item, err, false), false
+	}
+	out, err := groups.render(in)
+	if err != nil {
+		return p.failed(item, fmt.Errorf("render digest: %w", err), false), false
 	}
 	item.Subject, item.HTMLBytes, item.TextBytes = out.Subject, len(out.HTML), len(out.Text)
 	if lim != nil {
 		if err := lim.Wait(ctx); err != nil {
-			p.release(d.ID, "pass stopped before sending")
-			return p.interrupted(item, err), false
+			return p.release(item, "pass stopped before sending", err), false
 		}
 	}
 	msg := p.message(sub, out, d.MessageID, p.now())
@@ -146,24 +237,15 @@ func (p *Pass) deliver(ctx, sendCtx context.Context, sender Sender, lim *rate.Li
 		msg.EnvelopeFrom = p.opts.EnvelopeFrom(d.ID)
 	}
 	err = sender.Send(sendCtx, msg)
-	return p.recordSend(item, d, err, sendCtx.Err() != nil)
+	return p.outcome(item, d, err, sendCtx.Err() != nil)
 }
 
-// recordSend turns the SMTP outcome into the delivery's next state.
-func (p *Pass) recordSend(item Item, d digest.Delivery, err error, cutShort bool) (Item, bool) {
-	ctx := context.Background()
+// outcome turns the SMTP outcome into the delivery's next state.
+func (p *Pass) outcome(item Item, d digest.Delivery, err error, cutShort bool) (finished, bool) {
 	if err == nil {
 		p.observer.SMTPReply("2xx")
-		if merr := p.store.MarkDeliverySent(ctx, d.ID, p.now(), "250 accepted"); merr != nil {
-			// The server has the message; failing to record it means a
-			// re-send with the same Message-ID after recovery.
-			item.Outcome, item.Err = OutcomeFailed, fmt.Errorf("record sent delivery %d: %w", d.ID, merr)
-			p.logger.Error("message accepted but not recorded; it will be sent again with the same Message-ID", "delivery", d.ID, "err", merr)
-			return item, false
-		}
-		p.observer.DeliveryDone(digest.DeliverySent)
 		item.Outcome = OutcomeSent
-		return item, false
+		return finished{item, digest.DeliveryResult{DeliveryID: d.ID, Status: digest.DeliverySent, SentAt: p.now(), Reason: "250 accepted"}}, false
 	}
 	var se *mailer.SendError
 	if !errors.As(err, &se) {
@@ -175,13 +257,12 @@ func (p *Pass) recordSend(item Item, d digest.Delivery, err error, cutShort bool
 		// The grace period ran out mid-send. The server may or may not
 		// have the message; the same Message-ID lets a receiver fold a
 		// second copy.
-		p.release(d.ID, "pass stopped mid-send: "+err.Error())
-		return p.interrupted(item, err), false
+		return p.release(item, "pass stopped mid-send: "+err.Error(), err), false
 	case se.Connecting:
-		p.release(d.ID, "smtp server unreachable: "+err.Error())
-		item.Outcome, item.Err = OutcomeDeferred, err
 		p.logger.Error("cannot reach the smtp server", "delivery", d.ID, "err", err)
-		return item, true
+		f := p.release(item, "smtp server unreachable: "+err.Error(), err)
+		f.item.Outcome = OutcomeDeferred
+		return f, true
 	case se.Temporary():
 		return p.deferOrGiveUp(item, d, err), false
 	}
@@ -189,32 +270,28 @@ func (p *Pass) recordSend(item Item, d digest.Delivery, err error, cutShort bool
 	// (5.1.x, 5.2.x) counts against the reader; a policy or sender-side
 	// refusal (5.7.x) is ours to fix.
 	bounce := recipientFault(se)
-	item = p.failed(item, err, bounce)
+	f := p.failed(item, err, bounce)
 	if strings.HasPrefix(se.EnhancedCode, "5.7.") {
 		p.logger.Error("operator alert: the smtp server refused a digest for a reason on the sending side; the reader is not blamed",
 			"alert", true, "delivery", d.ID, "code", se.Code, "enhanced", se.EnhancedCode, "err", err)
 	}
-	return item, false
+	return f, false
 }
 
 // deferOrGiveUp defers a delivery refused for now, with backoff, unless it
 // has used up its attempts or its retry window.
-func (p *Pass) deferOrGiveUp(item Item, d digest.Delivery, err error) Item {
+func (p *Pass) deferOrGiveUp(item Item, d digest.Delivery, err error) finished {
 	now := p.now()
 	outOfWindow := !d.DueAt.IsZero() && now.After(d.DueAt.Add(p.opts.RetryWindow))
 	if d.Attempts >= p.opts.MaxAttempts || outOfWindow {
 		return p.failed(item, fmt.Errorf("gave up after %d attempts: %w", d.Attempts, err), false)
 	}
 	next := now.Add(p.backoff(d.Attempts))
-	if merr := p.store.MarkDeliveryDeferred(context.Background(), d.ID, next, err.Error()); merr != nil {
-		p.logger.Error("could not record deferred delivery", "delivery", d.ID, "err", merr)
-	}
 	p.observer.Retry()
-	p.observer.DeliveryDone(digest.DeliveryDeferred)
 	p.logger.Warn("digest deferred", "delivery", d.ID, "subscriber", d.SubscriberID, "attempt", d.Attempts,
 		"next_attempt", next.UTC().Format(time.RFC3339), "err", err)
 	item.Outcome, item.Err = OutcomeDeferred, err
-	return item
+	return finished{item, digest.DeliveryResult{DeliveryID: d.ID, Status: digest.DeliveryDeferred, Next: next, Reason: err.Error()}}
 }
 
 // backoff is the wait after the given attempt: RetryBase doubling per
@@ -229,36 +306,23 @@ func (p *Pass) backoff(attempt int) time.Duration {
 	return time.Duration(float64(d) * (0.8 + 0.4*p.jitter()))
 }
 
-func (p *Pass) failed(item Item, err error, bounce bool) Item {
-	if merr := p.store.MarkDeliveryFailed(context.Background(), item.DeliveryID, err.Error(), bounce); merr != nil {
-		p.logger.Error("could not record failed delivery", "delivery", item.DeliveryID, "err", merr)
-	}
-	p.observer.DeliveryDone(digest.DeliveryFailed)
+func (p *Pass) failed(item Item, err error, bounce bool) finished {
 	p.logger.Error("digest failed", "delivery", item.DeliveryID, "subscriber", item.Subscriber.ID, "bounced", bounce, "err", err)
 	item.Outcome, item.Err = OutcomeFailed, err
-	return item
+	return finished{item, digest.DeliveryResult{DeliveryID: item.DeliveryID, Status: digest.DeliveryFailed, Reason: err.Error(), Bounce: bounce}}
 }
 
-func (p *Pass) suppress(item Item, reason string) Item {
-	if err := p.store.MarkDeliverySuppressed(context.Background(), item.DeliveryID, reason); err != nil {
-		p.logger.Error("could not record suppressed delivery", "delivery", item.DeliveryID, "err", err)
-	}
-	p.observer.DeliveryDone(digest.DeliverySuppressed)
+func (p *Pass) suppress(item Item, reason string) finished {
 	item.Outcome, item.Err = OutcomeSuppressed, errors.New(reason)
-	return item
-}
-
-func (p *Pass) interrupted(item Item, err error) Item {
-	item.Outcome, item.Err = OutcomeInterrupted, err
-	return item
+	return finished{item, digest.DeliveryResult{DeliveryID: item.DeliveryID, Status: digest.DeliverySuppressed, Reason: reason}}
 }
 
 // release hands a claimed delivery back to the queue without charging an
-// attempt.
-func (p *Pass) release(id int64, reason string) {
-	if err := p.store.ReleaseDelivery(context.Background(), id, reason); err != nil {
-		p.logger.Error("could not re-queue delivery; the next start recovers it", "delivery", id, "err", err)
-	}
+// attempt: the message never reached the server (or may not have, when a
+// stop cut it short). The item reports it interrupted, for cause.
+func (p *Pass) release(item Item, reason string, cause error) finished {
+	item.Outcome, item.Err = OutcomeInterrupted, cause
+	return finished{item, digest.DeliveryResult{DeliveryID: item.DeliveryID, Status: digest.DeliveryQueued, Reason: reason}}
 }
 
 // recipientFault reports whether a permanent refusal is about the

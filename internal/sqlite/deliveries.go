@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	digest "github.com/newsroom/digest"
@@ -41,8 +42,15 @@ func (db *DB) CreateDelivery(ctx context.Context, d *digest.Delivery) error {
 		if err := checkBriefsExist(ctx, tx, d.BriefIDs); err != nil {
 			return err
 		}
-		_, err = insertDelivery(ctx, tx, d, now, false)
-		return err
+		w, err := newDeliveryWriter(ctx, tx, now, false)
+		if err != nil {
+			return err
+		}
+		defer w.close()
+		if _, err := w.insert(ctx, d); err != nil {
+			return err
+		}
+		return w.flush(ctx, tx)
 	})
 	if err != nil {
 		d.ID = 0
@@ -55,6 +63,10 @@ func (db *DB) CreateDelivery(ctx context.Context, d *digest.Delivery) error {
 // any whose subscriber already has a delivery for that date (a pass that
 // raced another, or a day already planned). It sets ID, CreatedAt and
 // UpdatedAt of each one it created and leaves ID zero on the skipped ones.
+// Every delivery is validated before anything is written: one that could
+// not be stored faithfully fails the call, naming it, and nothing is
+// stored. A pass calls it once per page of a few thousand readers, so the
+// statements are prepared once per call and reused for every row.
 func (db *DB) PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (created int, err error) {
 	for _, d := range ds {
 		if d.Status == "" {
@@ -64,11 +76,19 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (create
 			return 0, err
 		}
 	}
+	if len(ds) == 0 {
+		return 0, nil
+	}
 	now := db.now()
 	err = db.write(ctx, func(tx *sql.Tx) error {
 		created = 0
+		w, err := newDeliveryWriter(ctx, tx, now, true)
+		if err != nil {
+			return err
+		}
+		defer w.close()
 		for _, d := range ds {
-			ok, err := insertDelivery(ctx, tx, d, now, true)
+			ok, err := w.insert(ctx, d)
 			if err != nil {
 				return fmt.Errorf("plan delivery for subscriber %d on %s: %w", d.SubscriberID, d.DigestDate, err)
 			}
@@ -76,7 +96,7 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (create
 				created++
 			}
 		}
-		return nil
+		return w.flush(ctx, tx)
 	})
 	if err != nil {
 		for _, d := range ds {
@@ -87,19 +107,45 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (create
 	return created, nil
 }
 
-// insertDelivery inserts d with its briefs and its first event. With
-// skipExisting, a delivery for the same subscriber and date is left alone
-// and inserted reports false.
-func insertDelivery(ctx context.Context, tx *sql.Tx, d *digest.Delivery, now time.Time, skipExisting bool) (inserted bool, err error) {
+// deliveryWriter inserts new deliveries with their brief ids and first
+// events in one transaction. The delivery rows go in one by one through a
+// statement prepared once (compiling it per row cost more than running
+// it); their brief ids and events are collected and written by flush in
+// one statement each, which SQLite feeds from a JSON array.
+type deliveryWriter struct {
+	now      time.Time
+	stamp    string // now, as stored
+	delivery *sql.Stmt
+	briefs   []byte // JSON array of [delivery_id, position, brief_id]
+	events   []byte // JSON array of delivery ids
+}
+
+// newDeliveryWriter prepares the delivery insert of a transaction. With
+// skipExisting, a delivery for a subscriber and date that already has one
+// is left out (INSERT OR IGNORE) and insert reports false.
+func newDeliveryWriter(ctx context.Context, tx *sql.Tx, now time.Time, skipExisting bool) (*deliveryWriter, error) {
 	verb := "INSERT"
 	if skipExisting {
 		verb = "INSERT OR IGNORE"
 	}
-	res, err := tx.ExecContext(ctx, verb+` INTO deliveries (subscriber_id, digest_date, message_id, status, attempts, error,
+	st, err := tx.PrepareContext(ctx, verb+` INTO deliveries (subscriber_id, digest_date, message_id, status, attempts, error,
 			cutoff, due_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return nil, fmt.Errorf("prepare delivery insert: %w", err)
+	}
+	return &deliveryWriter{now: now, stamp: formatTime(now), delivery: st,
+		briefs: []byte{'['}, events: []byte{'['}}, nil
+}
+
+func (w *deliveryWriter) close() { w.delivery.Close() }
+
+// insert inserts d, which must be queued, and sets its ID and times; its
+// brief ids and event wait for flush, which must run before the commit.
+func (w *deliveryWriter) insert(ctx context.Context, d *digest.Delivery) (inserted bool, err error) {
+	res, err := w.delivery.ExecContext(ctx,
 		d.SubscriberID, string(d.DigestDate), d.MessageID, string(d.Status), d.Attempts, d.Error,
-		formatTime(d.Cutoff), nullTime(d.DueAt), formatTime(now), formatTime(now))
+		formatTime(d.Cutoff), nullTime(d.DueAt), w.stamp, w.stamp)
 	if err != nil {
 		return false, err
 	}
@@ -110,14 +156,47 @@ func insertDelivery(ctx context.Context, tx *sql.Tx, d *digest.Delivery, now tim
 	if err != nil {
 		return false, err
 	}
-	if err := insertDeliveryBriefs(ctx, tx, id, d.BriefIDs); err != nil {
-		return false, err
+	for pos, b := range d.BriefIDs {
+		if len(w.briefs) > 1 {
+			w.briefs = append(w.briefs, ',')
+		}
+		w.briefs = append(w.briefs, '[')
+		w.briefs = strconv.AppendInt(w.briefs, id, 10)
+		w.briefs = append(w.briefs, ',')
+		w.briefs = strconv.AppendInt(w.briefs, int64(pos), 10)
+		w.briefs = append(w.briefs, ',')
+		w.briefs = strconv.AppendInt(w.briefs, b, 10)
+		w.briefs = append(w.briefs, ']')
 	}
-	if err := insertEvent(ctx, tx, id, now, "", d.Status, "planned"); err != nil {
-		return false, err
+	if len(w.events) > 1 {
+		w.events = append(w.events, ',')
 	}
-	d.ID, d.CreatedAt, d.UpdatedAt = id, now, now
+	w.events = strconv.AppendInt(w.events, id, 10)
+	d.ID, d.CreatedAt, d.UpdatedAt = id, w.now, w.now
 	return true, nil
+}
+
+// flush writes the brief ids and the "planned" events of every delivery
+// inserted so far.
+func (w *deliveryWriter) flush(ctx context.Context, tx *sql.Tx) error {
+	if len(w.briefs) > 1 {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO delivery_briefs (delivery_id, position, brief_id)
+			SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM json_each(?) j`,
+			string(append(w.briefs, ']'))); err != nil {
+			return fmt.Errorf("insert brief ids: %w", err)
+		}
+	}
+	if len(w.events) > 1 {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO delivery_events (delivery_id, at, from_status, to_status, reason)
+			SELECT j.value, ?, '', ?, 'planned' FROM json_each(?) j`,
+			w.stamp, string(digest.DeliveryQueued), string(append(w.events, ']'))); err != nil {
+			return fmt.Errorf("record events: %w", err)
+		}
+	}
+	w.briefs, w.events = w.briefs[:1], w.events[:1]
+	return nil
 }
 
 // validateDelivery refuses what the schema could not store faithfully.
@@ -184,20 +263,6 @@ func checkBriefsExist(ctx context.Context, tx *sql.Tx, ids []int64) error {
 		return fmt.Errorf("check briefs: %w", err)
 	}
 	return fmt.Errorf("brief %d: %w", missing, digest.ErrNotFound)
-}
-
-func insertDeliveryBriefs(ctx context.Context, tx *sql.Tx, deliveryID int64, briefIDs []int64) error {
-	if len(briefIDs) == 0 {
-		return nil
-	}
-	// One statement for the whole list: json_each yields the ids with their
-	// positions (key) in order.
-	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO delivery_briefs (delivery_id, position, brief_id)
-		SELECT ?, j.key, j.value FROM json_each(?) j`, deliveryID, int64sJSON(briefIDs)); err != nil {
-		return fmt.Errorf("insert brief ids: %w", err)
-	}
-	return nil
 }
 
 // Delivery returns the delivery with the given id, or digest.ErrNotFound.

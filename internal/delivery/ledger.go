@@ -1,0 +1,88 @@
+package delivery
+
+import (
+	"context"
+	"time"
+
+	digest "github.com/newsroom/digest"
+)
+
+// ledger is the one writer of a pass's outcomes. Each worker hands it the
+// outcome of its last message and asks for more work, and waits; the
+// ledger records what has arrived from all the workers, and claims their
+// next deliveries, in one transaction (Store.Settle). A worker never sends
+// again before its last outcome is committed, so a crash still leaves at
+// most one accepted-but-unrecorded message per worker, while the database
+// sees one short transaction per round of workers instead of two per
+// message.
+type ledger struct {
+	store Store
+	now   func() time.Time
+	reqs  chan *settleRequest
+}
+
+type settleRequest struct {
+	results []digest.DeliveryResult
+	claim   digest.ClaimRequest
+	done    chan settled
+}
+
+// settled is the ledger's answer to one worker.
+type settled struct {
+	claims  []digest.Claim
+	refused []error // per result: the ledger would not record it
+	err     error   // nothing of the round was recorded
+}
+
+func newLedger(store Store, now func() time.Time) *ledger {
+	return &ledger{store: store, now: now, reqs: make(chan *settleRequest)}
+}
+
+// settle records results and claims up to claim.N deliveries, waiting for
+// the commit.
+func (l *ledger) settle(results []digest.DeliveryResult, claim digest.ClaimRequest) settled {
+	r := &settleRequest{results: results, claim: claim, done: make(chan settled, 1)}
+	l.reqs <- r
+	return <-r.done
+}
+
+// run serves settle calls until close. Requests that arrive while a
+// transaction runs are taken together in the next one.
+func (l *ledger) run() {
+	for r := range l.reqs {
+		round := []*settleRequest{r}
+	gather:
+		for {
+			select {
+			case r, ok := <-l.reqs:
+				if !ok {
+					break gather
+				}
+				round = append(round, r)
+			default:
+				break gather
+			}
+		}
+		var results []digest.DeliveryResult
+		claims := make([]digest.ClaimRequest, len(round))
+		for i, r := range round {
+			results = append(results, r.results...)
+			claims[i] = r.claim
+		}
+		// Outcomes are recorded even while the pass stops: a message the
+		// server accepted must not be left "sending".
+		got, refused, err := l.store.Settle(context.Background(), l.now(), results, claims)
+		off := 0
+		for i, r := range round {
+			s := settled{err: err}
+			if err == nil {
+				s.claims, s.refused = got[i], refused[off:off+len(r.results)]
+			}
+			off += len(r.results)
+			r.done <- s
+		}
+	}
+}
+
+// close ends run once every worker has stopped calling settle.
+func (l *ledger) close() { close(l.reqs) }

@@ -1,0 +1,157 @@
+package delivery
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/newsroom/digest/internal/sqlite"
+)
+
+// BenchmarkPlan plans one pass (deciding and storing) over
+// DIGEST_BENCH_READERS readers (100,000 unless set) of a population made
+// for the pass instant, on a real SQLite file. It reports readers planned
+// per second, the deliveries created, the bytes allocated, and the peak
+// resident memory of the process during the pass (Linux), which the
+// one-million-reader target bounds at 150 MB.
+//
+//	DIGEST_BENCH_READERS=1000000 DIGEST_BENCH_TEMPLATE=/tmp/plan-1m.db \
+//		go test -run '^$' -bench 'BenchmarkPlan$' -benchtime 1x ./internal/delivery/
+func BenchmarkPlan(b *testing.B) {
+	readers := 100_000
+	if s := os.Getenv("DIGEST_BENCH_READERS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			b.Fatalf("DIGEST_BENCH_READERS=%q: want a positive number", s)
+		}
+		readers = n
+	}
+	now := time.Date(2026, 11, 26, 9, 30, 0, 0, time.UTC)
+	dir := b.TempDir()
+	// DIGEST_BENCH_TEMPLATE names a file that keeps the filled population
+	// between runs (filling a million readers takes a minute or two); it
+	// is filled when missing and copied for every run, never changed.
+	template := os.Getenv("DIGEST_BENCH_TEMPLATE")
+	if template == "" {
+		template = filepath.Join(dir, "template.db")
+	}
+	if _, err := os.Stat(template); err != nil {
+		start := time.Now()
+		population{readers: readers, briefs: 120, now: now, seed: 1}.fill(b, template)
+		b.Logf("filled %d readers in %v", readers, time.Since(start).Round(time.Millisecond))
+	}
+
+	ctx := context.Background()
+	var (
+		elapsed     time.Duration
+		created     int
+		peakRSS     int64
+		allocated   uint64
+		plan, store time.Duration
+	)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		path := filepath.Join(dir, "run"+strconv.Itoa(i)+".db")
+		copyFile(b, template, path)
+		db, err := sqlite.Open(ctx, path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := newPlanPass(b, db, now)
+		runtime.GC()
+		debug.FreeOSMemory()
+		resetPeakRSS(b)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		t := newTally(-1)
+		var tm Timings
+		b.StartTimer()
+
+		begun := time.Now()
+		n, err := p.plan(ctx, now, false, t, &tm)
+		elapsed += time.Since(begun)
+
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		created += n
+		peakRSS = max(peakRSS, readPeakRSS(b))
+		allocated += after.TotalAlloc - before.TotalAlloc
+		plan += tm.Plan
+		store += tm.Store
+		if i == 0 {
+			b.Logf("%d readers: %d planned, %v (plan %v, store %v); counts %v",
+				readers, n, time.Since(begun).Round(time.Millisecond), tm.Plan.Round(time.Millisecond),
+				tm.Store.Round(time.Millisecond), t.counts)
+		}
+		if err := db.Close(); err != nil {
+			b.Fatal(err)
+		}
+		os.Remove(path)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(readers)*float64(b.N)/elapsed.Seconds(), "readers/s")
+	b.ReportMetric(float64(created)/float64(b.N), "planned/op")
+	b.ReportMetric(float64(allocated)/float64(b.N)/(1<<20), "alloc-MB/op")
+	b.ReportMetric(plan.Seconds()/float64(b.N), "plan-s/op")
+	b.ReportMetric(store.Seconds()/float64(b.N), "store-s/op")
+	if peakRSS > 0 {
+		b.ReportMetric(float64(peakRSS)/(1<<10), "peak-RSS-MB")
+	}
+}
+
+func copyFile(tb testing.TB, from, to string) {
+	tb.Helper()
+	src, err := os.Open(from)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.Create(to)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		tb.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// resetPeakRSS resets the kernel's record of the process's peak resident
+// set (VmHWM), so that the next reading covers only what follows. Where
+// that is not possible (not Linux) the peak is not reported.
+func resetPeakRSS(tb testing.TB) {
+	tb.Helper()
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // best effort: readPeakRSS says 0 when unsupported
+}
+
+// readPeakRSS returns VmHWM in KiB, or 0 when it cannot be read.
+func readPeakRSS(tb testing.TB) int64 {
+	tb.Helper()
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb
+		}
+	}
+	return 0
+}

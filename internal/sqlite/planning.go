@@ -1,0 +1,218 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	digest "github.com/newsroom/digest"
+)
+
+// Reads for planning a digest pass over many readers. A pass pages through
+// the active readers by id, a few thousand at a time, and asks for each
+// page's recent deliveries in one go; the brief heads it chooses from are
+// loaded once per pass. Each call is one short read transaction, and only
+// the columns planning needs are read, so planning a million readers costs
+// a few hundred queries rather than a few million, and its memory does not
+// grow with the list.
+
+// ActivePage returns up to limit active subscribers with an id above
+// afterID, in id order: the keyset page of a pass. Only what planning and
+// its report need is loaded: ID, Email, Name, Regions (in the reader's
+// order), TimeZone, SendTime, Status and Watermark; consent and the
+// created/updated times stay zero.
+func (db *DB) ActivePage(ctx context.Context, afterID int64, limit int) ([]digest.Subscriber, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var subs []digest.Subscriber
+	err := db.read(ctx, func(tx *sql.Tx) error {
+		var err error
+		if subs, err = activePage(ctx, tx, afterID, limit); err != nil || len(subs) == 0 {
+			return err
+		}
+		// The page is an id range: its regions are one range of
+		// subscriber_regions' primary key, already in order, with the
+		// regions of the few inactive readers in between skipped.
+		rows, err := tx.QueryContext(ctx, `
+			SELECT subscriber_id, region FROM subscriber_regions
+			WHERE subscriber_id BETWEEN ? AND ? ORDER BY subscriber_id, position`,
+			subs[0].ID, subs[len(subs)-1].ID)
+		if err != nil {
+			return fmt.Errorf("load regions: %w", err)
+		}
+		defer rows.Close()
+		i := 0
+		for rows.Next() {
+			var (
+				id     int64
+				region string
+			)
+			if err := rows.Scan(&id, &region); err != nil {
+				return fmt.Errorf("scan region: %w", err)
+			}
+			for i < len(subs) && subs[i].ID < id {
+				i++
+			}
+			if i < len(subs) && subs[i].ID == id {
+				subs[i].Regions = append(subs[i].Regions, region)
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("active subscribers after id %d: %w", afterID, err)
+	}
+	return subs, nil
+}
+
+// activePage reads the subscribers of a page, without their regions.
+func activePage(ctx context.Context, tx *sql.Tx, afterID int64, limit int) ([]digest.Subscriber, error) {
+	rows, err := tx.QueryContext(ctx, `
+		SELECT id, email, name, time_zone, send_time, watermark FROM subscribers
+		WHERE status = ? AND id > ? ORDER BY id LIMIT ?`, string(digest.StatusActive), afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	subs := make([]digest.Subscriber, 0, limit)
+	sendTimes := map[string]digest.TimeOfDay{} // readers share a handful: parse each once
+	for rows.Next() {
+		var (
+			s         = digest.Subscriber{Status: digest.StatusActive}
+			st        string
+			watermark sql.NullString
+		)
+		if err := rows.Scan(&s.ID, &s.Email, &s.Name, &s.TimeZone, &st, &watermark); err != nil {
+			return nil, fmt.Errorf("scan subscriber: %w", err)
+		}
+		tod, ok := sendTimes[st]
+		if !ok {
+			if tod, err = digest.ParseTimeOfDay(st); err != nil {
+				return nil, fmt.Errorf("subscriber %d: send_time: %w", s.ID, err)
+			}
+			sendTimes[st] = tod
+		}
+		s.SendTime = tod
+		if watermark.Valid {
+			if s.Watermark, err = parseTime(watermark.String); err != nil {
+				return nil, fmt.Errorf("subscriber %d: watermark: %w", s.ID, err)
+			}
+		}
+		subs = append(subs, s)
+	}
+	return subs, rows.Err()
+}
+
+// RecentDeliveries returns, for the given subscribers, every delivery
+// dated on or after since (any status: what decides whether a reader's
+// digest for a day exists), and every sent delivery cut off after
+// sentAfter (what decides which briefs they already had), each once, in id
+// order. BriefIDs are loaded only for the sent deliveries cut off after
+// sentAfter; the others carry none, since planning never needs them and a
+// second pass of a day would otherwise read every brief id planned that
+// day.
+func (db *DB) RecentDeliveries(ctx context.Context, subscriberIDs []int64, since digest.Date, sentAfter time.Time) ([]digest.Delivery, error) {
+	if len(subscriberIDs) == 0 {
+		return nil, nil
+	}
+	bound := boundTime(sentAfter)
+	var ds []digest.Delivery
+	err := db.read(ctx, func(tx *sql.Tx) error {
+		// CROSS JOIN keeps the readers outside, so the (subscriber_id,
+		// digest_date) unique index finds each reader's few rows and both
+		// conditions are checked on those. Left to itself the planner reads
+		// the OR through the date and status indexes: every delivery of
+		// the last day, for every page.
+		rows, err := tx.QueryContext(ctx, `
+			SELECT d.id, d.subscriber_id, d.digest_date, d.message_id, d.status, d.attempts, d.error, d.cutoff, d.next_attempt_at
+			FROM json_each(?) j CROSS JOIN deliveries d ON d.subscriber_id = j.value
+			WHERE d.digest_date >= ? OR (d.status = ? AND d.cutoff > ?)
+			ORDER BY d.id`,
+			int64sJSON(subscriberIDs), string(since), string(digest.DeliverySent), bound)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var (
+			withBriefs []int64
+			index      = map[int64]int{}
+		)
+		for rows.Next() {
+			var (
+				d            digest.Delivery
+				date, status string
+				cutoff       string
+			)
+			if err := rows.Scan(&d.ID, &d.SubscriberID, &date, &d.MessageID, &status, &d.Attempts, &d.Error,
+				&cutoff, timeCol{&d.NextAttemptAt}); err != nil {
+				return fmt.Errorf("scan delivery: %w", err)
+			}
+			d.DigestDate, d.Status = digest.Date(date), digest.DeliveryStatus(status)
+			if d.Cutoff, err = parseTime(cutoff); err != nil {
+				return fmt.Errorf("delivery %d: cutoff: %w", d.ID, err)
+			}
+			// The same text comparison as the query (and BriefsNotSent).
+			if d.Status == digest.DeliverySent && cutoff > bound {
+				index[d.ID] = len(ds)
+				withBriefs = append(withBriefs, d.ID)
+			}
+			ds = append(ds, d)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		if len(withBriefs) == 0 {
+			return nil
+		}
+		rows, err = tx.QueryContext(ctx, `
+			SELECT delivery_id, brief_id FROM delivery_briefs
+			WHERE delivery_id IN (SELECT value FROM json_each(?))
+			ORDER BY delivery_id, position`, int64sJSON(withBriefs))
+		if err != nil {
+			return fmt.Errorf("load brief ids: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var deliveryID, briefID int64
+			if err := rows.Scan(&deliveryID, &briefID); err != nil {
+				return fmt.Errorf("scan brief id: %w", err)
+			}
+			d := &ds[index[deliveryID]]
+			d.BriefIDs = append(d.BriefIDs, briefID)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("recent deliveries of %d subscribers since %s: %w", len(subscriberIDs), since, err)
+	}
+	return ds, nil
+}
+
+// BriefHeads returns the briefs published in (after, upTo] that are not
+// removed, in no particular order, with only ID, Region and PublishedAt
+// set: what a pass needs to choose and order each reader's briefs (the
+// same window and removal rule as BriefsNotSent), without loading every
+// brief's text and signals.
+func (db *DB) BriefHeads(ctx context.Context, after, upTo time.Time) ([]digest.Brief, error) {
+	var bs []digest.Brief
+	err := db.read(ctx, func(tx *sql.Tx) error {
+		var err error
+		bs, err = queryRows(ctx, tx, func(s scanner) (digest.Brief, error) {
+			var b digest.Brief
+			err := s.Scan(&b.ID, &b.Region, timeCol{&b.PublishedAt})
+			return b, err
+		}, `
+			SELECT id, region, published_at FROM briefs
+			WHERE published_at > ? AND published_at <= ? AND removed_at IS NULL`,
+			boundTime(after), boundTime(upTo))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("brief heads published after %s up to %s: %w",
+			after.UTC().Format(time.RFC3339), upTo.UTC().Format(time.RFC3339), err)
+	}
+	return bs, nil
+}

@@ -1,0 +1,271 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	digest "github.com/newsroom/digest"
+)
+
+// markPlannedSent records d as sent at its cut-off, moving the watermark, as a
+// worker would once the SMTP server accepted it.
+func markPlannedSent(t *testing.T, db *DB, d digest.Delivery) {
+	t.Helper()
+	ctx := context.Background()
+	if err := db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'sent', sent_at = cutoff WHERE id = ?`, d.ID)
+		if err == nil {
+			_, err = tx.ExecContext(ctx, `UPDATE subscribers SET watermark = ? WHERE id = ?`, formatTime(d.Cutoff), d.SubscriberID)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestActivePage(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	var active []digest.Subscriber
+	for i := range 7 {
+		sub := sampleSubscriber(fmt.Sprintf("r%d@example.com", i), []string{"sg", "lagos", "dc"}[i%3:]...)
+		if i == 2 || i == 5 {
+			sub.Status = digest.StatusUnsubscribed
+		}
+		sub = mustCreateSubscriber(t, db, sub)
+		if sub.Status == digest.StatusActive {
+			active = append(active, sub)
+		}
+	}
+	d := mustCreateDelivery(t, db, sampleDelivery(active[1].ID, "2026-03-01", at(7, 30)))
+	markPlannedSent(t, db, d)
+
+	var got []digest.Subscriber
+	var cursor int64
+	pages := 0
+	for {
+		page, err := db.ActivePage(ctx, cursor, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		if len(page) == 0 {
+			break
+		}
+		if len(page) > 2 {
+			t.Fatalf("page of %d, want at most 2", len(page))
+		}
+		got = append(got, page...)
+		cursor = page[len(page)-1].ID
+	}
+	if pages != 4 {
+		t.Errorf("%d pages for 5 active readers, want 4 (the last one empty)", pages)
+	}
+	if len(got) != len(active) {
+		t.Fatalf("got %d readers, want the %d active ones", len(got), len(active))
+	}
+	for i, s := range got {
+		w := active[i]
+		if s.ID != w.ID || s.Email != w.Email || s.Name != w.Name || s.TimeZone != w.TimeZone ||
+			s.SendTime != w.SendTime || s.Status != digest.StatusActive || !slices.Equal(s.Regions, w.Regions) {
+			t.Errorf("reader %d = %+v, want %+v", i, s, w)
+		}
+	}
+	if !got[1].Watermark.Equal(at(7, 30)) || !got[0].Watermark.IsZero() {
+		t.Errorf("watermarks %v, %v; want zero and the sent digest's cut-off", got[0].Watermark, got[1].Watermark)
+	}
+}
+
+func TestRecentDeliveries(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	b1 := mustUpsertBrief(t, db, sampleBrief("one", "lagos", at(1, 0))).ID
+	b2 := mustUpsertBrief(t, db, sampleBrief("two", "lagos", at(2, 0))).ID
+	ana := mustCreateSubscriber(t, db, sampleSubscriber("ana@example.com", "lagos")).ID
+	ben := mustCreateSubscriber(t, db, sampleSubscriber("ben@example.com", "lagos")).ID
+	cy := mustCreateSubscriber(t, db, sampleSubscriber("cy@example.com", "lagos")).ID
+
+	day := func(n int) time.Time { return at(7, 0).AddDate(0, 0, n) }
+	old := mustCreateDelivery(t, db, sampleDelivery(ana, "2026-02-27", day(-2), b1))        // sent, cut off too early
+	recent := mustCreateDelivery(t, db, sampleDelivery(ana, "2026-02-28", day(-1), b1, b2)) // sent, counts
+	today := mustCreateDelivery(t, db, sampleDelivery(ana, "2026-03-01", day(0), b2))       // queued, today
+	markPlannedSent(t, db, old)
+	markPlannedSent(t, db, recent)
+	benToday := mustCreateDelivery(t, db, sampleDelivery(ben, "2026-03-01", day(0), b1)) // queued, today
+	mustCreateDelivery(t, db, sampleDelivery(cy, "2026-03-01", day(0), b1))              // not asked for
+
+	ds, err := db.RecentDeliveries(ctx, []int64{ana, ben}, "2026-03-01", day(-1).Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, d := range ds {
+		ids = append(ids, d.ID)
+		switch d.ID {
+		case recent.ID:
+			if d.Status != digest.DeliverySent || !slices.Equal(d.BriefIDs, []int64{b1, b2}) || !d.Cutoff.Equal(day(-1)) {
+				t.Errorf("yesterday's sent delivery = %+v, want sent with briefs %v", d, []int64{b1, b2})
+			}
+		case today.ID, benToday.ID:
+			if d.Status != digest.DeliveryQueued || d.BriefIDs != nil || d.MessageID == "" {
+				t.Errorf("today's delivery = %+v, want queued, with its Message-ID and no brief ids", d)
+			}
+		}
+	}
+	if want := []int64{recent.ID, today.ID, benToday.ID}; !slices.Equal(ids, want) {
+		t.Errorf("deliveries %v, want %v (not the one cut off before sentAfter, not another reader's)", ids, want)
+	}
+	if ds, err := db.RecentDeliveries(ctx, nil, "2026-03-01", day(0)); err != nil || ds != nil {
+		t.Errorf("no readers: %v, %v", ds, err)
+	}
+}
+
+func TestBriefHeads(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	early := mustUpsertBrief(t, db, sampleBrief("early", "lagos", at(1, 0)))
+	edge := mustUpsertBrief(t, db, sampleBrief("edge", "dc", at(2, 0)))
+	mid := mustUpsertBrief(t, db, sampleBrief("mid", "sg", at(3, 0)))
+	gone := mustUpsertBrief(t, db, sampleBrief("gone", "sg", at(3, 30)))
+	end := mustUpsertBrief(t, db, sampleBrief("end", "lagos", at(4, 0)))
+	mustUpsertBrief(t, db, sampleBrief("later", "lagos", at(5, 0)))
+	// A brief a delivery references is marked removed rather than deleted.
+	sub := mustCreateSubscriber(t, db, sampleSubscriber("a@example.com", "sg"))
+	mustCreateDelivery(t, db, sampleDelivery(sub.ID, "2026-03-01", at(3, 45), gone.ID))
+	if _, err := db.RemoveBrief(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+
+	hs, err := db.BriefHeads(ctx, at(2, 0), at(4, 0)) // (02:00, 04:00]
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(hs, func(a, b digest.Brief) int { return a.PublishedAt.Compare(b.PublishedAt) })
+	want := []digest.Brief{{ID: mid.ID, Region: "sg", PublishedAt: at(3, 0)}, {ID: end.ID, Region: "lagos", PublishedAt: at(4, 0)}}
+	if len(hs) != len(want) {
+		t.Fatalf("heads %+v, want %+v (not %d at the open start, not the removed one)", hs, want, edge.ID)
+	}
+	for i := range want {
+		if hs[i].ID != want[i].ID || hs[i].Region != want[i].Region || !hs[i].PublishedAt.Equal(want[i].PublishedAt) ||
+			hs[i].Headline != "" || hs[i].Signals != nil {
+			t.Errorf("head %d = %+v, want only %+v", i, hs[i], want[i])
+		}
+	}
+	if hs, err := db.BriefHeads(ctx, at(0, 0).AddDate(-9000, 0, 0), at(1, 0)); err != nil || len(hs) != 1 || hs[0].ID != early.ID {
+		t.Errorf("window from before year 1: %+v, %v; want the early brief", hs, err)
+	}
+}
+
+// PlanDeliveries stores a page of new deliveries with their briefs (in
+// order) and a "planned" event each, skips the readers who already have
+// one that day, and refuses a bad one before writing anything.
+func TestPlanDeliveriesPage(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	var briefs []int64
+	for i := range 5 {
+		briefs = append(briefs, mustUpsertBrief(t, db, sampleBrief(fmt.Sprintf("b%d", i), "lagos", at(1, i))).ID)
+	}
+	var subs []int64
+	for i := range 4 {
+		subs = append(subs, mustCreateSubscriber(t, db, sampleSubscriber(fmt.Sprintf("r%d@example.com", i), "lagos")).ID)
+	}
+	existing := mustCreateDelivery(t, db, sampleDelivery(subs[2], "2026-03-01", at(6, 0), briefs[0]))
+
+	page := []digest.Delivery{
+		sampleDelivery(subs[0], "2026-03-01", at(7, 0), briefs[4], briefs[1], briefs[3]),
+		sampleDelivery(subs[1], "2026-03-01", at(7, 0), briefs[2]),
+		sampleDelivery(subs[2], "2026-03-01", at(7, 0), briefs[1]), // has one
+		sampleDelivery(subs[3], "2026-03-01", at(7, 0), briefs...),
+	}
+	page[2].MessageID = "<other@digest.example>"
+	ptrs := []*digest.Delivery{&page[0], &page[1], &page[2], &page[3]}
+	created, err := db.PlanDeliveries(ctx, ptrs)
+	if err != nil || created != 3 {
+		t.Fatalf("PlanDeliveries = %d, %v; want 3", created, err)
+	}
+	if page[2].ID != 0 {
+		t.Errorf("skipped delivery got id %d, want 0", page[2].ID)
+	}
+	for _, i := range []int{0, 1, 3} {
+		d := page[i]
+		stored, err := db.Delivery(ctx, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(stored.BriefIDs, d.BriefIDs) || stored.SubscriberID != d.SubscriberID || stored.MessageID != d.MessageID ||
+			stored.Status != digest.DeliveryQueued || !stored.CreatedAt.Equal(d.CreatedAt) {
+			t.Errorf("stored %+v, want %+v", stored, d)
+		}
+		evs, err := db.DeliveryEvents(ctx, d.ID)
+		if err != nil || len(evs) != 1 || evs[0].To != digest.DeliveryQueued || evs[0].Reason != "planned" || !evs[0].At.Equal(d.CreatedAt) {
+			t.Errorf("events of delivery %d = %+v, %v; want one planned", d.ID, evs, err)
+		}
+	}
+	if d, err := db.Delivery(ctx, existing.ID); err != nil || !slices.Equal(d.BriefIDs, []int64{briefs[0]}) {
+		t.Errorf("the existing delivery became %+v, %v; want it untouched", d, err)
+	}
+
+	// A bad delivery anywhere in the page: nothing is written, and the
+	// error names the record and the field.
+	bad := []digest.Delivery{
+		sampleDelivery(subs[0], "2026-03-02", at(7, 0), briefs[0]),
+		sampleDelivery(subs[1], "2026-03-02", at(7, 0), briefs[0], briefs[0]),
+	}
+	_, err = db.PlanDeliveries(ctx, []*digest.Delivery{&bad[0], &bad[1]})
+	wantFieldError(t, err, "brief_ids")
+	if want := fmt.Sprintf("subscriber %d on 2026-03-02", subs[1]); !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not name %q", err, want)
+	}
+	if ds, _ := db.ListDeliveries(ctx, DeliveryFilter{Date: "2026-03-02"}); len(ds) != 0 {
+		t.Errorf("%d deliveries stored by a refused page, want 0", len(ds))
+	}
+	if n, err := db.PlanDeliveries(ctx, nil); n != 0 || err != nil {
+		t.Errorf("empty page: %d, %v", n, err)
+	}
+}
+
+// BenchmarkPlanDeliveries measures storing one planning page: 4,000 new
+// deliveries of eight briefs each, as a pass writes per page.
+func BenchmarkPlanDeliveries(b *testing.B) {
+	ctx := context.Background()
+	db := openTest(b)
+	briefs := seedBriefs(b, db, []string{"lagos", "dc"}, 2, 30)
+	const page = 4000
+	subs := make([]int64, page)
+	rows := make([]ImportRow, page)
+	for i := range rows {
+		rows[i] = ImportRow{Subscriber: sampleSubscriber(fmt.Sprintf("r%d@example.com", i), "lagos")}
+	}
+	if _, err := db.ImportSubscribers(ctx, rows, ImportMode{}); err != nil {
+		b.Fatal(err)
+	}
+	all, err := db.ListSubscribers(ctx, SubscriberFilter{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range subs {
+		subs[i] = all[i].ID
+	}
+	day := 0
+	b.ResetTimer()
+	for b.Loop() {
+		day++
+		date := digest.DateOf(at(0, 0).AddDate(0, 0, day))
+		ds := make([]digest.Delivery, page)
+		ptrs := make([]*digest.Delivery, page)
+		for i := range ds {
+			ds[i] = sampleDelivery(subs[i], date, at(7, 0).AddDate(0, 0, day), briefs[i%50:i%50+8]...)
+			ptrs[i] = &ds[i]
+		}
+		if n, err := db.PlanDeliveries(ctx, ptrs); err != nil || n != page {
+			b.Fatalf("PlanDeliveries = %d, %v", n, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*page), "µs/delivery")
+}
