@@ -84,20 +84,65 @@ func record(ctx context.Context, tx *sql.Tx, at time.Time, o digest.DeliveryResu
 
 // claim takes up to n deliveries for holder inside tx: queued ones in
 // (due_at, id) order, then deferred ones whose next attempt is due by now.
-// The two are read separately so each uses its index (deliveries_queued
-// for the queue); an OR would sort the whole queue on every claim.
+//
+// It is on the send pass's hot path, so its statements avoid what SQLite
+// pays for with a temporary table each time (IN over a subquery, ORDER BY
+// that no index gives, RETURNING): rows are joined from json_each, and
+// orders are restored in Go from the ids it picked.
 func claim(ctx context.Context, tx *sql.Tx, now, at time.Time, holder string, n int) ([]digest.Claim, error) {
-	type pick struct {
-		id  int64
-		due sql.NullString // due_at as stored: text in time order, NULL first
+	picks, err := pickClaims(ctx, tx, now, n)
+	if err != nil || len(picks) == 0 {
+		return nil, err
 	}
+	ids := make([]int64, len(picks))
+	for i, p := range picks {
+		ids[i] = p.id
+	}
+	idList := int64sJSON(ids)
+	stamp := formatTime(at)
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO delivery_events (delivery_id, at, from_status, to_status, reason)
+		SELECT d.id, ?, d.status, ?, ? FROM json_each(?) j JOIN deliveries d ON d.id = j.value`,
+		stamp, string(digest.DeliverySending), "claimed by "+holder, idList); err != nil {
+		return nil, fmt.Errorf("record claims: %w", err)
+	}
+	// One cached single-row update each: WHERE id IN (json_each) would
+	// build a temporary table for the list.
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE deliveries SET status = ?, updated_at = ?, attempts = attempts + 1, claimed_by = ?, next_attempt_at = NULL
+			WHERE id = ?`,
+			string(digest.DeliverySending), stamp, holder, id); err != nil {
+			return nil, fmt.Errorf("claim delivery %d: %w", id, err)
+		}
+	}
+	// Read them back in the same transaction: a read after the commit
+	// could fail and leave rows "sending" with nobody working them.
+	claims, err := readClaims(ctx, tx, ids, idList)
+	if err != nil {
+		return nil, fmt.Errorf("read claimed deliveries: %w", err)
+	}
+	return claims, nil
+}
+
+// pick is a delivery chosen for a claim.
+type pick struct {
+	id  int64
+	due sql.NullString // due_at as stored: text in time order, NULL first
+}
+
+// pickClaims chooses up to n deliveries in claim order. The queue and the
+// due deferrals are read separately so each uses its index; an OR would
+// sort the whole queue on every claim. The queue is read through
+// deliveries_queued, named: the partial index only matches the literal
+// 'queued' (not a parameter), and left to itself the planner prefers
+// deliveries_claim and sorts every queued row.
+func pickClaims(ctx context.Context, tx *sql.Tx, now time.Time, n int) ([]pick, error) {
 	scan := func(s scanner) (pick, error) {
 		var p pick
 		return p, s.Scan(&p.id, &p.due)
 	}
-	queued, err := queryRows(ctx, tx, scan, `
-		SELECT id, due_at FROM deliveries WHERE status = ? ORDER BY due_at, id LIMIT ?`,
-		string(digest.DeliveryQueued), n)
+	queued, err := queryRows(ctx, tx, scan, claimQueue, n)
 	if err != nil {
 		return nil, fmt.Errorf("find queued deliveries: %w", err)
 	}
@@ -108,6 +153,9 @@ func claim(ctx context.Context, tx *sql.Tx, now, at time.Time, holder string, n 
 	if err != nil {
 		return nil, fmt.Errorf("find deferred deliveries due: %w", err)
 	}
+	if len(due) == 0 {
+		return queued, nil
+	}
 	// Both lists are in (due_at, id) order: take the first n of the two.
 	picks := append(queued, due...)
 	slices.SortFunc(picks, func(a, b pick) int {
@@ -116,64 +164,193 @@ func claim(ctx context.Context, tx *sql.Tx, now, at time.Time, holder string, n 
 		}
 		return cmp.Compare(a.id, b.id)
 	})
-	picks = picks[:min(n, len(picks))]
-	if len(picks) == 0 {
-		return nil, nil
-	}
-	ids := make([]int64, len(picks))
-	for i, p := range picks {
-		ids[i] = p.id
-	}
-	idList := int64sJSON(ids)
-	reason := "claimed by " + holder
-	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO delivery_events (delivery_id, at, from_status, to_status, reason)
-		SELECT id, ?, status, ?, ? FROM deliveries WHERE id IN (SELECT value FROM json_each(?))`,
-		formatTime(at), string(digest.DeliverySending), reason, idList); err != nil {
-		return nil, fmt.Errorf("record claims: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `
-		UPDATE deliveries SET status = ?, updated_at = ?, attempts = attempts + 1, claimed_by = ?, next_attempt_at = NULL
-		WHERE id IN (SELECT value FROM json_each(?))`,
-		string(digest.DeliverySending), formatTime(at), holder, idList); err != nil {
-		return nil, fmt.Errorf("claim deliveries: %w", err)
-	}
-	// Read them back in the same transaction: a read after the commit
-	// could fail and leave rows "sending" with nobody working them.
-	ds, err := queryRows(ctx, tx, scanDelivery, `SELECT `+deliveryColumns+` FROM deliveries
-		WHERE id IN (SELECT value FROM json_each(?))`, idList)
-	if err != nil {
-		return nil, fmt.Errorf("read claimed deliveries: %w", err)
-	}
-	if err := loadDeliveryBriefs(ctx, tx, ds); err != nil {
-		return nil, err
-	}
-	subIDs := make([]int64, len(ds))
-	for i, d := range ds {
-		subIDs[i] = d.SubscriberID
-	}
-	subs, err := queryRows(ctx, tx, scanSubscriber, `SELECT `+subscriberColumns+` FROM subscribers s
-		WHERE s.id IN (SELECT value FROM json_each(?))`, int64sJSON(subIDs))
-	if err != nil {
-		return nil, fmt.Errorf("read the claimed deliveries' readers: %w", err)
-	}
-	if err := loadRegions(ctx, tx, subs); err != nil {
-		return nil, err
-	}
-	byID := make(map[int64]digest.Subscriber, len(subs))
-	for _, s := range subs {
-		byID[s.ID] = s
-	}
+	return picks[:min(n, len(picks))], nil
+}
+
+// claimQueue selects the first ? queued deliveries' (id, due_at) in claim
+// order, reading only those rows of deliveries_queued.
+const claimQueue = `SELECT id, due_at FROM deliveries INDEXED BY deliveries_queued
+	WHERE status = 'queued' ORDER BY due_at, id LIMIT ?`
+
+// claimRead selects the deliveries whose ids are in the JSON array ?, each
+// with its reader, as scanClaim reads them. d.* is deliveryColumns (named
+// directly, id would be ambiguous beside the reader's); the subquery is
+// flattened, so each delivery is one primary key lookup.
+const claimRead = `SELECT d.*, ` + subscriberColumns + `
+	FROM json_each(?) j
+	CROSS JOIN (SELECT ` + deliveryColumns + ` FROM deliveries) d ON d.id = j.value
+	LEFT JOIN subscribers s ON s.id = d.subscriber_id`
+
+// readClaims reads the deliveries ids (idList as JSON), in that order, each
+// with its brief ids in planned order and its reader with the reader's
+// regions in order.
+func readClaims(ctx context.Context, tx *sql.Tx, ids []int64, idList string) ([]digest.Claim, error) {
 	order := make(map[int64]int, len(ids))
 	for i, id := range ids {
 		order[id] = i
 	}
-	slices.SortFunc(ds, func(a, b digest.Delivery) int { return order[a.ID] - order[b.ID] })
-	out := make([]digest.Claim, len(ds))
-	for i, d := range ds {
-		out[i] = digest.Claim{Delivery: d, Subscriber: byID[d.SubscriberID]}
+	rows, err := queryRows(ctx, tx, scanClaim, claimRead, idList)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	if len(rows) != len(ids) {
+		return nil, fmt.Errorf("%d of %d claimed deliveries found", len(rows), len(ids))
+	}
+	claims := make([]digest.Claim, len(ids))
+	subs := make(map[int64][]int) // reader id → claims of theirs
+	for _, c := range rows {
+		i := order[c.Delivery.ID]
+		claims[i] = c
+		if c.Subscriber.ID != 0 {
+			subs[c.Subscriber.ID] = append(subs[c.Subscriber.ID], i)
+		}
+	}
+	err = readOrdered(ctx, tx, `
+		SELECT b.delivery_id, b.position, b.brief_id FROM json_each(?) j
+		JOIN delivery_briefs b ON b.delivery_id = j.value`, idList,
+		func(owner int64, v any) error {
+			id, ok := v.(int64)
+			if !ok {
+				return fmt.Errorf("delivery %d: brief id %v is not an integer", owner, v)
+			}
+			c := &claims[order[owner]]
+			c.Delivery.BriefIDs = append(c.Delivery.BriefIDs, id)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("load brief ids: %w", err)
+	}
+	subIDs := make([]int64, 0, len(subs))
+	for id := range subs {
+		subIDs = append(subIDs, id)
+	}
+	err = readOrdered(ctx, tx, `
+		SELECT r.subscriber_id, r.position, r.region FROM json_each(?) j
+		JOIN subscriber_regions r ON r.subscriber_id = j.value`, int64sJSON(subIDs),
+		func(owner int64, v any) error {
+			region, ok := v.(string)
+			if !ok {
+				return fmt.Errorf("subscriber %d: region %v is not text", owner, v)
+			}
+			for _, i := range subs[owner] {
+				s := &claims[i].Subscriber
+				s.Regions = append(s.Regions, region)
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("load regions: %w", err)
+	}
+	return claims, nil
+}
+
+// readOrdered runs query, which selects (owner, position, value) rows of
+// an ordered child list, and hands each value to add in (owner, position)
+// order. The rows are put in order here rather than by ORDER BY, which
+// SQLite would satisfy with a temporary table.
+func readOrdered(ctx context.Context, tx *sql.Tx, query, arg string, add func(owner int64, v any) error) error {
+	type item struct {
+		owner, pos int64
+		v          any
+	}
+	items, err := queryRows(ctx, tx, func(s scanner) (item, error) {
+		var it item
+		return it, s.Scan(&it.owner, &it.pos, &it.v)
+	}, query, arg)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(items, func(a, b item) int {
+		return cmp.Or(cmp.Compare(a.owner, b.owner), cmp.Compare(a.pos, b.pos))
+	})
+	for _, it := range items {
+		if err := add(it.owner, it.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// The columns of a readClaims row: the delivery's, then the reader's.
+const (
+	claimDeliveryColumns   = 13
+	claimSubscriberColumns = 15
+)
+
+// scanClaim scans one row of readClaims' query. The delivery and the
+// reader go through scanDelivery and scanSubscriber, so each column list
+// stays defined in one place. A reader who no longer exists comes back
+// as NULLs and leaves Subscriber zero.
+func scanClaim(s scanner) (digest.Claim, error) {
+	var vals [claimDeliveryColumns + claimSubscriberColumns]any
+	dest := make([]any, len(vals))
+	for i := range vals {
+		dest[i] = &vals[i]
+	}
+	if err := s.Scan(dest...); err != nil {
+		return digest.Claim{}, fmt.Errorf("scan claim: %w", err)
+	}
+	var (
+		c   digest.Claim
+		err error
+	)
+	if c.Delivery, err = scanDelivery(replay(vals[:claimDeliveryColumns])); err != nil {
+		return digest.Claim{}, err
+	}
+	if vals[claimDeliveryColumns] == nil {
+		return c, nil
+	}
+	if c.Subscriber, err = scanSubscriber(replay(vals[claimDeliveryColumns:])); err != nil {
+		return digest.Claim{}, err
+	}
+	return c, nil
+}
+
+// replay is a row already read, handed to a scan function written for
+// *sql.Rows. It assigns what the driver returns for this schema's columns
+// (int64, string or NULL) to the destinations those functions use.
+type replay []any
+
+// Scan implements scanner.
+func (r replay) Scan(dest ...any) error {
+	if len(dest) != len(r) {
+		return fmt.Errorf("%d destinations for %d columns", len(dest), len(r))
+	}
+	for i, v := range r {
+		if err := assign(dest[i], v); err != nil {
+			return fmt.Errorf("column %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// assign stores a driver value in dest as database/sql would.
+func assign(dest, v any) error {
+	if sc, ok := dest.(sql.Scanner); ok {
+		return sc.Scan(v)
+	}
+	switch d := dest.(type) {
+	case *string:
+		switch v := v.(type) {
+		case string:
+			*d = v
+			return nil
+		case []byte:
+			*d = string(v)
+			return nil
+		}
+	case *int64:
+		if v, ok := v.(int64); ok {
+			*d = v
+			return nil
+		}
+	case *int:
+		if v, ok := v.(int64); ok && int64(int(v)) == v {
+			*d = int(v)
+			return nil
+		}
+	}
+	return fmt.Errorf("cannot store %T in %T", v, dest)
 }
 
 // cmpDue orders due_at values as SQLite's ORDER BY does: NULL first, then

@@ -64,9 +64,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// only the first one. _txlock=immediate takes the write lock at BEGIN,
 	// so a read-then-write transaction cannot fail halfway with "database is
 	// locked". The write lock is waited for in write (see beginWrite), a
-	// second at a time, so busy_timeout is short there.
+	// second at a time, so busy_timeout is short there. _stmt_cache_size
+	// keeps the writer's last 64 statements prepared, keyed by their text:
+	// the delivery ledger runs the same few statements for every message,
+	// and compiling each one anew cost more than running it. (The driver's
+	// cache needs no care from callers; a DB-level Prepare on rw would, as
+	// it waits for the one connection that a transaction may hold.)
 	rw, err := sql.Open("sqlite3", "file:"+escapePath(path)+
-		"?_journal_mode=WAL&_busy_timeout=1000&_txlock=immediate&_foreign_keys=on&_synchronous=NORMAL")
+		"?_journal_mode=WAL&_busy_timeout=1000&_txlock=immediate&_foreign_keys=on&_synchronous=NORMAL&_stmt_cache_size=64")
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}

@@ -1,0 +1,517 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	digest "github.com/newsroom/digest"
+)
+
+// What a send pass relies on from Settle: every outcome lands with its
+// event, the watermark moves only on sent and never back, refusals change
+// nothing and spoil nothing else, and claims come in (due_at, id) order
+// with their briefs and reader as planned.
+
+// settleFixture is a database with three readers and five briefs.
+type settleFixture struct {
+	db     *DB
+	subs   []digest.Subscriber
+	briefs []int64
+}
+
+func newSettleFixture(t *testing.T) settleFixture {
+	t.Helper()
+	db := openTest(t)
+	f := settleFixture{db: db}
+	for i, regions := range [][]string{{"lagos", "accra"}, {"cairo", "lagos", "tunis"}, {"nairobi"}} {
+		s := sampleSubscriber(fmt.Sprintf("reader%d@example.com", i), regions...)
+		s.Consent = digest.Consent{Source: "form", At: at(1, i), IP: "192.0.2.1", UserAgent: "test", TextVersion: "v1"}
+		f.subs = append(f.subs, mustCreateSubscriber(t, db, s))
+	}
+	for i := range 5 {
+		f.briefs = append(f.briefs, mustUpsertBrief(t, db, sampleBrief(fmt.Sprintf("b%d", i), "lagos", at(5, i))).ID)
+	}
+	return f
+}
+
+// plan queues a delivery for sub on day with the given cut-off and due
+// time, carrying briefs in that order.
+func (f settleFixture) plan(t *testing.T, sub digest.Subscriber, day digest.Date, cutoff, due time.Time, briefs ...int64) digest.Delivery {
+	t.Helper()
+	d := sampleDelivery(sub.ID, day, cutoff, briefs...)
+	d.DueAt = due
+	return mustCreateDelivery(t, f.db, d)
+}
+
+// settle calls Settle and fails the test on an error of the whole call.
+func (f settleFixture) settle(t *testing.T, now time.Time, outcomes []digest.DeliveryResult, reqs ...digest.ClaimRequest) ([][]digest.Claim, []error) {
+	t.Helper()
+	claims, refused, err := f.db.Settle(context.Background(), now, outcomes, reqs)
+	if err != nil {
+		t.Fatalf("Settle: %v", err)
+	}
+	if len(refused) != len(outcomes) || len(claims) != len(reqs) {
+		t.Fatalf("Settle answered %d refusals for %d outcomes and %d claims for %d requests",
+			len(refused), len(outcomes), len(claims), len(reqs))
+	}
+	return claims, refused
+}
+
+// trail returns a delivery's events as "from>to reason".
+func trail(t *testing.T, db *DB, id int64) []string {
+	t.Helper()
+	evs, err := db.DeliveryEvents(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range evs {
+		out = append(out, fmt.Sprintf("%s>%s %s", e.From, e.To, e.Reason))
+	}
+	return out
+}
+
+func mustDelivery(t *testing.T, db *DB, id int64) digest.Delivery {
+	t.Helper()
+	d, err := db.Delivery(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func mustSubscriber(t *testing.T, db *DB, id int64) digest.Subscriber {
+	t.Helper()
+	s, err := db.Subscriber(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSettleRecordsEachOutcome(t *testing.T) {
+	tests := []struct {
+		name      string
+		claimed   bool // claim the delivery before the outcome
+		outcome   digest.DeliveryResult
+		want      func(claimedAt time.Time) digest.Delivery // fields that change, on top of the planned delivery
+		wantTrail []string
+		watermark bool // the reader's watermark becomes the cut-off
+		subStatus digest.SubscriberStatus
+	}{
+		{
+			name: "sent", claimed: true,
+			outcome: digest.DeliveryResult{Status: digest.DeliverySent, SentAt: at(7, 31), Reason: "250 2.0.0 queued as A"},
+			want: func(time.Time) digest.Delivery {
+				return digest.Delivery{Status: digest.DeliverySent, Attempts: 1, SentAt: at(7, 31)}
+			},
+			wantTrail: []string{">queued planned", "queued>sending claimed by w1", "sending>sent 250 2.0.0 queued as A"},
+			watermark: true, subStatus: digest.StatusActive,
+		},
+		{
+			name:    "sent without a claim",
+			outcome: digest.DeliveryResult{Status: digest.DeliverySent, SentAt: at(7, 31), Reason: "250 ok"},
+			want: func(time.Time) digest.Delivery {
+				return digest.Delivery{Status: digest.DeliverySent, SentAt: at(7, 31)}
+			},
+			wantTrail: []string{">queued planned", "queued>sent 250 ok"},
+			watermark: true, subStatus: digest.StatusActive,
+		},
+		{
+			name: "deferred", claimed: true,
+			outcome: digest.DeliveryResult{Status: digest.DeliveryDeferred, Next: at(7, 45), Reason: "421 4.4.2 busy"},
+			want: func(time.Time) digest.Delivery {
+				return digest.Delivery{Status: digest.DeliveryDeferred, Attempts: 1, Error: "421 4.4.2 busy", NextAttemptAt: at(7, 45)}
+			},
+			wantTrail: []string{">queued planned", "queued>sending claimed by w1", "sending>deferred 421 4.4.2 busy"},
+			subStatus: digest.StatusActive,
+		},
+		{
+			name: "failed with a bounce", claimed: true,
+			outcome: digest.DeliveryResult{Status: digest.DeliveryFailed, Reason: "550 5.1.1 no such user", Bounce: true},
+			want: func(time.Time) digest.Delivery {
+				return digest.Delivery{Status: digest.DeliveryFailed, Attempts: 1, Error: "550 5.1.1 no such user"}
+			},
+			wantTrail: []string{">queued planned", "queued>sending claimed by w1", "sending>failed 550 5.1.1 no such user"},
+			subStatus: digest.StatusBounced,
+		},
+		{
+			name: "failed on the sender's side", claimed: true,
+			outcome: digest.DeliveryResult{Status: digest.DeliveryFailed, Reason: "template broken"},
+			want: func(time.Time) digest.Delivery {
+				return digest.Delivery{Status: digest.DeliveryFailed, Attempts: 1, Error: "template broken"}
+			},
+			wantTrail: []string{">queued planned", "queued>sending claimed by w1", "sending>failed template broken"},
+			subStatus: digest.StatusActive,
+		},
+		{
+			name: "suppressed", claimed: true,
+			outcome: digest.DeliveryResult{Status: digest.DeliverySuppressed, Reason: "reader unsubscribed"},
+			want: func(time.Time) digest.Delivery {
+				return digest.Delivery{Status: digest.DeliverySuppressed, Attempts: 1, Error: "reader unsubscribed"}
+			},
+			wantTrail: []string{">queued planned", "queued>sending claimed by w1", "sending>suppressed reader unsubscribed"},
+			subStatus: digest.StatusActive,
+		},
+		{
+			name: "released", claimed: true,
+			outcome: digest.DeliveryResult{Status: digest.DeliveryQueued, Reason: "pass stopped"},
+			want: func(time.Time) digest.Delivery {
+				return digest.Delivery{Status: digest.DeliveryQueued, Attempts: 0, Error: "pass stopped"}
+			},
+			wantTrail: []string{">queued planned", "queued>sending claimed by w1", "sending>queued pass stopped"},
+			subStatus: digest.StatusActive,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newSettleFixture(t)
+			sub := f.subs[0]
+			d := f.plan(t, sub, "2026-03-01", at(7, 0), at(7, 30), f.briefs[2], f.briefs[0])
+			var claimedAt time.Time
+			if tc.claimed {
+				claims, _ := f.settle(t, at(7, 30), nil, digest.ClaimRequest{Holder: "w1", N: 1})
+				if len(claims[0]) != 1 {
+					t.Fatalf("claimed %d deliveries, want 1", len(claims[0]))
+				}
+				claimedAt = claims[0][0].Delivery.UpdatedAt
+			}
+			o := tc.outcome
+			o.DeliveryID = d.ID
+			f.db.Now = func() time.Time { return at(8, 0) } // the time of the recording
+			_, refused := f.settle(t, at(7, 31), []digest.DeliveryResult{o})
+			if refused[0] != nil {
+				t.Fatalf("outcome refused: %v", refused[0])
+			}
+
+			want := d
+			w := tc.want(claimedAt)
+			want.Status, want.Attempts, want.Error, want.NextAttemptAt, want.SentAt = w.Status, w.Attempts, w.Error, w.NextAttemptAt, w.SentAt
+			want.UpdatedAt = at(8, 0)
+			if got := mustDelivery(t, f.db, d.ID); !reflect.DeepEqual(got, want) {
+				t.Errorf("delivery after the outcome\n got: %+v\nwant: %+v", got, want)
+			}
+			if got := trail(t, f.db, d.ID); !slices.Equal(got, tc.wantTrail) {
+				t.Errorf("events:\n got %q\nwant %q", got, tc.wantTrail)
+			}
+			s := mustSubscriber(t, f.db, sub.ID)
+			wantWatermark := time.Time{}
+			if tc.watermark {
+				wantWatermark = at(7, 0)
+			}
+			if !s.Watermark.Equal(wantWatermark) {
+				t.Errorf("watermark = %v, want %v", s.Watermark, wantWatermark)
+			}
+			if s.Status != tc.subStatus {
+				t.Errorf("reader status = %s, want %s", s.Status, tc.subStatus)
+			}
+			if tc.watermark || tc.subStatus != sub.Status {
+				if !s.UpdatedAt.Equal(at(8, 0)) {
+					t.Errorf("reader updated_at = %v, want %v", s.UpdatedAt, at(8, 0))
+				}
+			} else if !s.UpdatedAt.Equal(sub.UpdatedAt) {
+				t.Errorf("reader updated_at moved from %v to %v although nothing of the reader changed", sub.UpdatedAt, s.UpdatedAt)
+			}
+		})
+	}
+}
+
+func TestSettleWatermarkNeverMovesBack(t *testing.T) {
+	f := newSettleFixture(t)
+	sub := f.subs[1]
+	older := f.plan(t, sub, "2026-03-01", at(7, 0), at(7, 30))
+	newer := f.plan(t, sub, "2026-03-02", at(7, 0).AddDate(0, 0, 1), at(7, 30))
+	claims, _ := f.settle(t, at(12, 0).AddDate(0, 0, 1), nil, digest.ClaimRequest{Holder: "w", N: 2})
+	if len(claims[0]) != 2 {
+		t.Fatalf("claimed %d, want 2", len(claims[0]))
+	}
+	sent := func(d digest.Delivery) digest.DeliveryResult {
+		return digest.DeliveryResult{DeliveryID: d.ID, Status: digest.DeliverySent, SentAt: at(12, 0), Reason: "250 ok"}
+	}
+	// The newer is recorded first, in the same round as the older.
+	_, refused := f.settle(t, at(12, 0), []digest.DeliveryResult{sent(newer), sent(older)})
+	for i, err := range refused {
+		if err != nil {
+			t.Fatalf("outcome %d refused: %v", i, err)
+		}
+	}
+	if s := mustSubscriber(t, f.db, sub.ID); !s.Watermark.Equal(newer.Cutoff) {
+		t.Errorf("watermark = %v, want the newer cut-off %v", s.Watermark, newer.Cutoff)
+	}
+}
+
+func TestSettleRefusalsChangeNothingElse(t *testing.T) {
+	f := newSettleFixture(t)
+	sent := f.plan(t, f.subs[0], "2026-03-01", at(7, 0), at(7, 0))
+	queued := f.plan(t, f.subs[1], "2026-03-01", at(7, 0), at(9, 0))
+	good := f.plan(t, f.subs[2], "2026-03-01", at(7, 0), at(7, 1))
+	claims, _ := f.settle(t, at(7, 5), nil, digest.ClaimRequest{Holder: "w", N: 2})
+	if got := claimIDs(claims[0]); !slices.Equal(got, []int64{sent.ID, good.ID}) {
+		t.Fatalf("claimed %v, want %v", got, []int64{sent.ID, good.ID})
+	}
+	f.settle(t, at(7, 5), []digest.DeliveryResult{{DeliveryID: sent.ID, Status: digest.DeliverySent, SentAt: at(7, 5), Reason: "250 first"}})
+	sentBefore, queuedBefore := mustDelivery(t, f.db, sent.ID), mustDelivery(t, f.db, queued.ID)
+	sentTrail, queuedTrail := trail(t, f.db, sent.ID), trail(t, f.db, queued.ID)
+
+	outcomes := []digest.DeliveryResult{
+		{DeliveryID: sent.ID, Status: digest.DeliverySent, SentAt: at(7, 6), Reason: "250 again"},
+		{DeliveryID: sent.ID, Status: digest.DeliveryFailed, Reason: "late", Bounce: true},
+		{DeliveryID: queued.ID, Status: digest.DeliveryDeferred, Next: at(8, 0), Reason: "421"},
+		{DeliveryID: queued.ID, Status: digest.DeliveryQueued, Reason: "release"},
+		{DeliveryID: 99999, Status: digest.DeliverySent, SentAt: at(7, 6), Reason: "250"},
+		{DeliveryID: good.ID, Status: digest.DeliverySent, SentAt: at(7, 6), Reason: "250 good"},
+	}
+	_, refused := f.settle(t, at(7, 6), outcomes)
+	for i, want := range []error{ErrAlreadySent, ErrAlreadySent, ErrWrongState, ErrWrongState, digest.ErrNotFound, nil} {
+		switch {
+		case want == nil && refused[i] != nil:
+			t.Errorf("outcome %d refused: %v", i, refused[i])
+		case want != nil && !errors.Is(refused[i], want):
+			t.Errorf("outcome %d: refused = %v, want %v", i, refused[i], want)
+		}
+	}
+	if got := mustDelivery(t, f.db, sent.ID); !reflect.DeepEqual(got, sentBefore) {
+		t.Errorf("refused outcomes changed the sent delivery\n got: %+v\nwant: %+v", got, sentBefore)
+	}
+	if got := mustDelivery(t, f.db, queued.ID); !reflect.DeepEqual(got, queuedBefore) {
+		t.Errorf("refused outcomes changed the queued delivery\n got: %+v\nwant: %+v", got, queuedBefore)
+	}
+	if got := trail(t, f.db, sent.ID); !slices.Equal(got, sentTrail) {
+		t.Errorf("refused outcomes added events: %q, was %q", got, sentTrail)
+	}
+	if got := trail(t, f.db, queued.ID); !slices.Equal(got, queuedTrail) {
+		t.Errorf("refused outcomes added events: %q, was %q", got, queuedTrail)
+	}
+	if s := mustSubscriber(t, f.db, f.subs[0].ID); s.Status != digest.StatusActive {
+		t.Errorf("a refused bounce made the reader %s", s.Status)
+	}
+	if g := mustDelivery(t, f.db, good.ID); g.Status != digest.DeliverySent || g.Error != "" || !g.SentAt.Equal(at(7, 6)) {
+		t.Errorf("the accepted outcome beside the refused ones: %+v", g)
+	}
+}
+
+func TestSettleRollsBackTheWholeRound(t *testing.T) {
+	ctx := context.Background()
+	f := newSettleFixture(t)
+	a := f.plan(t, f.subs[0], "2026-03-01", at(7, 0), at(7, 0))
+	b := f.plan(t, f.subs[1], "2026-03-01", at(7, 0), at(7, 1))
+	c := f.plan(t, f.subs[2], "2026-03-01", at(7, 0), at(7, 2))
+	f.settle(t, at(7, 5), nil, digest.ClaimRequest{Holder: "w", N: 2})
+	if _, err := f.db.rw.ExecContext(ctx, `
+		CREATE TRIGGER refuse_watermark BEFORE UPDATE OF watermark ON subscribers WHEN NEW.id = `+fmt.Sprint(f.subs[1].ID)+`
+		BEGIN SELECT RAISE(ABORT, 'watermark refused by test'); END`); err != nil {
+		t.Fatal(err)
+	}
+	before := map[int64]digest.Delivery{}
+	for _, d := range []digest.Delivery{a, b, c} {
+		before[d.ID] = mustDelivery(t, f.db, d.ID)
+	}
+	_, _, err := f.db.Settle(ctx, at(7, 6), []digest.DeliveryResult{
+		{DeliveryID: a.ID, Status: digest.DeliverySent, SentAt: at(7, 6), Reason: "250"},
+		{DeliveryID: b.ID, Status: digest.DeliverySent, SentAt: at(7, 6), Reason: "250"},
+	}, []digest.ClaimRequest{{Holder: "w", N: 1}})
+	if err == nil {
+		t.Fatal("Settle succeeded although a watermark update failed")
+	}
+	for id, want := range before {
+		if got := mustDelivery(t, f.db, id); !reflect.DeepEqual(got, want) {
+			t.Errorf("delivery %d changed by a failed round\n got: %+v\nwant: %+v", id, got, want)
+		}
+	}
+	if s := mustSubscriber(t, f.db, f.subs[0].ID); !s.Watermark.IsZero() {
+		t.Errorf("a failed round moved a watermark to %v", s.Watermark)
+	}
+}
+
+func TestSettleRefusesInvalidOutcomes(t *testing.T) {
+	f := newSettleFixture(t)
+	d := f.plan(t, f.subs[0], "2026-03-01", at(7, 0), at(7, 0))
+	for _, tc := range []struct {
+		name    string
+		outcome digest.DeliveryResult
+		field   string
+	}{
+		{"sent without a time", digest.DeliveryResult{DeliveryID: d.ID, Status: digest.DeliverySent}, "sent_at"},
+		{"sent out of range", digest.DeliveryResult{DeliveryID: d.ID, Status: digest.DeliverySent, SentAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, "sent_at"},
+		{"deferred without a next attempt", digest.DeliveryResult{DeliveryID: d.ID, Status: digest.DeliveryDeferred}, "next_attempt_at"},
+		{"not an outcome", digest.DeliveryResult{DeliveryID: d.ID, Status: digest.DeliveryExpired}, "status"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := f.db.Settle(context.Background(), at(7, 0), []digest.DeliveryResult{tc.outcome},
+				[]digest.ClaimRequest{{Holder: "w", N: 1}})
+			wantFieldError(t, err, tc.field)
+			if got := mustDelivery(t, f.db, d.ID); got.Status != digest.DeliveryQueued || got.Attempts != 0 {
+				t.Errorf("a refused call changed the delivery: %+v", got)
+			}
+		})
+	}
+}
+
+func claimIDs(cs []digest.Claim) []int64 {
+	var ids []int64
+	for _, c := range cs {
+		ids = append(ids, c.Delivery.ID)
+	}
+	return ids
+}
+
+func TestSettleClaimsInDueOrder(t *testing.T) {
+	f := newSettleFixture(t)
+	ctx := context.Background()
+	// Planned out of due order, on several days so one reader can have
+	// several; one without a due time (claimed first, as NULL sorts first).
+	var ds []digest.Delivery
+	for i, due := range []time.Time{at(7, 3), at(7, 1), {}, at(7, 2), at(7, 1), at(7, 5), at(7, 4)} {
+		day := digest.DateOf(at(0, 0).AddDate(0, 0, i))
+		ds = append(ds, f.plan(t, f.subs[i%3], day, at(6, 0).AddDate(0, 0, i), due))
+	}
+	// ds[3] (due 7:02) is deferred until 7:20: not claimable at 7:10.
+	// ds[6] (due 7:04) is deferred until 7:05: claimable, in its due place.
+	claims, _ := f.settle(t, at(7, 0), nil, digest.ClaimRequest{Holder: "setup", N: 7})
+	if len(claims[0]) != 7 {
+		t.Fatalf("setup claimed %d, want 7", len(claims[0]))
+	}
+	var outcomes []digest.DeliveryResult
+	for i, d := range ds {
+		switch i {
+		case 3:
+			outcomes = append(outcomes, digest.DeliveryResult{DeliveryID: d.ID, Status: digest.DeliveryDeferred, Next: at(7, 20), Reason: "421"})
+		case 6:
+			outcomes = append(outcomes, digest.DeliveryResult{DeliveryID: d.ID, Status: digest.DeliveryDeferred, Next: at(7, 5), Reason: "421"})
+		default:
+			outcomes = append(outcomes, digest.DeliveryResult{DeliveryID: d.ID, Status: digest.DeliveryQueued, Reason: "released"})
+		}
+	}
+	f.settle(t, at(7, 0), outcomes)
+
+	// Three workers ask in one round: each gets the next part of the queue.
+	claims, _ = f.settle(t, at(7, 10), nil,
+		digest.ClaimRequest{Holder: "w1", N: 2}, digest.ClaimRequest{Holder: "w2", N: 0},
+		digest.ClaimRequest{Holder: "w3", N: 3}, digest.ClaimRequest{Holder: "w4", N: 5})
+	want := [][]int64{{ds[2].ID, ds[1].ID}, nil, {ds[4].ID, ds[0].ID, ds[6].ID}, {ds[5].ID}}
+	for i := range want {
+		if got := claimIDs(claims[i]); !slices.Equal(got, want[i]) {
+			t.Errorf("request %d claimed %v, want %v", i, got, want[i])
+		}
+	}
+	if got := trail(t, f.db, ds[6].ID); got[len(got)-1] != "deferred>sending claimed by w3" {
+		t.Errorf("events of the deferred claim: %q", got)
+	}
+	if d := mustDelivery(t, f.db, ds[3].ID); d.Status != digest.DeliveryDeferred {
+		t.Errorf("a deferral not yet due was touched: %+v", d)
+	}
+	if _, err := f.db.ClaimDelivery(ctx, at(7, 10), "late"); !errors.Is(err, digest.ErrNotFound) {
+		t.Errorf("ClaimDelivery after the queue was taken: %v, want ErrNotFound", err)
+	}
+	if c, err := f.db.ClaimDelivery(ctx, at(7, 20), "late"); err != nil || c.ID != ds[3].ID || c.Attempts != 2 {
+		t.Errorf("ClaimDelivery once the deferral is due: %+v, %v; want delivery %d on attempt 2", c, err, ds[3].ID)
+	}
+}
+
+func TestSettleClaimsCarryBriefsAndReader(t *testing.T) {
+	f := newSettleFixture(t)
+	ctx := context.Background()
+	briefs := [][]int64{
+		{f.briefs[3], f.briefs[0], f.briefs[4]},
+		{f.briefs[1]},
+		nil,
+		{f.briefs[4], f.briefs[3], f.briefs[2], f.briefs[1], f.briefs[0]},
+	}
+	var ds []digest.Delivery
+	for i, bs := range briefs {
+		day := digest.DateOf(at(0, 0).AddDate(0, 0, i/3))
+		ds = append(ds, f.plan(t, f.subs[i%3], day, at(6, i), at(7, i), bs...))
+	}
+	f.db.Now = func() time.Time { return at(7, 30) }
+	claims, _ := f.settle(t, at(7, 30), nil, digest.ClaimRequest{Holder: "host:1/w0", N: 10})
+	if len(claims[0]) != len(ds) {
+		t.Fatalf("claimed %d, want %d", len(claims[0]), len(ds))
+	}
+	for i, c := range claims[0] {
+		want := ds[i]
+		want.Status, want.Attempts, want.UpdatedAt = digest.DeliverySending, 1, at(7, 30)
+		if want.BriefIDs == nil {
+			want.BriefIDs = c.Delivery.BriefIDs // none planned: nil or empty alike
+		}
+		if !reflect.DeepEqual(c.Delivery, want) {
+			t.Errorf("claim %d delivery\n got: %+v\nwant: %+v", i, c.Delivery, want)
+		}
+		if len(c.Delivery.BriefIDs) != len(briefs[i]) {
+			t.Errorf("claim %d carries briefs %v, want %v", i, c.Delivery.BriefIDs, briefs[i])
+		}
+		if stored := mustDelivery(t, f.db, want.ID); !reflect.DeepEqual(stored, c.Delivery) && len(briefs[i]) > 0 {
+			t.Errorf("claim %d differs from the stored row\nclaim: %+v\nstore: %+v", i, c.Delivery, stored)
+		}
+		sub, err := f.db.Subscriber(ctx, want.SubscriberID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(c.Subscriber, sub) {
+			t.Errorf("claim %d reader\n got: %+v\nwant: %+v", i, c.Subscriber, sub)
+		}
+		if got := trail(t, f.db, want.ID); !slices.Equal(got, []string{">queued planned", "queued>sending claimed by host:1/w0"}) {
+			t.Errorf("claim %d events: %q", i, got)
+		}
+	}
+}
+
+// TestClaimQueryPlans guards the claim's cost as the queue grows: the queue
+// is read through deliveries_queued, already in (due_at, id) order, so a
+// claim reads the rows it takes rather than sorting every queued delivery;
+// and the claimed rows are read back by primary key, not by a scan.
+func TestClaimQueryPlans(t *testing.T) {
+	db := openTest(t)
+	tests := []struct {
+		name, query string
+		arg         any
+		want        string // a step the plan must have
+		refuse      string // no step may contain this
+	}{
+		{"queue", claimQueue, 8, "SCAN deliveries USING COVERING INDEX deliveries_queued", "TEMP B-TREE"},
+		{"read back", claimRead, "[1,2]", "SEARCH deliveries USING INTEGER PRIMARY KEY", "SCAN deliveries"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			plan := queryPlan(t, db, tc.query, tc.arg)
+			if !slices.ContainsFunc(plan, func(step string) bool { return strings.HasPrefix(step, tc.want) }) {
+				t.Errorf("the plan lacks %q:\n%s", tc.want, strings.Join(plan, "\n"))
+			}
+			for _, step := range plan {
+				if strings.Contains(step, tc.refuse) {
+					t.Errorf("the plan has %q:\n%s", step, strings.Join(plan, "\n"))
+				}
+			}
+		})
+	}
+}
+
+// queryPlan returns the steps of SQLite's plan for query.
+func queryPlan(t *testing.T, db *DB, query string, args ...any) []string {
+	t.Helper()
+	rows, err := db.rw.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var (
+			id, parent, unused int
+			detail             string
+		)
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}
