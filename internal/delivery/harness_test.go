@@ -85,6 +85,9 @@ type harnessOptions struct {
 	maxAttempts int
 	concurrency int     // (2)
 	rate        float64 // messages per second; 0 for no limit
+	// store, when set, wraps the real database the pass uses (to make a
+	// write fail on cue).
+	store func(*sqlite.DB) delivery.Store
 }
 
 func newHarness(t *testing.T) *harness {
@@ -140,7 +143,11 @@ func newHarnessWith(t *testing.T, o harnessOptions) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.pass = delivery.New(db, renderer, newSender, links.New(baseURL, h.signer), delivery.Options{
+	var store delivery.Store = db
+	if o.store != nil {
+		store = o.store(db)
+	}
+	h.pass = delivery.New(store, renderer, newSender, links.New(baseURL, h.signer), delivery.Options{
 		Regions:             h.regions,
 		From:                "The Regional Brief <digest@news.example.org>",
 		ListID:              "The Regional Brief <digest.news.example.org>",
