@@ -58,13 +58,15 @@ func body(rng *rand.Rand) string {
 	return b.String()
 }
 
-// Readers returns n active readers, each with one to three regions in a
-// random order, the zone of their first region (a tenth in another zone),
-// a name (some non-ASCII) and send time 00:00 so that every one is due at
-// any instant of the day.
-func Readers(n int, regions digest.Regions, rng *rand.Rand) []digest.Subscriber {
+// Readers returns n active readers numbered from first, each with one to
+// three regions in a random order, the zone of their first region (a tenth
+// in another zone), a name (some non-ASCII) and send time 00:00 so that
+// every one is due at any instant of the day. Callers generate a big list
+// in chunks, so that the generator does not hold it.
+func Readers(first, n int, regions digest.Regions, rng *rand.Rand) []digest.Subscriber {
 	out := make([]digest.Subscriber, n)
-	for i := range out {
+	for j := range out {
+		i := first + j
 		k := 1 + rng.IntN(min(3, len(regions)))
 		perm := rng.Perm(len(regions))[:k]
 		codes := make([]string, k)
@@ -75,7 +77,7 @@ func Readers(n int, regions digest.Regions, rng *rand.Rand) []digest.Subscriber 
 		if i%10 == 0 {
 			zone = "Europe/Berlin"
 		}
-		out[i] = digest.Subscriber{
+		out[j] = digest.Subscriber{
 			Email:    fmt.Sprintf("reader%07d@bench.example.org", i),
 			Name:     names[i%len(names)] + fmt.Sprintf(" %d", i),
 			Regions:  codes,
