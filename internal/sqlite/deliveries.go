@@ -122,15 +122,17 @@ type deliveryWriter struct {
 
 // newDeliveryWriter prepares the delivery insert of a transaction. With
 // skipExisting, a delivery for a subscriber and date that already has one
-// is left out (INSERT OR IGNORE) and insert reports false.
+// is left out and insert reports false. Only that conflict is skipped: a
+// Message-ID already in use, or any other constraint, is an error (INSERT
+// OR IGNORE would have dropped the reader's digest without a word).
 func newDeliveryWriter(ctx context.Context, tx *sql.Tx, now time.Time, skipExisting bool) (*deliveryWriter, error) {
-	verb := "INSERT"
+	onConflict := ""
 	if skipExisting {
-		verb = "INSERT OR IGNORE"
+		onConflict = " ON CONFLICT (subscriber_id, digest_date) DO NOTHING"
 	}
-	st, err := tx.PrepareContext(ctx, verb+` INTO deliveries (subscriber_id, digest_date, message_id, status, attempts, error,
+	st, err := tx.PrepareContext(ctx, `INSERT INTO deliveries (subscriber_id, digest_date, message_id, status, attempts, error,
 			cutoff, due_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+onConflict)
 	if err != nil {
 		return nil, fmt.Errorf("prepare delivery insert: %w", err)
 	}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -227,6 +228,20 @@ func TestPlanDeliveriesPage(t *testing.T) {
 	}
 	if n, err := db.PlanDeliveries(ctx, nil); n != 0 || err != nil {
 		t.Errorf("empty page: %d, %v", n, err)
+	}
+
+	// A Message-ID already in use is not "this reader already has today's
+	// digest": it is refused, not skipped, and the page writes nothing.
+	clash := []digest.Delivery{
+		sampleDelivery(subs[0], "2026-03-03", at(7, 0), briefs[0]),
+		sampleDelivery(subs[1], "2026-03-03", at(7, 0), briefs[0]),
+	}
+	clash[1].MessageID = page[0].MessageID
+	if _, err := db.PlanDeliveries(ctx, []*digest.Delivery{&clash[0], &clash[1]}); !errors.Is(err, digest.ErrConflict) {
+		t.Errorf("a page reusing Message-ID %s: %v, want ErrConflict", page[0].MessageID, err)
+	}
+	if ds, _ := db.ListDeliveries(ctx, DeliveryFilter{Date: "2026-03-03"}); len(ds) != 0 {
+		t.Errorf("%d deliveries stored by a page with a Message-ID clash, want 0", len(ds))
 	}
 }
 
