@@ -347,19 +347,28 @@ func scanDelivery(s scanner) (digest.Delivery, error) {
 
 // loadDeliveryBriefs fills in the brief ids of ds, in planned order.
 func loadDeliveryBriefs(ctx context.Context, tx *sql.Tx, ds []digest.Delivery) error {
-	if len(ds) == 0 {
-		return nil
-	}
 	ids := make([]int64, len(ds))
 	index := make(map[int64]int, len(ds))
 	for i, d := range ds {
 		ids[i] = d.ID
 		index[d.ID] = i
 	}
+	return loadBriefIDs(ctx, tx, ids, func(deliveryID, briefID int64) {
+		d := &ds[index[deliveryID]]
+		d.BriefIDs = append(d.BriefIDs, briefID)
+	})
+}
+
+// loadBriefIDs reads the brief ids of the given deliveries and hands each
+// to add, in delivery order and, within one, in planned order.
+func loadBriefIDs(ctx context.Context, tx *sql.Tx, deliveryIDs []int64, add func(deliveryID, briefID int64)) error {
+	if len(deliveryIDs) == 0 {
+		return nil
+	}
 	rows, err := tx.QueryContext(ctx, `
 		SELECT delivery_id, brief_id FROM delivery_briefs
 		WHERE delivery_id IN (SELECT value FROM json_each(?))
-		ORDER BY delivery_id, position`, int64sJSON(ids))
+		ORDER BY delivery_id, position`, int64sJSON(deliveryIDs))
 	if err != nil {
 		return fmt.Errorf("load brief ids: %w", err)
 	}
@@ -369,8 +378,7 @@ func loadDeliveryBriefs(ctx context.Context, tx *sql.Tx, ds []digest.Delivery) e
 		if err := rows.Scan(&deliveryID, &briefID); err != nil {
 			return fmt.Errorf("scan brief id: %w", err)
 		}
-		d := &ds[index[deliveryID]]
-		d.BriefIDs = append(d.BriefIDs, briefID)
+		add(deliveryID, briefID)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("load brief ids: %w", err)

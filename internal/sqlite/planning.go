@@ -164,26 +164,10 @@ func (db *DB) RecentDeliveries(ctx context.Context, subscriberIDs []int64, since
 			return err
 		}
 		rows.Close()
-		if len(withBriefs) == 0 {
-			return nil
-		}
-		rows, err = tx.QueryContext(ctx, `
-			SELECT delivery_id, brief_id FROM delivery_briefs
-			WHERE delivery_id IN (SELECT value FROM json_each(?))
-			ORDER BY delivery_id, position`, int64sJSON(withBriefs))
-		if err != nil {
-			return fmt.Errorf("load brief ids: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var deliveryID, briefID int64
-			if err := rows.Scan(&deliveryID, &briefID); err != nil {
-				return fmt.Errorf("scan brief id: %w", err)
-			}
+		return loadBriefIDs(ctx, tx, withBriefs, func(deliveryID, briefID int64) {
 			d := &ds[index[deliveryID]]
 			d.BriefIDs = append(d.BriefIDs, briefID)
-		}
-		return rows.Err()
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("recent deliveries of %d subscribers since %s: %w", len(subscriberIDs), since, err)
