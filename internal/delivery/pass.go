@@ -32,7 +32,6 @@ var ErrSMTPUnavailable = errors.New("smtp server unavailable")
 
 // Store is what a pass needs from the database; *sqlite.DB implements it.
 type Store interface {
-	Subscriber(ctx context.Context, id int64) (digest.Subscriber, error)
 	// BriefsNotSent is what one reader has not had yet (Preview); a pass
 	// works out the same answer for a page of readers at a time from
 	// ActivePage, RecentDeliveries and BriefHeads (see plan).

@@ -39,6 +39,13 @@ func (t *tally) count(o Outcome) int {
 	return t.counts[o]
 }
 
+// lastError is the error of the last item added that had one.
+func (t *tally) lastError() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lastErr
+}
+
 // fill copies what was collected into rep.
 func (t *tally) fill(rep *Report) {
 	t.mu.Lock()

@@ -64,10 +64,7 @@ func (p *Pass) work(ctx context.Context, t *tally) error {
 	// A worker that cannot connect stops; if none got a message through,
 	// the server is down (or misconfigured) for this pass.
 	if unreachable > 0 && t.count(OutcomeSent) == 0 {
-		t.mu.Lock()
-		last := t.lastErr
-		t.mu.Unlock()
-		return fmt.Errorf("%w: %w", ErrSMTPUnavailable, last)
+		return fmt.Errorf("%w: %w", ErrSMTPUnavailable, t.lastError())
 	}
 	return nil
 }

@@ -232,17 +232,9 @@ func markSuppressed(ctx context.Context, tx *sql.Tx, id int64, now time.Time, re
 	return err
 }
 
-// ReleaseDelivery hands a claimed delivery back to the queue without
-// counting the attempt against it: the message never reached the server
-// (the pass was stopped, or the server could not be reached at all).
-func (db *DB) ReleaseDelivery(ctx context.Context, id int64, reason string) error {
-	err := db.write(ctx, func(tx *sql.Tx) error { return release(ctx, tx, id, db.now(), reason) })
-	if err != nil {
-		return fmt.Errorf("release delivery %d: %w", id, err)
-	}
-	return nil
-}
-
+// release hands a claimed delivery back to the queue without counting the
+// attempt against it: the message never reached the server (the pass was
+// stopped, or the server could not be reached at all).
 func release(ctx context.Context, tx *sql.Tx, id int64, now time.Time, reason string) error {
 	_, _, err := transition(ctx, tx, id, now, []digest.DeliveryStatus{digest.DeliverySending}, digest.DeliveryQueued,
 		reason, "attempts = MAX(attempts - 1, 0), error = ?", reason)
