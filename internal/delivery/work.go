@@ -229,7 +229,7 @@ func (p *Pass) deliver(ctx, sendCtx context.Context, sender Sender, lim *rate.Li
 			return p.release(item, "pass stopped before sending", err), false
 		}
 	}
-	msg := p.message(sub, out, d.MessageID, p.now())
+	msg := p.message(sub, out, in.UnsubscribeURL, d.MessageID, p.now())
 	if p.opts.EnvelopeFrom != nil {
 		msg.EnvelopeFrom = p.opts.EnvelopeFrom(d.ID)
 	}
