@@ -108,7 +108,7 @@ func (p *Pass) worker(ctx, sendCtx context.Context, n int, lim *rate.Limiter, ca
 		}
 		s := l.settle(results, digest.ClaimRequest{Holder: holder, N: want})
 		for i, f := range done {
-			p.settled(f, s, i, t)
+			p.account(f, s, i, t)
 		}
 		done = done[:0]
 		queue = append(queue, s.claims...)
@@ -168,9 +168,9 @@ func (p *Pass) worker(ctx, sendCtx context.Context, n int, lim *rate.Limiter, ca
 	}
 }
 
-// settled reports f once the ledger has answered: the item counts, the
+// account reports f once the ledger has answered: the item counts, the
 // observer hears of recorded states, and anything not recorded is logged.
-func (p *Pass) settled(f finished, s settled, i int, t *tally) {
+func (p *Pass) account(f finished, s settled, i int, t *tally) {
 	item, r := f.item, f.result
 	switch {
 	case s.err != nil:
