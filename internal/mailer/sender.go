@@ -186,6 +186,21 @@ func (s *Sender) dialFunc(tlsConfig *tls.Config) gomail.DialContextFunc {
 // retry sends the same bytes unless the new connection's server differs
 // on 8BITMIME.
 func (s *Sender) Send(ctx context.Context, m Message) error {
+	return s.SendWhen(ctx, m, nil)
+}
+
+// SendWhen sends m as Send does, but ends its DATA — the point at which
+// the server takes responsibility for the message — only once ready
+// returns nil. Rendering, MAIL, RCPT, DATA and the content overlap
+// whatever ready waits for; a sender that must record each message before
+// the next one is accepted (internal/delivery) waits there for the record
+// of the previous one. If ready returns an error, the message is
+// abandoned unterminated and the connection dropped, so the server
+// discards it, and SendWhen returns a temporary *SendError wrapping that
+// error. ready is not called when the message fails before its content is
+// written, and may be called again when the message is offered once more
+// on a new connection, so it must allow a second call.
+func (s *Sender) SendWhen(ctx context.Context, m Message, ready func() error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	from, rcpts, perr := s.prepare(m)
@@ -208,7 +223,7 @@ func (s *Sender) Send(ctx context.Context, m Message) error {
 				}
 			}
 		}
-		err := s.sendOnce(ctx, from, rcpts)
+		err := s.sendOnce(ctx, from, rcpts, ready)
 		if err == nil {
 			return nil
 		}
@@ -254,9 +269,9 @@ func (s *Sender) prepare(m Message) (from string, rcpts []string, _ *SendError) 
 // sendOnce offers the prepared message on the current connection, closing
 // the connection if ctx is cancelled meanwhile so the exchange ends at
 // once.
-func (s *Sender) sendOnce(ctx context.Context, from string, rcpts []string) error {
+func (s *Sender) sendOnce(ctx context.Context, from string, rcpts []string, ready func() error) error {
 	stop := context.AfterFunc(ctx, s.closeRaw)
-	err := transact(s.conn, s.cfg.Timeout, from, rcpts, s.out.signature, s.out.body.Bytes())
+	err := transact(s.conn, s.cfg.Timeout, from, rcpts, ready, s.out.signature, s.out.body.Bytes())
 	if !stop() {
 		// Cancelled: the connection is closed, whatever the outcome.
 		s.drop()

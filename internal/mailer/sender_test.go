@@ -176,38 +176,52 @@ func TestRefusalsKeepConnection(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			sink := startSink(t, tt.opts)
-			s := newSender(t, sink, nil)
-			if err := s.Send(t.Context(), messageTo(1, "first@example.com")); err != nil {
-				t.Fatalf("first Send: %v", err)
-			}
-			err := s.Send(t.Context(), messageTo(2, "gone@example.com"))
-			se := asSendError(t, err)
-			if se.Temporary() != tt.temporary || se.Code != tt.code || se.EnhancedCode != tt.enhanced {
-				t.Errorf("SendError temporary %v code %d enhanced %q, want %v %d %q (%v)",
-					se.Temporary(), se.Code, se.EnhancedCode, tt.temporary, tt.code, tt.enhanced, err)
-			}
-			if se.MessageID != "<2.test@digest.example.org>" || se.Connecting {
-				t.Errorf("SendError message %q connecting %v", se.MessageID, se.Connecting)
-			}
-			// The server's reply itself stays reachable for callers that
-			// want its text.
-			var reply *textproto.Error
-			if !errors.As(err, &reply) || reply.Code != tt.code {
-				t.Errorf("%v does not unwrap to the server's %d reply", err, tt.code)
-			}
-			if err := s.Send(t.Context(), messageTo(3, "next@example.com")); err != nil {
-				t.Fatalf("Send after the refusal: %v", err)
-			}
-			msgs := wait(t, sink, 2)
-			if msgs[1].To[0] != "next@example.com" {
-				t.Errorf("second stored message went to %q", msgs[1].To)
-			}
-			if n := sink.Connections(); n != 1 {
-				t.Errorf("%d connections, want the refusal to keep the one", n)
-			}
-		})
+		// With PIPELINING the refusal comes back with the replies to the
+		// commands after it, which must be read too; without, it ends the
+		// exchange where it happens.
+		for _, pipelining := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/pipelining=%v", tt.name, pipelining), func(t *testing.T) {
+				tt.opts.NoPipelining = !pipelining
+				refusalKeepsConnection(t, tt.opts, tt.temporary, tt.code, tt.enhanced)
+			})
+		}
+	}
+}
+
+// refusalKeepsConnection sends three messages through a sink that refuses
+// the second as opts say, and checks the refusal is reported as such and
+// the third goes over the same connection.
+func refusalKeepsConnection(t *testing.T, opts smtpsink.Options, temporary bool, code int, enhanced string) {
+	t.Helper()
+	sink := startSink(t, opts)
+	s := newSender(t, sink, nil)
+	if err := s.Send(t.Context(), messageTo(1, "first@example.com")); err != nil {
+		t.Fatalf("first Send: %v", err)
+	}
+	err := s.Send(t.Context(), messageTo(2, "gone@example.com"))
+	se := asSendError(t, err)
+	if se.Temporary() != temporary || se.Code != code || se.EnhancedCode != enhanced {
+		t.Errorf("SendError temporary %v code %d enhanced %q, want %v %d %q (%v)",
+			se.Temporary(), se.Code, se.EnhancedCode, temporary, code, enhanced, err)
+	}
+	if se.MessageID != "<2.test@digest.example.org>" || se.Connecting {
+		t.Errorf("SendError message %q connecting %v", se.MessageID, se.Connecting)
+	}
+	// The server's reply itself stays reachable for callers that want its
+	// text.
+	var reply *textproto.Error
+	if !errors.As(err, &reply) || reply.Code != code {
+		t.Errorf("%v does not unwrap to the server's %d reply", err, code)
+	}
+	if err := s.Send(t.Context(), messageTo(3, "next@example.com")); err != nil {
+		t.Fatalf("Send after the refusal: %v", err)
+	}
+	msgs := wait(t, sink, 2)
+	if msgs[1].To[0] != "next@example.com" {
+		t.Errorf("second stored message went to %q", msgs[1].To)
+	}
+	if n := sink.Connections(); n != 1 {
+		t.Errorf("%d connections, want the refusal to keep the one", n)
 	}
 }
 
@@ -445,5 +459,88 @@ func TestSendHeadersFollowEachMessage(t *testing.T) {
 		if err := s.Send(t.Context(), m); !errors.As(err, &fe) || fe.Field != tt.field {
 			t.Errorf("Send with a bad %s = %v, want a field error for it", tt.field, err)
 		}
+	}
+}
+
+// TestSendWhenHoldsTheEndOfData checks the promise internal/delivery builds
+// on: until ready returns, the server has not taken the message, and when
+// ready fails it never does, while the Sender stays usable.
+func TestSendWhenHoldsTheEndOfData(t *testing.T) {
+	sink := startSink(t, smtpsink.Options{})
+	s := newSender(t, sink, nil)
+
+	readyCalls := 0
+	err := s.SendWhen(t.Context(), messageTo(1, "ada@example.com"), func() error {
+		readyCalls++
+		// The whole content is written by now; only the final dot is
+		// missing, without which no server ends the transaction.
+		if n, _ := sink.Counts(); n != 0 {
+			t.Errorf("the server took %d messages before ready returned", n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("SendWhen: %v", err)
+	}
+	if readyCalls != 1 {
+		t.Errorf("ready was called %d times, want 1", readyCalls)
+	}
+	if got := wait(t, sink, 1); got[0].MessageID() != "<1.test@digest.example.org>" {
+		t.Errorf("received %q", got[0].MessageID())
+	}
+
+	ledgerDown := errors.New("ledger down")
+	err = s.SendWhen(t.Context(), messageTo(2, "bola@example.com"), func() error { return ledgerDown })
+	se := asSendError(t, err)
+	if !errors.Is(err, ledgerDown) || !se.Temporary() || se.Code != 0 {
+		t.Errorf("held-back message: got %v (temporary %v, code %d), want a temporary error wrapping ready's", err, se.Temporary(), se.Code)
+	}
+
+	// The abandoned transaction's connection is gone; the next message goes
+	// over a new one, and it is the only other message the server took.
+	if err := s.Send(t.Context(), messageTo(3, "chidi@example.com")); err != nil {
+		t.Fatalf("Send after an abandoned message: %v", err)
+	}
+	got := wait(t, sink, 2)
+	if len(got) != 2 || got[1].MessageID() != "<3.test@digest.example.org>" {
+		var ids []string
+		for _, m := range got {
+			ids = append(ids, m.MessageID())
+		}
+		t.Errorf("server took %v, want messages 1 and 3 only", ids)
+	}
+	if c := sink.Connections(); c != 2 {
+		t.Errorf("%d connections, want 2 (the held-back message's was dropped)", c)
+	}
+}
+
+// TestPipelinedTransaction checks that MAIL FROM, RCPT TO and DATA go out
+// in one write when the server offers PIPELINING (RFC 2920), as go-smtp
+// does, saving two round trips per message.
+func TestPipelinedTransaction(t *testing.T) {
+	reads := make(chan string, 64)
+	srv := startEnvelopeServer(t, serverOptions{reads: reads})
+	s, err := NewSender(Config{Host: srv.Host(), Port: srv.Port(), TLS: TLSNone, HELO: "digest.test", Timeout: waitTimeout}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m := sampleMessage()
+	if err := s.Send(t.Context(), m); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if got := srv.wait(t, 1); got[0].To[0] != m.ToEmail || got[0].Body != "8BITMIME" {
+		t.Errorf("received to %v with BODY=%q, want %s with 8BITMIME", got[0].To, got[0].Body, m.ToEmail)
+	}
+	var envelope string
+	for len(reads) > 0 {
+		if r := <-reads; strings.Contains(r, "MAIL FROM:") {
+			envelope = r
+			break
+		}
+	}
+	want := "MAIL FROM:<digest@example.org> BODY=8BITMIME\r\nRCPT TO:<" + m.ToEmail + ">\r\nDATA\r\n"
+	if envelope != want {
+		t.Errorf("the server read the envelope as %q, want it whole in one read: %q", envelope, want)
 	}
 }

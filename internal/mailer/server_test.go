@@ -38,6 +38,9 @@ type envelope struct {
 type serverOptions struct {
 	no8BitMIME bool // hide 8BITMIME from the EHLO reply
 	discard    bool // keep nothing
+	// reads, when set, receives every chunk the server reads off the
+	// wire, in order: a test can see which commands came in one write.
+	reads chan<- string
 }
 
 func startEnvelopeServer(t testing.TB, opts serverOptions) *envelopeServer {
@@ -54,7 +57,10 @@ func startEnvelopeServer(t testing.TB, opts serverOptions) *envelopeServer {
 	s.srv.MaxMessageBytes = 10 << 20
 	var listener net.Listener = l
 	if opts.no8BitMIME {
-		listener = hiding8BitMIME{l}
+		listener = hiding8BitMIME{listener}
+	}
+	if opts.reads != nil {
+		listener = tappedListener{listener, opts.reads}
 	}
 	served := make(chan struct{})
 	go func() {
@@ -157,4 +163,31 @@ func (c hidingConn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// tappedListener hands a copy of everything its connections read to reads.
+type tappedListener struct {
+	net.Listener
+	reads chan<- string
+}
+
+func (l tappedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return tappedConn{c, l.reads}, nil
+}
+
+type tappedConn struct {
+	net.Conn
+	reads chan<- string
+}
+
+func (c tappedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.reads <- string(p[:n])
+	}
+	return n, err
 }

@@ -1,6 +1,7 @@
 package smtpsink
 
 import (
+	"bytes"
 	"crypto/tls"
 	"net"
 	"sync"
@@ -18,6 +19,8 @@ type trackingListener struct {
 	// connection, c what go-smtp would get) and handle it itself; it
 	// reports whether it did.
 	divert func(raw *trackedConn, c net.Conn) bool
+	// noPipelining hides PIPELINING from the EHLO reply (Options).
+	noPipelining bool
 
 	mu    sync.Mutex
 	count int
@@ -39,6 +42,9 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 		var conn net.Conn = tc
 		if l.tlsConfig != nil {
 			conn = tls.Server(tc, l.tlsConfig)
+		}
+		if l.noPipelining {
+			conn = withoutPipelining{conn}
 		}
 		if l.divert != nil && l.divert(tc, conn) {
 			continue
@@ -91,4 +97,21 @@ func rawConn(c net.Conn) *trackedConn {
 	}
 	raw, _ := c.(*trackedConn)
 	return raw
+}
+
+// withoutPipelining drops the PIPELINING line from the server's EHLO
+// reply. go-smtp writes each reply in one call, and PIPELINING is never its
+// last line, so the line is always whole and always "250-PIPELINING".
+type withoutPipelining struct{ net.Conn }
+
+var pipeliningLine = []byte("250-PIPELINING\r\n")
+
+func (c withoutPipelining) Write(p []byte) (int, error) {
+	if !bytes.Contains(p, pipeliningLine) {
+		return c.Conn.Write(p)
+	}
+	if _, err := c.Conn.Write(bytes.ReplaceAll(p, pipeliningLine, nil)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

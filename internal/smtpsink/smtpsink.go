@@ -97,6 +97,10 @@ type Options struct {
 	// there. It is asked before RejectRcpt and RejectData, and after the
 	// AUTH check. Build it with At, Combine, FailFirst and friends.
 	Faults Plan
+	// NoPipelining leaves PIPELINING (RFC 2920) out of the EHLO reply, which
+	// go-smtp always offers, so that clients send one command at a time.
+	// After STARTTLS the sink offers it again.
+	NoPipelining bool
 	// Discard accepts every message and keeps nothing but counts (see
 	// Counts): no messages, no event log, no faults. For benchmarks, where
 	// storing a million digests would measure the sink, not the sender.
@@ -159,7 +163,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("smtp sink: listen on %s: %w", opts.Addr, err)
 	}
-	tl := &trackingListener{Listener: l, open: make(map[*trackedConn]struct{})}
+	tl := &trackingListener{Listener: l, open: make(map[*trackedConn]struct{}), noPipelining: opts.NoPipelining}
 
 	s := &Server{
 		opts:     opts,
