@@ -8,13 +8,14 @@ import (
 )
 
 // ledger is the one writer of a pass's outcomes. Each worker hands it the
-// outcome of its last message and asks for more work, and waits; the
-// ledger records what has arrived from all the workers, and claims their
-// next deliveries, in one transaction (Store.Settle). A worker never sends
-// again before its last outcome is committed, so a crash still leaves at
-// most one accepted-but-unrecorded message per worker, while the database
-// sees one short transaction per round of workers instead of two per
-// message.
+// outcome of its last message, with a request for more work when its queue
+// runs low, and goes on preparing its next message; the ledger records
+// what has arrived from all the workers, and claims their next deliveries,
+// in one transaction (Store.Settle). A worker holds back the end of its
+// next message's DATA until the ledger has answered (mailer's SendWhen), so
+// a crash still leaves at most one accepted-but-unrecorded message per
+// worker, while the database sees one short transaction per round of
+// workers instead of two per message, and recording overlaps sending.
 type ledger struct {
 	store Store
 	now   func() time.Time
@@ -34,16 +35,25 @@ type settled struct {
 	err     error   // nothing of the round was recorded
 }
 
-func newLedger(store Store, now func() time.Time) *ledger {
-	return &ledger{store: store, now: now, reqs: make(chan *settleRequest)}
+// newLedger returns a ledger for workers workers, each of which may have
+// one request outstanding.
+func newLedger(store Store, now func() time.Time, workers int) *ledger {
+	return &ledger{store: store, now: now, reqs: make(chan *settleRequest, workers)}
+}
+
+// submit hands results and a claim for up to claim.N deliveries to the
+// ledger and returns at once; wait on the request for the answer. A worker
+// has at most one request outstanding, so submit never blocks.
+func (l *ledger) submit(results []digest.DeliveryResult, claim digest.ClaimRequest) *settleRequest {
+	r := &settleRequest{results: results, claim: claim, done: make(chan settled, 1)}
+	l.reqs <- r
+	return r
 }
 
 // settle records results and claims up to claim.N deliveries, waiting for
 // the commit.
 func (l *ledger) settle(results []digest.DeliveryResult, claim digest.ClaimRequest) settled {
-	r := &settleRequest{results: results, claim: claim, done: make(chan settled, 1)}
-	l.reqs <- r
-	return <-r.done
+	return <-l.submit(results, claim).done
 }
 
 // run serves settle calls until close. Requests that arrive while a

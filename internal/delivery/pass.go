@@ -62,7 +62,10 @@ type Renderer interface {
 // Sender sends messages over one SMTP connection; *mailer.Sender
 // implements it.
 type Sender interface {
-	Send(ctx context.Context, m mailer.Message) error
+	// SendWhen sends m, ending its DATA (the point at which the server
+	// takes the message) only once ready returns nil; see
+	// mailer.Sender.SendWhen.
+	SendWhen(ctx context.Context, m mailer.Message, ready func() error) error
 	Close() error
 }
 

@@ -33,7 +33,7 @@ func (p *Pass) work(ctx context.Context, t *tally) error {
 		lim         = p.limiter()
 		cache       = &briefCache{store: p.store, byID: map[int64]digest.Brief{}}
 		groups      = newRenderGroups(p.renderer, p.logger)
-		l           = newLedger(p.store, p.now)
+		l           = newLedger(p.store, p.now, p.opts.Concurrency)
 		ledgerDone  = make(chan struct{})
 	)
 	go func() {
@@ -74,6 +74,10 @@ func (p *Pass) work(ctx context.Context, t *tally) error {
 // a crash; only the one on the wire can reach a reader twice.
 const claimBatch = 8
 
+// errHeldBack is the end of a message's DATA not written because the
+// ledger failed to record the message before: the server never took it.
+var errHeldBack = errors.New("message held back: the previous outcome was not recorded")
+
 // finished is a delivery a worker is done with: what to report and what
 // the ledger records.
 type finished struct {
@@ -82,9 +86,11 @@ type finished struct {
 }
 
 // worker sends claimed deliveries one at a time over its own SMTP
-// connection, settling each outcome with the ledger before the next send.
-// It stops when nothing is claimable, when ctx is done, or (lost) when its
-// server cannot be reached.
+// connection. It hands each outcome to the ledger and goes on with the
+// next message at once, but holds back that message's end of DATA until
+// the ledger has committed the outcome before (see ledger). It stops when
+// nothing is claimable, when ctx is done, or (lost) when its server cannot
+// be reached.
 func (p *Pass) worker(ctx, sendCtx context.Context, n int, lim *rate.Limiter, cache *briefCache, groups *renderGroups,
 	t *tally, l *ledger) (lost bool, err error) {
 	var sender Sender
@@ -97,44 +103,78 @@ func (p *Pass) worker(ctx, sendCtx context.Context, n int, lim *rate.Limiter, ca
 	}()
 	holder := fmt.Sprintf("%s/w%d", p.opts.Holder, n)
 	var (
-		queue []digest.Claim
-		done  []finished
+		queue   []digest.Claim
+		done    []finished     // outcomes not yet handed to the ledger
+		pending *settleRequest // handed, answer not yet taken
+		handed  []finished     // what pending records
+		lerr    error          // the ledger failed; nothing more is sent
 	)
-	// settle records done and, when want > 0, claims more.
-	settle := func(want int) error {
+	// await takes the ledger's answer to pending, if there is one: it
+	// reports what was recorded and queues what was claimed. It is the
+	// ready gate of every message, and returns the ledger's failure for
+	// good once there was one.
+	await := func() error {
+		if pending != nil {
+			s := <-pending.done
+			for i, f := range handed {
+				p.account(f, s, i, t)
+			}
+			queue = append(queue, s.claims...)
+			pending, handed = nil, nil
+			if s.err != nil && lerr == nil {
+				lerr = s.err
+			}
+		}
+		return lerr
+	}
+	// submit hands done to the ledger with a claim for want more, without
+	// waiting. Only one request is outstanding at a time.
+	submit := func(want int) {
 		results := make([]digest.DeliveryResult, len(done))
 		for i, f := range done {
 			results[i] = f.result
 		}
-		s := l.settle(results, digest.ClaimRequest{Holder: holder, N: want})
-		for i, f := range done {
-			p.account(f, s, i, t)
-		}
-		done = done[:0]
-		queue = append(queue, s.claims...)
-		return s.err
+		pending, handed, done = l.submit(results, digest.ClaimRequest{Holder: holder, N: want}), done, nil
 	}
-	// giveBack releases the claimed deliveries not yet attempted.
+	// settle hands done to the ledger, when there is anything to say, and
+	// waits for the answer.
+	settle := func(want int) error {
+		if err := await(); err != nil {
+			return err
+		}
+		if len(done) > 0 || want > 0 {
+			submit(want)
+		}
+		return await()
+	}
+	// giveBack releases the claimed deliveries not yet attempted, those
+	// the ledger's last answer brings included.
 	giveBack := func(reason string, cause error) {
+		_ = await()
 		for _, c := range queue {
 			done = append(done, p.release(p.itemOf(c), reason, cause))
 		}
 		queue = nil
 	}
 	for {
-		want := 0
-		if len(queue) == 0 && ctx.Err() == nil {
-			want = claimBatch
-		}
-		if len(done) > 0 || want > 0 {
-			if err := settle(want); err != nil {
-				// Nothing of this round was recorded. What this worker
-				// holds stays "sending" for the next start to re-queue.
+		if len(queue) == 0 {
+			if err := await(); err != nil {
 				return false, fmt.Errorf("record deliveries: %w", err)
 			}
 		}
 		if len(queue) == 0 {
-			return false, nil
+			want := 0
+			if ctx.Err() == nil {
+				want = claimBatch
+			}
+			if err := settle(want); err != nil {
+				// Nothing of that round was recorded. What this worker
+				// holds stays "sending" for the next start to re-queue.
+				return false, fmt.Errorf("record deliveries: %w", err)
+			}
+			if len(queue) == 0 {
+				return false, nil
+			}
 		}
 		if err := ctx.Err(); err != nil {
 			giveBack("pass stopped before sending", err)
@@ -150,7 +190,21 @@ func (p *Pass) worker(ctx, sendCtx context.Context, n int, lim *rate.Limiter, ca
 				return true, fmt.Errorf("open smtp sender: %w", err)
 			}
 		}
-		f, unreachable := p.deliver(ctx, sendCtx, sender, lim, cache, groups, c)
+		ready := func() error {
+			if err := await(); err != nil {
+				return fmt.Errorf("%w: %w", errHeldBack, err)
+			}
+			return nil
+		}
+		f, unreachable := p.deliver(ctx, sendCtx, sender, lim, cache, groups, c, ready)
+		if err := await(); err != nil {
+			// The round before was not recorded, so this message was held
+			// back (or never offered): it stays "sending", with the rest
+			// this worker holds, for the next start to re-queue.
+			f.item.Outcome, f.item.Err = OutcomeInterrupted, err
+			t.add(f.item)
+			return false, fmt.Errorf("record deliveries: %w", err)
+		}
 		done = append(done, f)
 		if unreachable {
 			giveBack("smtp server unreachable", f.item.Err)
@@ -165,6 +219,13 @@ func (p *Pass) worker(ctx, sendCtx context.Context, n int, lim *rate.Limiter, ca
 			_ = settle(0)
 			return false, f.item.Err
 		}
+		// Ask for more while one delivery is still queued, so that the
+		// claim's answer arrives while that one is being sent.
+		want := 0
+		if len(queue) <= 1 && ctx.Err() == nil {
+			want = claimBatch
+		}
+		submit(want)
 	}
 }
 
@@ -199,10 +260,11 @@ func (p *Pass) itemOf(c digest.Claim) Item {
 		BriefIDs: d.BriefIDs, Attempts: d.Attempts}
 }
 
-// deliver renders and sends one claimed delivery and says what to record.
-// unreachable reports that the SMTP server could not be reached at all.
+// deliver renders and sends one claimed delivery and says what to record;
+// the message's end of DATA waits for ready. unreachable reports that the
+// SMTP server could not be reached at all.
 func (p *Pass) deliver(ctx, sendCtx context.Context, sender Sender, lim *rate.Limiter, cache *briefCache, groups *renderGroups,
-	c digest.Claim) (f finished, unreachable bool) {
+	c digest.Claim, ready func() error) (f finished, unreachable bool) {
 	d, sub := c.Delivery, c.Subscriber
 	item := p.itemOf(c)
 	if sub.ID == 0 {
@@ -233,7 +295,7 @@ func (p *Pass) deliver(ctx, sendCtx context.Context, sender Sender, lim *rate.Li
 	if p.opts.EnvelopeFrom != nil {
 		msg.EnvelopeFrom = p.opts.EnvelopeFrom(d.ID)
 	}
-	err = sender.Send(sendCtx, msg)
+	err = sender.SendWhen(sendCtx, msg, ready)
 	return p.outcome(item, d, err, sendCtx.Err() != nil)
 }
 
@@ -243,6 +305,9 @@ func (p *Pass) outcome(item Item, d digest.Delivery, err error, cutShort bool) (
 		p.observer.SMTPReply("2xx")
 		item.Outcome = OutcomeSent
 		return finished{item, digest.DeliveryResult{DeliveryID: d.ID, Status: digest.DeliverySent, SentAt: p.now(), Reason: "250 accepted"}}, false
+	}
+	if errors.Is(err, errHeldBack) {
+		return p.release(item, err.Error(), err), false
 	}
 	var se *mailer.SendError
 	if !errors.As(err, &se) {
