@@ -78,8 +78,11 @@ func writeCRLF(w io.Writer, s string) (int64, error) {
 // for content: 8bit when eightBit is set and the content fits, else
 // quoted-printable. The writer writes the string itself, without the copy
 // go-mail's SetBodyString makes.
-func partBody(content string, eightBit bool) (gomail.Encoding, func(io.Writer) (int64, error)) {
+func partBody(content string, eightBit bool, sp *splicer) (gomail.Encoding, func(io.Writer) (int64, error)) {
 	if eightBit && fits8bit(content) {
+		if sp != nil {
+			return gomail.NoEncoding, sp.stand(content)
+		}
 		return gomail.NoEncoding, func(w io.Writer) (int64, error) {
 			// go-mail collects an 8bit part in a bytes.Buffer of its own
 			// before copying it out; sized up front, it does not grow
@@ -99,12 +102,12 @@ func partBody(content string, eightBit bool) (gomail.Encoding, func(io.Writer) (
 
 // setBodies sets msg's text/plain body and, when html is not empty, its
 // text/html alternative, replacing any set before, each in the encoding
-// partBody chooses.
-func setBodies(msg *gomail.Msg, text, html string, eightBit bool) {
-	enc, write := partBody(text, eightBit)
+// partBody chooses; with sp, 8bit parts are left for sp to splice in.
+func setBodies(msg *gomail.Msg, text, html string, eightBit bool, sp *splicer) {
+	enc, write := partBody(text, eightBit, sp)
 	msg.SetBodyWriter(gomail.TypeTextPlain, write, gomail.WithPartEncoding(enc))
 	if html != "" {
-		enc, write := partBody(html, eightBit)
+		enc, write := partBody(html, eightBit, sp)
 		msg.AddAlternativeWriter(gomail.TypeTextHTML, write, gomail.WithPartEncoding(enc))
 	}
 }
@@ -137,5 +140,50 @@ func UseEightBit(msg *gomail.Msg) error {
 		})
 		p.SetEncoding(gomail.NoEncoding)
 	}
+	return nil
+}
+
+// splicer keeps the 8bit parts of a message out of go-mail's rendering and
+// splices them in afterwards. go-mail copies an 8bit part through a buffer
+// of its own on the way out, which cost an allocation the size of the
+// message and a copy of it for every message sent. A part rendered through
+// a splicer is written as one NUL byte instead, which nothing else in
+// go-mail's output can contain (headers are encoded, and a part with a NUL
+// never goes as 8bit), and its content is kept to be written in its place.
+type splicer struct {
+	parts []string // contents of the marks written so far, in order
+}
+
+// spliceMark stands for a part in go-mail's rendering.
+const spliceMark = '\x00'
+
+// stand returns a body writer for content that writes its mark.
+func (sp *splicer) stand(content string) func(io.Writer) (int64, error) {
+	return func(w io.Writer) (int64, error) {
+		sp.parts = append(sp.parts, content)
+		n, err := w.Write([]byte{spliceMark})
+		return int64(n), err
+	}
+}
+
+// splice writes skeleton to w with each mark replaced by its part, line
+// ends made CRLF, and forgets the parts.
+func (sp *splicer) splice(w *bytes.Buffer, skeleton []byte) error {
+	if n := bytes.Count(skeleton, []byte{spliceMark}); n != len(sp.parts) {
+		return fmt.Errorf("splice message: %d marks for %d parts", n, len(sp.parts))
+	}
+	size := len(skeleton)
+	for _, p := range sp.parts {
+		size += len(p) + len(p)/32
+	}
+	w.Grow(size)
+	for _, p := range sp.parts {
+		i := bytes.IndexByte(skeleton, spliceMark)
+		_, _ = w.Write(skeleton[:i])
+		_, _ = writeCRLF(w, p)
+		skeleton = skeleton[i+1:]
+	}
+	_, _ = w.Write(skeleton)
+	sp.parts = sp.parts[:0]
 	return nil
 }

@@ -327,7 +327,8 @@ func FuzzBuild8bit(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text, html string) {
 		m := sampleMessage()
 		m.Text, m.HTML = text, html
-		msg, err := build(m, true, nil)
+		var r rendering
+		msg, err := build(m, true, nil, &r.splicer)
 		if text == "" {
 			if err == nil {
 				t.Fatal("an empty text was accepted")
@@ -337,7 +338,6 @@ func FuzzBuild8bit(f *testing.F) {
 		if err != nil {
 			t.Fatalf("build: %v", err)
 		}
-		var r rendering
 		if err := r.render(msg); err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,11 @@ import (
 type rendering struct {
 	signature []byte
 	body      bytes.Buffer
+	// splicer holds the 8bit parts of a message built with it (see build)
+	// until render splices them into go-mail's rendering, which render
+	// writes into skeleton first.
+	splicer  splicer
+	skeleton bytes.Buffer
 }
 
 // render renders msg into r, once: go-mail renders a message anew each
@@ -23,10 +28,17 @@ type rendering struct {
 func (r *rendering) render(msg *gomail.Msg) error {
 	r.signature = nil
 	r.body.Reset()
+	r.splicer.parts = r.splicer.parts[:0]
 	if _, err := msg.WriteTo(&r.body); err != nil {
 		return fmt.Errorf("render: %w", err)
 	}
-	return nil
+	if len(r.splicer.parts) == 0 {
+		return nil
+	}
+	// What was written is the skeleton; the message is built from it.
+	r.body, r.skeleton = r.skeleton, r.body
+	r.body.Reset()
+	return r.splicer.splice(&r.body, r.skeleton.Bytes())
 }
 
 // sign signs the rendering with signer; nothing when signer is nil. The
