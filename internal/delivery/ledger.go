@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	digest "github.com/newsroom/digest"
@@ -17,10 +18,24 @@ import (
 // worker, while the database sees one short transaction per round of
 // workers instead of two per message, and recording overlaps sending.
 type ledger struct {
-	store Store
-	now   func() time.Time
-	reqs  chan *settleRequest
+	store  Store
+	now    func() time.Time
+	reqs   chan *settleRequest
+	active atomic.Int64  // workers that have not left
+	left   chan struct{} // a worker left: run need not wait for it
+	gather time.Duration // longest wait for the rest of a round
+	// Counted by run, read once it has returned.
+	rounds, recorded int
 }
+
+// roundGather bounds how long the ledger holds a round open for the
+// workers that have not handed in their outcome yet. A round closes as
+// soon as every worker is in it; waiting for them costs nothing while they
+// are busy writing their next message, and a transaction per worker
+// instead of one per round costs CPU the workers need. The bound matters
+// only when a worker is slow (a server taking its time to reply): the
+// others then wait at most this long for their answer.
+const roundGather = 2 * time.Millisecond
 
 type settleRequest struct {
 	results []digest.DeliveryResult
@@ -38,7 +53,16 @@ type settled struct {
 // newLedger returns a ledger for workers workers, each of which may have
 // one request outstanding.
 func newLedger(store Store, now func() time.Time, workers int) *ledger {
-	return &ledger{store: store, now: now, reqs: make(chan *settleRequest, workers)}
+	l := &ledger{store: store, now: now, reqs: make(chan *settleRequest, workers),
+		left: make(chan struct{}, workers), gather: roundGather}
+	l.active.Store(int64(workers))
+	return l
+}
+
+// leave says a worker has stopped and will not submit again.
+func (l *ledger) leave() {
+	l.active.Add(-1)
+	l.left <- struct{}{}
 }
 
 // submit hands results and a claim for up to claim.N deliveries to the
@@ -56,23 +80,29 @@ func (l *ledger) settle(results []digest.DeliveryResult, claim digest.ClaimReque
 	return <-l.submit(results, claim).done
 }
 
-// run serves settle calls until close. Requests that arrive while a
-// transaction runs are taken together in the next one.
+// run serves settle calls until close. A round takes a request from every
+// worker still working, or what has come within roundGather of the first
+// one, and records them in one transaction.
 func (l *ledger) run() {
+	timer := time.NewTimer(l.gather)
+	timer.Stop()
 	for r := range l.reqs {
 		round := []*settleRequest{r}
+		timer.Reset(l.gather)
 	gather:
-		for {
+		for int64(len(round)) < l.active.Load() {
 			select {
 			case r, ok := <-l.reqs:
 				if !ok {
 					break gather
 				}
 				round = append(round, r)
-			default:
+			case <-l.left:
+			case <-timer.C:
 				break gather
 			}
 		}
+		timer.Stop()
 		var results []digest.DeliveryResult
 		claims := make([]digest.ClaimRequest, len(round))
 		for i, r := range round {
@@ -82,6 +112,10 @@ func (l *ledger) run() {
 		// Outcomes are recorded even while the pass stops: a message the
 		// server accepted must not be left "sending".
 		got, refused, err := l.store.Settle(context.Background(), l.now(), results, claims)
+		l.rounds++
+		if err == nil {
+			l.recorded += len(results)
+		}
 		off := 0
 		for i, r := range round {
 			s := settled{err: err}

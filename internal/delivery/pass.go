@@ -226,6 +226,11 @@ type Timings struct {
 	Plan    time.Duration // decide who is due with which briefs (reads)
 	Store   time.Duration // write the planned deliveries, a transaction per page
 	Work    time.Duration // render, send and record (a dry run: render)
+	// LedgerRounds is how many transactions recorded the work's outcomes
+	// and claims; LedgerRecorded how many outcomes they recorded. Their
+	// ratio is how well recording is batched: at best the number of
+	// workers.
+	LedgerRounds, LedgerRecorded int
 }
 
 // Count returns how many readers or deliveries had the given outcome.
@@ -282,7 +287,7 @@ func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, e
 	if err != nil || ro.DryRun {
 		return report(err)
 	}
-	workErr := p.work(ctx, t)
+	workErr := p.work(ctx, t, &rep.Timings)
 	lap(&rep.Timings.Work)
 
 	counts, err := p.store.CountDeliveries(context.WithoutCancel(ctx), "")

@@ -14,7 +14,7 @@ import (
 )
 
 // work runs the workers until nothing is claimable or ctx is done.
-func (p *Pass) work(ctx context.Context, t *tally) error {
+func (p *Pass) work(ctx context.Context, t *tally, tm *Timings) error {
 	// Sends in flight outlive ctx by ShutdownGrace: stopping means no new
 	// claims, not cutting a message in half.
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
@@ -45,6 +45,7 @@ func (p *Pass) work(ctx context.Context, t *tally) error {
 		go func() {
 			defer wg.Done()
 			lost, err := p.worker(ctx, sendCtx, w, lim, cache, groups, t, l)
+			l.leave()
 			mu.Lock()
 			defer mu.Unlock()
 			if lost {
@@ -58,6 +59,7 @@ func (p *Pass) work(ctx context.Context, t *tally) error {
 	wg.Wait()
 	l.close()
 	<-ledgerDone
+	tm.LedgerRounds, tm.LedgerRecorded = l.rounds, l.recorded
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
