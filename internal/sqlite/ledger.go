@@ -135,8 +135,9 @@ type pick struct {
 // due deferrals are read separately so each uses its index; an OR would
 // sort the whole queue on every claim. The queue is read through
 // deliveries_queued, named: the partial index only matches the literal
-// 'queued' (not a parameter), and left to itself the planner prefers
-// deliveries_claim and sorts every queued row.
+// 'queued' (not a parameter), and left to itself the planner may prefer
+// another index (deliveries_claim did, before 0006) and sort every queued
+// row.
 func pickClaims(ctx context.Context, tx *sql.Tx, now time.Time, n int) ([]pick, error) {
 	scan := func(s scanner) (pick, error) {
 		var p pick
@@ -146,10 +147,7 @@ func pickClaims(ctx context.Context, tx *sql.Tx, now time.Time, n int) ([]pick, 
 	if err != nil {
 		return nil, fmt.Errorf("find queued deliveries: %w", err)
 	}
-	due, err := queryRows(ctx, tx, scan, `
-		SELECT id, due_at FROM deliveries WHERE status = ? AND next_attempt_at <= ?
-		ORDER BY due_at, id LIMIT ?`,
-		string(digest.DeliveryDeferred), boundTime(now), n)
+	due, err := queryRows(ctx, tx, scan, claimDeferred, boundTime(now), n)
 	if err != nil {
 		return nil, fmt.Errorf("find deferred deliveries due: %w", err)
 	}
@@ -171,6 +169,13 @@ func pickClaims(ctx context.Context, tx *sql.Tx, now time.Time, n int) ([]pick, 
 // order, reading only those rows of deliveries_queued.
 const claimQueue = `SELECT id, due_at FROM deliveries INDEXED BY deliveries_queued
 	WHERE status = 'queued' ORDER BY due_at, id LIMIT ?`
+
+// claimDeferred selects the first ? deferred deliveries' (id, due_at)
+// whose next attempt is due by ?, in claim order, from deliveries_deferred
+// (again only with the literal status). The sort covers only the deferred
+// deliveries that are due, never the queue.
+const claimDeferred = `SELECT id, due_at FROM deliveries WHERE status = 'deferred' AND next_attempt_at <= ?
+	ORDER BY due_at, id LIMIT ?`
 
 // claimRead selects the deliveries whose ids are in the JSON array ?, each
 // with its reader, as scanClaim reads them. d.* is deliveryColumns (named

@@ -135,10 +135,13 @@ func markSent(ctx context.Context, tx *sql.Tx, id int64, now, sentAt time.Time, 
 // false, having changed nothing, when the delivery is not sending (or
 // does not exist). No RETURNING: SQLite buffers returned rows in a
 // temporary table, which costs more here than the statement it saves.
+// next_attempt_at is not assigned: a sending delivery has none (claim
+// clears it), and naming the column would make SQLite weigh
+// deliveries_deferred, which holds it, for every message.
 func sendingToSent(ctx context.Context, tx *sql.Tx, id int64, now, sentAt time.Time, reply string) (bool, error) {
 	stamp := formatTime(now)
 	res, err := tx.ExecContext(ctx, `
-		UPDATE deliveries SET status = ?, updated_at = ?, sent_at = ?, error = '', next_attempt_at = NULL
+		UPDATE deliveries SET status = ?, updated_at = ?, sent_at = ?, error = ''
 		WHERE id = ? AND status = ?`,
 		string(digest.DeliverySent), stamp, formatTime(sentAt), id, string(digest.DeliverySending))
 	if err != nil {
@@ -151,16 +154,20 @@ func sendingToSent(ctx context.Context, tx *sql.Tx, id int64, now, sentAt time.T
 		return false, err
 	}
 	// The same rule as markSent's, with the subscriber and cut-off read
-	// from the delivery inside the statement.
-	if _, err := tx.ExecContext(ctx, `
-		UPDATE subscribers SET watermark = (SELECT cutoff FROM deliveries WHERE id = ?1), updated_at = ?2
-		WHERE id = (SELECT subscriber_id FROM deliveries WHERE id = ?1)
-		AND (watermark IS NULL OR watermark < (SELECT cutoff FROM deliveries WHERE id = ?1))`,
-		id, stamp); err != nil {
+	// from the delivery inside the statement, in one lookup of it (three
+	// scalar subqueries read the row three times).
+	if _, err := tx.ExecContext(ctx, moveWatermark, id, stamp); err != nil {
 		return false, fmt.Errorf("move watermark of the subscriber of delivery %d: %w", id, err)
 	}
 	return true, nil
 }
+
+// moveWatermark moves the watermark of delivery ?1's reader to its
+// cut-off, stamped ?2, unless the watermark is already there or later.
+const moveWatermark = `UPDATE subscribers SET watermark = d.cutoff, updated_at = ?2
+	FROM (SELECT subscriber_id, cutoff FROM deliveries WHERE id = ?1) AS d
+	WHERE subscribers.id = d.subscriber_id
+	AND (subscribers.watermark IS NULL OR subscribers.watermark < d.cutoff)`
 
 func checkSentAt(id int64, sentAt time.Time) error {
 	record := fmt.Sprintf("delivery %d", id)
@@ -246,18 +253,34 @@ func release(ctx context.Context, tx *sql.Tx, id int64, now time.Time, reason st
 // when the last sender died. They go out again with the same Message-ID, so
 // a receiver that did get the first copy can tell.
 func (db *DB) RecoverSending(ctx context.Context) (int, error) {
-	return db.bulkTransition(ctx, `status = ?`, []any{string(digest.DeliverySending)},
-		digest.DeliveryQueued, "recovered: the sender stopped mid-send", "")
+	return db.bulkTransition(ctx, digest.DeliveryQueued, "recovered: the sender stopped mid-send", "",
+		selection{where: recoverSending})
 }
+
+// recoverSending selects the deliveries left sending, through
+// deliveries_sending (the literal status is what lets SQLite use it).
+const recoverSending = `status = 'sending'`
 
 // ExpireLate marks expired the queued and deferred deliveries whose reader's
 // send time was more than maxLateness before now: a morning digest is not
 // sent at midnight. Deliveries without a due time are left alone.
 func (db *DB) ExpireLate(ctx context.Context, now time.Time, maxLateness time.Duration) (int, error) {
-	return db.bulkTransition(ctx, `status IN (?, ?) AND due_at IS NOT NULL AND due_at < ?`,
-		[]any{string(digest.DeliveryQueued), string(digest.DeliveryDeferred), boundTime(now.Add(-maxLateness))},
-		digest.DeliveryExpired, fmt.Sprintf("more than %s after the reader's send time", maxLateness), "next_attempt_at = NULL")
+	bound := boundTime(now.Add(-maxLateness))
+	// One selection per state, so each reads its own partial index: SQLite
+	// answers "(queued AND late) OR (deferred AND late)" with a scan of
+	// every delivery.
+	return db.bulkTransition(ctx, digest.DeliveryExpired,
+		fmt.Sprintf("more than %s after the reader's send time", maxLateness), "next_attempt_at = NULL",
+		selection{where: expireQueued, args: []any{bound}},
+		selection{where: expireDeferred, args: []any{bound}})
 }
+
+// The late deliveries ExpireLate selects, queued and deferred. "due_at <"
+// leaves out deliveries without a due time (NULL compares false).
+const (
+	expireQueued   = `status = 'queued' AND due_at < ?`
+	expireDeferred = `status = 'deferred' AND due_at < ?`
+)
 
 // RetryFilter selects the deliveries an operator re-queues.
 type RetryFilter struct {
@@ -268,8 +291,18 @@ type RetryFilter struct {
 
 // RequeueDeliveries puts deliveries back in the queue at an operator's
 // request, keeping their Message-IDs. Sent and sending deliveries are never
-// touched.
+// touched: a filter by status names one of the four that may be re-queued.
 func (db *DB) RequeueDeliveries(ctx context.Context, f RetryFilter) (int, error) {
+	sel, err := requeueSelection(f)
+	if err != nil {
+		return 0, err
+	}
+	return db.bulkTransition(ctx, digest.DeliveryQueued, "re-queued by an operator", "next_attempt_at = NULL", sel)
+}
+
+// requeueSelection returns the deliveries f selects, or an error naming
+// the field that says nothing or something impossible.
+func requeueSelection(f RetryFilter) (selection, error) {
 	var c conditions
 	c.add("status IN (?, ?, ?, ?)", string(digest.DeliveryFailed), string(digest.DeliveryDeferred),
 		string(digest.DeliveryExpired), string(digest.DeliverySuppressed))
@@ -277,45 +310,86 @@ func (db *DB) RequeueDeliveries(ctx context.Context, f RetryFilter) (int, error)
 	case len(f.IDs) > 0:
 		c.add("id IN (SELECT value FROM json_each(?))", int64sJSON(f.IDs))
 	case f.Status != "":
-		c.add("status = ?", string(f.Status))
+		if !requeueable(f.Status) {
+			return selection{}, digest.Invalid("retry", "status",
+				"%q deliveries are never re-queued; say failed, deferred, expired or suppressed", f.Status)
+		}
+		// The literal status lets the state's partial index serve the
+		// query; the IN above, with parameters, cannot.
+		cond, err := statusIs("retry", f.Status)
+		if err != nil {
+			return selection{}, err
+		}
+		c.add(cond)
 	default:
-		return 0, digest.Invalid("retry", "status", "say which deliveries: ids or a status")
+		return selection{}, digest.Invalid("retry", "status", "say which deliveries: ids or a status")
 	}
 	if f.Date != "" {
 		c.add("digest_date = ?", string(f.Date))
 	}
-	return db.bulkTransition(ctx, strings.TrimPrefix(c.where(), "WHERE "), c.args,
-		digest.DeliveryQueued, "re-queued by an operator", "next_attempt_at = NULL")
+	return selection{where: strings.TrimPrefix(c.where(), "WHERE "), args: c.args}, nil
 }
 
-// bulkTransition moves every delivery matching where to status to, with an
-// event each, in one transaction.
-func (db *DB) bulkTransition(ctx context.Context, where string, args []any, to digest.DeliveryStatus, reason, set string) (int, error) {
+// requeueable reports whether an operator may put deliveries in status s
+// back in the queue.
+func requeueable(s digest.DeliveryStatus) bool {
+	switch s {
+	case digest.DeliveryFailed, digest.DeliveryDeferred, digest.DeliveryExpired, digest.DeliverySuppressed:
+		return true
+	}
+	return false
+}
+
+// selection is a WHERE clause over deliveries, without the keyword, with
+// its arguments.
+type selection struct {
+	where string
+	args  []any
+}
+
+// bulkTransition moves every delivery matching one of sels to status to,
+// with an event each, in one transaction. The selections must not overlap.
+func (db *DB) bulkTransition(ctx context.Context, to digest.DeliveryStatus, reason, set string, sels ...selection) (int, error) {
 	now := db.now()
+	stamp := formatTime(now)
 	var n int
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO delivery_events (delivery_id, at, from_status, to_status, reason)
-			SELECT id, ?, status, ?, ? FROM deliveries WHERE `+where,
-			append([]any{formatTime(now), string(to), reason}, args...)...); err != nil {
-			return fmt.Errorf("record events: %w", err)
+		n = 0
+		for _, sel := range sels {
+			events, update := bulkStatements(sel.where, set)
+			if _, err := tx.ExecContext(ctx, events, append([]any{stamp, string(to), reason}, sel.args...)...); err != nil {
+				return fmt.Errorf("record events: %w", err)
+			}
+			res, err := tx.ExecContext(ctx, update, append([]any{string(to), stamp}, sel.args...)...)
+			if err != nil {
+				return err
+			}
+			m, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			n += int(m)
 		}
-		q := `UPDATE deliveries SET status = ?, updated_at = ?`
-		if set != "" {
-			q += ", " + set
-		}
-		res, err := tx.ExecContext(ctx, q+` WHERE `+where, append([]any{string(to), formatTime(now)}, args...)...)
-		if err != nil {
-			return err
-		}
-		m, err := res.RowsAffected()
-		n = int(m)
-		return err
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("move deliveries to %s: %w", to, err)
 	}
 	return n, nil
+}
+
+// bulkStatements returns bulkTransition's statements for the deliveries
+// matching where: the events insert, whose arguments are (at, to, reason)
+// then where's, and the update, whose are (to, updated_at) then where's,
+// with the extra assignments in set.
+func bulkStatements(where, set string) (events, update string) {
+	events = `INSERT INTO delivery_events (delivery_id, at, from_status, to_status, reason)
+		SELECT id, ?, status, ?, ? FROM deliveries WHERE ` + where
+	update = `UPDATE deliveries SET status = ?, updated_at = ?`
+	if set != "" {
+		update += ", " + set
+	}
+	return events, update + ` WHERE ` + where
 }
 
 // DeliveryEvents returns the transitions of a delivery, oldest first.
@@ -341,25 +415,13 @@ func (db *DB) DeliveryEvents(ctx context.Context, id int64) ([]digest.DeliveryEv
 }
 
 // CountDeliveries returns how many deliveries are in each status, for one
-// digest date or ("") for all.
+// digest date or ("") for all. It reads indexes, not rows: see
+// countStatuses.
 func (db *DB) CountDeliveries(ctx context.Context, date digest.Date) (map[digest.DeliveryStatus]int, error) {
-	counts := map[digest.DeliveryStatus]int{}
-	var c conditions
-	if date != "" {
-		c.add("digest_date = ?", string(date))
-	}
+	var counts map[digest.DeliveryStatus]int
 	err := db.read(ctx, func(tx *sql.Tx) error {
-		type row struct {
-			status string
-			n      int
-		}
-		rows, err := queryRows(ctx, tx, func(s scanner) (row, error) {
-			var r row
-			return r, s.Scan(&r.status, &r.n)
-		}, `SELECT status, COUNT(*) FROM deliveries `+c.where()+` GROUP BY status`, c.args...)
-		for _, r := range rows {
-			counts[digest.DeliveryStatus(r.status)] = r.n
-		}
+		var err error
+		counts, err = countStatuses(ctx, tx, date)
 		return err
 	})
 	if err != nil {

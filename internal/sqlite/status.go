@@ -153,6 +153,10 @@ func statusBriefs(ctx context.Context, tx *sql.Tx, st *Status, now time.Time) er
 // UTC+14): no reader's local date is later than now's date there.
 const latestZoneOffset = 14 * time.Hour
 
+// oldestQueued selects the earliest due time in the queue: the first entry
+// of deliveries_queued.
+const oldestQueued = `SELECT MIN(due_at) FROM deliveries WHERE status = 'queued'`
+
 func statusDeliveries(ctx context.Context, tx *sql.Tx, st *Status, now time.Time) error {
 	latest := digest.DateOf(now.UTC().Add(latestZoneOffset))
 	dates, err := queryRows(ctx, tx, func(s scanner) (digest.Date, error) {
@@ -163,26 +167,23 @@ func statusDeliveries(ctx context.Context, tx *sql.Tx, st *Status, now time.Time
 		return fmt.Errorf("latest digest dates: %w", err)
 	}
 	for _, d := range dates {
-		dd := DateDeliveries{Date: d, Counts: map[digest.DeliveryStatus]int{}}
-		if err := countBy(ctx, tx, func(k string, n int) { dd.Counts[digest.DeliveryStatus(k)] = n },
-			`SELECT status, COUNT(*) FROM deliveries WHERE digest_date = ? GROUP BY status`, string(d)); err != nil {
+		counts, err := countStatuses(ctx, tx, d)
+		if err != nil {
 			return fmt.Errorf("count deliveries of %s: %w", d, err)
 		}
-		st.Dates = append(st.Dates, dd)
+		st.Dates = append(st.Dates, DateDeliveries{Date: d, Counts: counts})
 	}
-	if err := countBy(ctx, tx, func(k string, n int) {
-		switch digest.DeliveryStatus(k) {
-		case digest.DeliveryQueued:
-			st.Queued = n
-		case digest.DeliveryDeferred:
-			st.Deferred = n
+	// The queue's depth and age come from the partial indexes of the two
+	// states alone (the literal status is what lets SQLite use them).
+	for _, q := range []struct {
+		s digest.DeliveryStatus
+		n *int
+	}{{digest.DeliveryQueued, &st.Queued}, {digest.DeliveryDeferred, &st.Deferred}} {
+		if err := countState(ctx, tx, q.s, "", nil).Scan(q.n); err != nil {
+			return fmt.Errorf("queue depth: %w", err)
 		}
-	}, `SELECT status, COUNT(*) FROM deliveries WHERE status IN (?, ?) GROUP BY status`,
-		string(digest.DeliveryQueued), string(digest.DeliveryDeferred)); err != nil {
-		return fmt.Errorf("queue depth: %w", err)
 	}
-	if err := tx.QueryRowContext(ctx, `SELECT MIN(due_at) FROM deliveries WHERE status = ?`,
-		string(digest.DeliveryQueued)).Scan(timeCol{&st.OldestQueuedDue}); err != nil {
+	if err := tx.QueryRowContext(ctx, oldestQueued).Scan(timeCol{&st.OldestQueuedDue}); err != nil {
 		return fmt.Errorf("oldest queued delivery: %w", err)
 	}
 	return nil
