@@ -47,7 +47,8 @@ type Store interface {
 	// Settle records outcomes and claims deliveries in one transaction
 	// (see ledger).
 	Settle(ctx context.Context, now time.Time, results []digest.DeliveryResult, claims []digest.ClaimRequest) ([][]digest.Claim, []error, error)
-	CountDeliveries(ctx context.Context, date digest.Date) (map[digest.DeliveryStatus]int, error)
+	// QueueDepth is how many deliveries are queued or deferred.
+	QueueDepth(ctx context.Context) (int, error)
 }
 
 // Renderer renders one reader's digest; *render.Renderer implements it.
@@ -290,9 +291,10 @@ func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, e
 	workErr := p.work(ctx, t, &rep.Timings)
 	lap(&rep.Timings.Work)
 
-	counts, err := p.store.CountDeliveries(context.WithoutCancel(ctx), "")
-	if err == nil {
-		rep.Queue = counts[digest.DeliveryQueued] + counts[digest.DeliveryDeferred]
+	if depth, err := p.store.QueueDepth(context.WithoutCancel(ctx)); err == nil {
+		rep.Queue = depth
+	} else {
+		p.logger.Warn("could not read the queue depth", "err", err)
 	}
 	p.observer.PassDone(p.now().Sub(start), rep.Queue)
 	p.logger.Info("pass done", "now", now.UTC().Format(time.RFC3339), "planned", rep.Planned,

@@ -302,3 +302,25 @@ func nextSend(t digest.TimeOfDay, local time.Time) time.Time {
 	}
 	return at
 }
+
+// QueueDepth returns how many deliveries are queued or deferred: the work a
+// sender still has. It reads only those states' partial indexes, so it
+// costs as much as the queue is long, not the ledger; a pass calls it when
+// it ends.
+func (db *DB) QueueDepth(ctx context.Context) (int, error) {
+	var depth int
+	err := db.read(ctx, func(tx *sql.Tx) error {
+		for _, s := range []digest.DeliveryStatus{digest.DeliveryQueued, digest.DeliveryDeferred} {
+			var n int
+			if err := countState(ctx, tx, s, "", nil).Scan(&n); err != nil {
+				return fmt.Errorf("count %s deliveries: %w", s, err)
+			}
+			depth += n
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("queue depth: %w", err)
+	}
+	return depth, nil
+}

@@ -206,3 +206,45 @@ func BenchmarkStatus(b *testing.B) {
 		}
 	}
 }
+
+// TestQueueDepth counts what a sender still has to do: queued and deferred
+// deliveries, not the ones sent, failed or being sent.
+func TestQueueDepth(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	b := mustUpsertBrief(t, db, sampleBrief("l1", "lagos", now.Add(-time.Hour)))
+	var ids []int64
+	for i := range 6 {
+		sub := mustCreateSubscriber(t, db, sampleSubscriber(fmt.Sprintf("r%d@x.org", i), "lagos"))
+		d := sampleDelivery(sub.ID, "2026-11-26", now.Add(-time.Hour), b.ID)
+		d.DueAt = now.Add(-time.Duration(i) * time.Minute)
+		ids = append(ids, mustCreateDelivery(t, db, d).ID)
+	}
+	check := func(want int) {
+		t.Helper()
+		if got, err := db.QueueDepth(ctx); err != nil || got != want {
+			t.Errorf("QueueDepth = %d, %v; want %d", got, err, want)
+		}
+	}
+	check(6)
+	if err := db.MarkDeliverySent(ctx, ids[0], now, "250 ok"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.MarkDeliveryFailed(ctx, ids[1], "550 no", true); err != nil {
+		t.Fatal(err)
+	}
+	// Two claimed: one is deferred, the other stays sending.
+	deferred, err := db.ClaimDelivery(ctx, now, "host:1/w0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ClaimDelivery(ctx, now, "host:1/w0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.MarkDeliveryDeferred(ctx, deferred.ID, now.Add(time.Hour), "451 later"); err != nil {
+		t.Fatal(err)
+	}
+	// Left: two queued and one deferred.
+	check(3)
+}
