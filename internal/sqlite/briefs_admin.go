@@ -231,7 +231,7 @@ func countSent(ctx context.Context, tx *sql.Tx, out []BriefSummary) error {
 	}
 	rows, err := tx.QueryContext(ctx, `
 		SELECT j.value, COUNT(*)
-		FROM deliveries d INDEXED BY deliveries_date, json_each(d.brief_ids) j
+		FROM deliveries d, json_each(d.brief_ids) j
 		WHERE d.digest_date IN (
 				SELECT digest_date FROM brief_dates WHERE brief_id IN (SELECT value FROM json_each(?1)))
 			AND d.status = 'sent'
@@ -258,7 +258,7 @@ func countSent(ctx context.Context, tx *sql.Tx, out []BriefSummary) error {
 // carriers selects from deliveries d the ones whose brief_ids hold the
 // brief ?1: those of the dates brief_dates lists for it (read through
 // deliveries_date), looked inside. Every use binds the brief id as ?1.
-const carriers = `deliveries d INDEXED BY deliveries_date
+const carriers = `deliveries d
 	WHERE d.digest_date IN (SELECT digest_date FROM brief_dates WHERE brief_id = ?1)
 		AND EXISTS (SELECT 1 FROM json_each(d.brief_ids) WHERE value = ?1)`
 
