@@ -192,8 +192,7 @@ func (db *DB) BriefsNotSent(ctx context.Context, subscriberID int64, regions []s
 			AND published_at > ? AND published_at <= ?
 			AND removed_at IS NULL -- withdrawn by an editor: never carried again
 			AND id NOT IN (
-				SELECT db.brief_id FROM delivery_briefs db
-				JOIN deliveries d ON d.id = db.delivery_id
+				SELECT j.value FROM deliveries d, json_each(d.brief_ids) j
 				-- A delivery cut off before after carried nothing this
 				-- window could return: skip the reader's older history.
 				WHERE d.subscriber_id = ? AND d.status = ? AND d.cutoff > ?)

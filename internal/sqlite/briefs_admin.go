@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"reflect"
+	"slices"
 	"time"
 
 	digest "github.com/newsroom/digest"
@@ -201,21 +202,65 @@ func (db *DB) ListBriefSummaries(ctx context.Context, f BriefListFilter) ([]Brie
 		var err error
 		out, err = queryRows(ctx, tx, func(s scanner) (BriefSummary, error) {
 			var b BriefSummary
-			err := s.Scan(&b.ID, &b.Slug, &b.Region, &b.Headline, timeCol{&b.PublishedAt}, timeCol{&b.RemovedAt}, &b.Signals, &b.SentTo)
+			err := s.Scan(&b.ID, &b.Slug, &b.Region, &b.Headline, timeCol{&b.PublishedAt}, timeCol{&b.RemovedAt}, &b.Signals)
 			return b, err
 		}, `SELECT b.id, b.slug, b.region, b.headline, b.published_at, b.removed_at,
-				(SELECT COUNT(*) FROM brief_signals s WHERE s.brief_id = b.id),
-				(SELECT COUNT(*) FROM delivery_briefs x JOIN deliveries d ON d.id = x.delivery_id
-					WHERE x.brief_id = b.id AND d.status = ?)
+				(SELECT COUNT(*) FROM brief_signals s WHERE s.brief_id = b.id)
 			FROM briefs b `+c.where()+` ORDER BY b.published_at DESC, b.id DESC LIMIT ?`,
-			append(append([]any{string(digest.DeliverySent)}, c.args...), limit)...)
-		return err
+			append(c.args, limit)...)
+		if err != nil || len(out) == 0 {
+			return err
+		}
+		return countSent(ctx, tx, out)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list briefs: %w", err)
 	}
 	return out, nil
 }
+
+// countSent sets SentTo of each summary. The sent deliveries of every date
+// any of the briefs was planned for are read once, through
+// deliveries_date, and their brief ids counted together: one pass over
+// those days' deliveries for the whole listing, not one per brief.
+func countSent(ctx context.Context, tx *sql.Tx, out []BriefSummary) error {
+	ids := make([]int64, len(out))
+	at := make(map[int64]int, len(out))
+	for i, b := range out {
+		ids[i], at[b.ID] = b.ID, i
+	}
+	rows, err := tx.QueryContext(ctx, `
+		SELECT j.value, COUNT(*)
+		FROM deliveries d, json_each(d.brief_ids) j
+		WHERE d.digest_date IN (
+				SELECT digest_date FROM brief_dates WHERE brief_id IN (SELECT value FROM json_each(?1)))
+			AND d.status = 'sent'
+			AND j.value IN (SELECT value FROM json_each(?1))
+		GROUP BY j.value`, int64sJSON(ids))
+	if err != nil {
+		return fmt.Errorf("count sent deliveries: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return fmt.Errorf("count sent deliveries: %w", err)
+		}
+		out[at[id]].SentTo = n
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("count sent deliveries: %w", err)
+	}
+	return nil
+}
+
+// carriers selects from deliveries d the ones whose brief_ids hold the
+// brief ?1: those of the dates brief_dates lists for it (read through
+// deliveries_date), looked inside. Every use binds the brief id as ?1.
+const carriers = `deliveries d
+	WHERE d.digest_date IN (SELECT digest_date FROM brief_dates WHERE brief_id = ?1)
+		AND EXISTS (SELECT 1 FROM json_each(d.brief_ids) WHERE value = ?1)`
 
 // BriefRecord is a brief with what the store knows about it beyond its
 // content.
@@ -248,9 +293,8 @@ func (db *DB) BriefRecordBySlug(ctx context.Context, slug string) (BriefRecord, 
 		}
 		rec.Brief = bs[0]
 		rows, err := tx.QueryContext(ctx, `
-			SELECT d.status, COUNT(*), MIN(d.sent_at), MAX(d.sent_at)
-			FROM delivery_briefs x JOIN deliveries d ON d.id = x.delivery_id
-			WHERE x.brief_id = ? GROUP BY d.status`, rec.ID)
+			SELECT d.status, COUNT(*), MIN(d.sent_at), MAX(d.sent_at) FROM `+carriers+`
+			GROUP BY d.status`, rec.ID)
 		if err != nil {
 			return fmt.Errorf("count deliveries: %w", err)
 		}
@@ -313,8 +357,7 @@ type BriefRemoval struct {
 // and deferred deliveries (not yet accepted by any server; one left with no
 // briefs is suppressed), then deletes the brief if no delivery record still
 // references it, or else marks it removed: a sent digest's record must keep
-// saying what the reader received, and delivery_briefs references the
-// brief. A delivery being sent at this moment cannot be recalled. Removing
+// saying what the reader received, and its brief_ids name the brief. A delivery being sent at this moment cannot be recalled. Removing
 // a removed brief changes nothing. It fails with digest.ErrNotFound for an
 // unknown slug.
 func (db *DB) RemoveBrief(ctx context.Context, slug string) (BriefRemoval, error) {
@@ -331,7 +374,7 @@ func (db *DB) RemoveBrief(ctx context.Context, slug string) (BriefRemoval, error
 		if err := unplanBrief(ctx, tx, id, now, slug, &r); err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM delivery_briefs WHERE brief_id = ?`, id).Scan(&r.Carried); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+carriers, id).Scan(&r.Carried); err != nil {
 			return fmt.Errorf("count deliveries: %w", err)
 		}
 		if r.Carried == 0 {
@@ -357,32 +400,37 @@ func (db *DB) RemoveBrief(ctx context.Context, slug string) (BriefRemoval, error
 // unplanBrief takes brief id out of the queued and deferred deliveries that
 // carry it, and suppresses those left with nothing to say.
 func unplanBrief(ctx context.Context, tx *sql.Tx, id int64, now time.Time, slug string, r *BriefRemoval) error {
-	pending := []any{id, string(digest.DeliveryQueued), string(digest.DeliveryDeferred)}
-	ids, err := queryRows(ctx, tx, func(s scanner) (int64, error) {
-		var d int64
-		return d, s.Scan(&d)
-	}, `SELECT x.delivery_id FROM delivery_briefs x JOIN deliveries d ON d.id = x.delivery_id
-		WHERE x.brief_id = ? AND d.status IN (?, ?) ORDER BY x.delivery_id`, pending...)
+	type planned struct {
+		id     int64
+		briefs string
+	}
+	ds, err := queryRows(ctx, tx, func(s scanner) (planned, error) {
+		var p planned
+		return p, s.Scan(&p.id, &p.briefs)
+	}, `SELECT d.id, d.brief_ids FROM `+carriers+` AND d.status IN (?2, ?3) ORDER BY d.id`,
+		id, string(digest.DeliveryQueued), string(digest.DeliveryDeferred))
 	if err != nil {
 		return fmt.Errorf("find planned deliveries: %w", err)
 	}
-	for _, d := range ids {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM delivery_briefs WHERE delivery_id = ? AND brief_id = ?`, d, id); err != nil {
-			return fmt.Errorf("take brief out of delivery %d: %w", d, err)
+	for _, d := range ds {
+		briefs, err := parseIDList(d.briefs)
+		if err != nil {
+			return fmt.Errorf("delivery %d: %w", d.id, err)
+		}
+		left := slices.DeleteFunc(briefs, func(b int64) bool { return b == id })
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET brief_ids = ? WHERE id = ?`,
+			string(appendIDList(nil, left)), d.id); err != nil {
+			return fmt.Errorf("take brief out of delivery %d: %w", d.id, err)
 		}
 		r.Unplanned++
-		var left int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM delivery_briefs WHERE delivery_id = ?`, d).Scan(&left); err != nil {
-			return fmt.Errorf("delivery %d: %w", d, err)
-		}
-		if left > 0 {
+		if len(left) > 0 {
 			continue
 		}
 		reason := fmt.Sprintf("brief %s was removed and it carried nothing else", slug)
-		_, _, err := transition(ctx, tx, d, now, []digest.DeliveryStatus{digest.DeliveryQueued, digest.DeliveryDeferred},
+		_, _, err = transition(ctx, tx, d.id, now, []digest.DeliveryStatus{digest.DeliveryQueued, digest.DeliveryDeferred},
 			digest.DeliverySuppressed, reason, "error = ?, next_attempt_at = NULL", reason)
 		if err != nil {
-			return fmt.Errorf("suppress delivery %d: %w", d, err)
+			return fmt.Errorf("suppress delivery %d: %w", d.id, err)
 		}
 		r.Suppressed++
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -108,16 +109,25 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (create
 }
 
 // deliveryWriter inserts new deliveries with their brief ids and first
-// events in one transaction. The delivery rows go in one by one through a
-// statement prepared once (compiling it per row cost more than running
-// it); their brief ids and events are collected and written by flush in
-// one statement each, which SQLite feeds from a JSON array.
+// events in one transaction. The delivery rows, each with its brief ids
+// in its brief_ids column, go in one by one through a statement prepared
+// once (compiling it per row cost more than running it); the dates each
+// brief was planned for and the events are collected and written by flush
+// in one statement each, which SQLite feeds from a JSON array.
 type deliveryWriter struct {
 	now      time.Time
 	stamp    string // now, as stored
 	delivery *sql.Stmt
-	briefs   []byte // JSON array of [delivery_id, position, brief_id]
-	events   []byte // JSON array of delivery ids
+	ids      []byte                 // scratch: one delivery's brief ids as JSON
+	dates    map[briefDate]struct{} // brief_dates rows to write
+	events   []byte                 // JSON array of delivery ids
+}
+
+// briefDate is a row of brief_dates: a brief was planned into a digest of
+// that date.
+type briefDate struct {
+	brief int64
+	date  digest.Date
 }
 
 // newDeliveryWriter prepares the delivery insert of a transaction. With
@@ -131,23 +141,25 @@ func newDeliveryWriter(ctx context.Context, tx *sql.Tx, now time.Time, skipExist
 		onConflict = " ON CONFLICT (subscriber_id, digest_date) DO NOTHING"
 	}
 	st, err := tx.PrepareContext(ctx, `INSERT INTO deliveries (subscriber_id, digest_date, message_id, status, attempts, error,
-			cutoff, due_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+onConflict)
+			cutoff, due_at, created_at, updated_at, brief_ids)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+onConflict)
 	if err != nil {
 		return nil, fmt.Errorf("prepare delivery insert: %w", err)
 	}
 	return &deliveryWriter{now: now, stamp: formatTime(now), delivery: st,
-		briefs: []byte{'['}, events: []byte{'['}}, nil
+		dates: map[briefDate]struct{}{}, events: []byte{'['}}, nil
 }
 
 func (w *deliveryWriter) close() { w.delivery.Close() }
 
-// insert inserts d, which must be queued, and sets its ID and times; its
-// brief ids and event wait for flush, which must run before the commit.
+// insert inserts d, which must be queued, with its brief ids, and sets its
+// ID and times; the dates of its briefs and its event wait for flush,
+// which must run before the commit.
 func (w *deliveryWriter) insert(ctx context.Context, d *digest.Delivery) (inserted bool, err error) {
+	w.ids = appendIDList(w.ids[:0], d.BriefIDs)
 	res, err := w.delivery.ExecContext(ctx,
 		d.SubscriberID, string(d.DigestDate), d.MessageID, string(d.Status), d.Attempts, d.Error,
-		formatTime(d.Cutoff), nullTime(d.DueAt), w.stamp, w.stamp)
+		formatTime(d.Cutoff), nullTime(d.DueAt), w.stamp, w.stamp, string(w.ids))
 	if err != nil {
 		return false, err
 	}
@@ -158,17 +170,8 @@ func (w *deliveryWriter) insert(ctx context.Context, d *digest.Delivery) (insert
 	if err != nil {
 		return false, err
 	}
-	for pos, b := range d.BriefIDs {
-		if len(w.briefs) > 1 {
-			w.briefs = append(w.briefs, ',')
-		}
-		w.briefs = append(w.briefs, '[')
-		w.briefs = strconv.AppendInt(w.briefs, id, 10)
-		w.briefs = append(w.briefs, ',')
-		w.briefs = strconv.AppendInt(w.briefs, int64(pos), 10)
-		w.briefs = append(w.briefs, ',')
-		w.briefs = strconv.AppendInt(w.briefs, b, 10)
-		w.briefs = append(w.briefs, ']')
+	for _, b := range d.BriefIDs {
+		w.dates[briefDate{b, d.DigestDate}] = struct{}{}
 	}
 	if len(w.events) > 1 {
 		w.events = append(w.events, ',')
@@ -178,15 +181,35 @@ func (w *deliveryWriter) insert(ctx context.Context, d *digest.Delivery) (insert
 	return true, nil
 }
 
-// flush writes the brief ids and the "planned" events of every delivery
-// inserted so far.
+// flush records the dates the inserted deliveries' briefs were planned for
+// and the "planned" events of every delivery inserted so far. A brief that
+// does not exist fails it, naming the brief: no foreign key guards
+// brief_ids, so this is where a plan naming a deleted brief is refused.
 func (w *deliveryWriter) flush(ctx context.Context, tx *sql.Tx) error {
-	if len(w.briefs) > 1 {
+	if len(w.dates) > 0 {
+		briefs := make([]int64, 0, len(w.dates))
+		rows := make([]byte, 0, 32*len(w.dates))
+		rows = append(rows, '[')
+		for k := range w.dates {
+			if len(rows) > 1 {
+				rows = append(rows, ',')
+			}
+			rows = append(rows, '[')
+			rows = strconv.AppendInt(rows, k.brief, 10)
+			rows = append(rows, ',', '"')
+			rows = append(rows, k.date...) // validated YYYY-MM-DD: nothing to escape
+			rows = append(rows, '"', ']')
+			briefs = append(briefs, k.brief)
+		}
+		slices.Sort(briefs)
+		if err := checkBriefsExist(ctx, tx, slices.Compact(briefs)); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO delivery_briefs (delivery_id, position, brief_id)
-			SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM json_each(?) j`,
-			string(append(w.briefs, ']'))); err != nil {
-			return fmt.Errorf("insert brief ids: %w", err)
+			INSERT INTO brief_dates (brief_id, digest_date)
+			SELECT j.value ->> 0, j.value ->> 1 FROM json_each(?) j WHERE true
+			ON CONFLICT DO NOTHING`, string(append(rows, ']'))); err != nil {
+			return fmt.Errorf("record brief dates: %w", err)
 		}
 	}
 	if len(w.events) > 1 {
@@ -197,7 +220,8 @@ func (w *deliveryWriter) flush(ctx context.Context, tx *sql.Tx) error {
 			return fmt.Errorf("record events: %w", err)
 		}
 	}
-	w.briefs, w.events = w.briefs[:1], w.events[:1]
+	clear(w.dates)
+	w.events = w.events[:1]
 	return nil
 }
 
@@ -336,74 +360,36 @@ func listDeliveriesQuery(f DeliveryFilter) (string, []any, error) {
 	return `SELECT ` + deliveryColumns + ` FROM ` + from + ` ` + c.where() + ` ORDER BY id`, c.args, nil
 }
 
+// deliveryColumns are the columns scanDelivery reads, brief_ids last.
 const deliveryColumns = `id, subscriber_id, digest_date, message_id, status, attempts, error,
-	cutoff, due_at, next_attempt_at, created_at, updated_at, sent_at`
+	cutoff, due_at, next_attempt_at, created_at, updated_at, sent_at, brief_ids`
 
-// queryDeliveries runs a query selecting deliveryColumns and loads each
-// delivery's brief ids, in one read transaction.
+// queryDeliveries runs a query selecting deliveryColumns in a read
+// transaction.
 func (db *DB) queryDeliveries(ctx context.Context, query string, args ...any) ([]digest.Delivery, error) {
 	var ds []digest.Delivery
 	err := db.read(ctx, func(tx *sql.Tx) error {
 		var err error
-		if ds, err = queryRows(ctx, tx, scanDelivery, query, args...); err != nil {
-			return err
-		}
-		return loadDeliveryBriefs(ctx, tx, ds)
+		ds, err = queryRows(ctx, tx, scanDelivery, query, args...)
+		return err
 	})
 	return ds, err
 }
 
 func scanDelivery(s scanner) (digest.Delivery, error) {
 	var (
-		d            digest.Delivery
-		date, status string
+		d                      digest.Delivery
+		date, status, briefIDs string
 	)
 	err := s.Scan(&d.ID, &d.SubscriberID, &date, &d.MessageID, &status, &d.Attempts, &d.Error,
-		timeCol{&d.Cutoff}, timeCol{&d.DueAt}, timeCol{&d.NextAttemptAt}, timeCol{&d.CreatedAt}, timeCol{&d.UpdatedAt}, timeCol{&d.SentAt})
+		timeCol{&d.Cutoff}, timeCol{&d.DueAt}, timeCol{&d.NextAttemptAt}, timeCol{&d.CreatedAt}, timeCol{&d.UpdatedAt}, timeCol{&d.SentAt},
+		&briefIDs)
 	if err != nil {
 		return digest.Delivery{}, fmt.Errorf("scan delivery: %w", err)
 	}
 	d.DigestDate, d.Status = digest.Date(date), digest.DeliveryStatus(status)
+	if d.BriefIDs, err = parseIDList(briefIDs); err != nil {
+		return digest.Delivery{}, fmt.Errorf("delivery %d: %w", d.ID, err)
+	}
 	return d, nil
-}
-
-// loadDeliveryBriefs fills in the brief ids of ds, in planned order.
-func loadDeliveryBriefs(ctx context.Context, tx *sql.Tx, ds []digest.Delivery) error {
-	ids := make([]int64, len(ds))
-	index := make(map[int64]int, len(ds))
-	for i, d := range ds {
-		ids[i] = d.ID
-		index[d.ID] = i
-	}
-	return loadBriefIDs(ctx, tx, ids, func(deliveryID, briefID int64) {
-		d := &ds[index[deliveryID]]
-		d.BriefIDs = append(d.BriefIDs, briefID)
-	})
-}
-
-// loadBriefIDs reads the brief ids of the given deliveries and hands each
-// to add, in delivery order and, within one, in planned order.
-func loadBriefIDs(ctx context.Context, tx *sql.Tx, deliveryIDs []int64, add func(deliveryID, briefID int64)) error {
-	if len(deliveryIDs) == 0 {
-		return nil
-	}
-	rows, err := tx.QueryContext(ctx, `
-		SELECT delivery_id, brief_id FROM delivery_briefs
-		WHERE delivery_id IN (SELECT value FROM json_each(?))
-		ORDER BY delivery_id, position`, int64sJSON(deliveryIDs))
-	if err != nil {
-		return fmt.Errorf("load brief ids: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var deliveryID, briefID int64
-		if err := rows.Scan(&deliveryID, &briefID); err != nil {
-			return fmt.Errorf("scan brief id: %w", err)
-		}
-		add(deliveryID, briefID)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("load brief ids: %w", err)
-	}
-	return nil
 }

@@ -187,7 +187,7 @@ const claimRead = `SELECT d.*, ` + subscriberColumns + `
 	LEFT JOIN subscribers s ON s.id = d.subscriber_id`
 
 // readClaims reads the deliveries ids (idList as JSON), in that order, each
-// with its brief ids in planned order and its reader with the reader's
+// with its brief ids in planned order (from its own row) and its reader with the reader's
 // regions in order.
 func readClaims(ctx context.Context, tx *sql.Tx, ids []int64, idList string) ([]digest.Claim, error) {
 	order := make(map[int64]int, len(ids))
@@ -209,21 +209,6 @@ func readClaims(ctx context.Context, tx *sql.Tx, ids []int64, idList string) ([]
 		if c.Subscriber.ID != 0 {
 			subs[c.Subscriber.ID] = append(subs[c.Subscriber.ID], i)
 		}
-	}
-	err = readOrdered(ctx, tx, `
-		SELECT b.delivery_id, b.position, b.brief_id FROM json_each(?) j
-		JOIN delivery_briefs b ON b.delivery_id = j.value`, idList,
-		func(owner int64, v any) error {
-			id, ok := v.(int64)
-			if !ok {
-				return fmt.Errorf("delivery %d: brief id %v is not an integer", owner, v)
-			}
-			c := &claims[order[owner]]
-			c.Delivery.BriefIDs = append(c.Delivery.BriefIDs, id)
-			return nil
-		})
-	if err != nil {
-		return nil, fmt.Errorf("load brief ids: %w", err)
 	}
 	subIDs := make([]int64, 0, len(subs))
 	for id := range subs {
@@ -278,7 +263,7 @@ func readOrdered(ctx context.Context, tx *sql.Tx, query, arg string, add func(ow
 
 // The columns of a readClaims row: the delivery's, then the reader's.
 const (
-	claimDeliveryColumns   = 13
+	claimDeliveryColumns   = 14
 	claimSubscriberColumns = 15
 )
 

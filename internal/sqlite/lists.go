@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -12,15 +13,7 @@ import (
 
 // int64sJSON returns ids as a JSON array.
 func int64sJSON(ids []int64) string {
-	b := make([]byte, 0, 2+8*len(ids))
-	b = append(b, '[')
-	for i, id := range ids {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendInt(b, id, 10)
-	}
-	return string(append(b, ']'))
+	return string(appendIDList(make([]byte, 0, 2+8*len(ids)), ids))
 }
 
 // stringsJSON returns ss as a JSON array.
@@ -55,4 +48,79 @@ func (c *conditions) where() string {
 		return ""
 	}
 	return "WHERE " + strings.Join(c.terms, " AND ")
+}
+
+// appendIDList appends ids to b as a compact JSON array ("[3,1,2]"): how a
+// delivery's brief ids are stored in deliveries.brief_ids, which SQL reads
+// with json_each and Go with parseIDList.
+func appendIDList(b []byte, ids []int64) []byte {
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return append(b, ']')
+}
+
+// parseIDList parses a JSON array of integers, as appendIDList writes it
+// (whitespace between tokens allowed, as SQLite's JSON functions or a hand
+// edit may leave it). It is on the hot read paths (every claimed delivery,
+// every sent delivery a pass plans against), where encoding/json's
+// reflection cost several times more; FuzzParseIDList holds the two to the
+// same answers.
+func parseIDList(s string) ([]int64, error) {
+	i := skipSpace(s, 0)
+	if i == len(s) || s[i] != '[' {
+		return nil, fmt.Errorf("brief ids %q: not a JSON array", s)
+	}
+	i = skipSpace(s, i+1)
+	var ids []int64
+	if i < len(s) && s[i] == ']' {
+		if skipSpace(s, i+1) != len(s) {
+			return nil, fmt.Errorf("brief ids %q: text after the array", s)
+		}
+		return ids, nil
+	}
+	for {
+		start := i
+		if i < len(s) && s[i] == '-' {
+			i++
+		}
+		digits := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		// JSON numbers have no leading zeros: "01" is not one.
+		if i == digits || (s[digits] == '0' && i-digits > 1) {
+			return nil, fmt.Errorf("brief ids %q: element %d is not an integer", s, len(ids))
+		}
+		id, err := strconv.ParseInt(s[start:i], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("brief ids %q: element %d: %w", s, len(ids), err)
+		}
+		ids = append(ids, id)
+		i = skipSpace(s, i)
+		switch {
+		case i < len(s) && s[i] == ',':
+			i = skipSpace(s, i+1)
+		case i < len(s) && s[i] == ']':
+			if skipSpace(s, i+1) != len(s) {
+				return nil, fmt.Errorf("brief ids %q: text after the array", s)
+			}
+			return ids, nil
+		default:
+			return nil, fmt.Errorf("brief ids %q: element %d is not an integer", s, len(ids))
+		}
+	}
+}
+
+// skipSpace returns the index of the first byte at or after i that is not
+// JSON whitespace.
+func skipSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
+	}
+	return i
 }

@@ -126,7 +126,8 @@ func (db *DB) RecentDeliveries(ctx context.Context, subscriberIDs []int64, since
 		// the OR through the date and status indexes: every delivery of
 		// the last day, for every page.
 		rows, err := tx.QueryContext(ctx, `
-			SELECT d.id, d.subscriber_id, d.digest_date, d.message_id, d.status, d.attempts, d.error, d.cutoff, d.next_attempt_at
+			SELECT d.id, d.subscriber_id, d.digest_date, d.message_id, d.status, d.attempts, d.error, d.cutoff, d.next_attempt_at,
+				d.brief_ids
 			FROM json_each(?) j CROSS JOIN deliveries d ON d.subscriber_id = j.value
 			WHERE d.digest_date >= ? OR (d.status = ? AND d.cutoff > ?)
 			ORDER BY d.id`,
@@ -135,18 +136,15 @@ func (db *DB) RecentDeliveries(ctx context.Context, subscriberIDs []int64, since
 			return err
 		}
 		defer rows.Close()
-		var (
-			withBriefs []int64
-			index      = map[int64]int{}
-		)
 		for rows.Next() {
 			var (
 				d            digest.Delivery
 				date, status string
 				cutoff       string
+				briefIDs     sql.RawBytes // parsed only when wanted: no copy otherwise
 			)
 			if err := rows.Scan(&d.ID, &d.SubscriberID, &date, &d.MessageID, &status, &d.Attempts, &d.Error,
-				&cutoff, timeCol{&d.NextAttemptAt}); err != nil {
+				&cutoff, timeCol{&d.NextAttemptAt}, &briefIDs); err != nil {
 				return fmt.Errorf("scan delivery: %w", err)
 			}
 			d.DigestDate, d.Status = digest.Date(date), digest.DeliveryStatus(status)
@@ -155,19 +153,13 @@ func (db *DB) RecentDeliveries(ctx context.Context, subscriberIDs []int64, since
 			}
 			// The same text comparison as the query (and BriefsNotSent).
 			if d.Status == digest.DeliverySent && cutoff > bound {
-				index[d.ID] = len(ds)
-				withBriefs = append(withBriefs, d.ID)
+				if d.BriefIDs, err = parseIDList(string(briefIDs)); err != nil {
+					return fmt.Errorf("delivery %d: %w", d.ID, err)
+				}
 			}
 			ds = append(ds, d)
 		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows.Close()
-		return loadBriefIDs(ctx, tx, withBriefs, func(deliveryID, briefID int64) {
-			d := &ds[index[deliveryID]]
-			d.BriefIDs = append(d.BriefIDs, briefID)
-		})
+		return rows.Err()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("recent deliveries of %d subscribers since %s: %w", len(subscriberIDs), since, err)
