@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -38,7 +39,14 @@ func (db *DB) Settle(ctx context.Context, now time.Time, outcomes []digest.Deliv
 	err = db.write(ctx, func(tx *sql.Tx) error {
 		at := db.now()
 		refused = make([]error, len(outcomes))
+		recorded, err := recordSent(ctx, tx, at, outcomes)
+		if err != nil {
+			return err
+		}
 		for i, o := range outcomes {
+			if recorded[i] {
+				continue
+			}
 			err := record(ctx, tx, at, o)
 			if errors.Is(err, ErrAlreadySent) || errors.Is(err, ErrWrongState) || errors.Is(err, digest.ErrNotFound) {
 				refused[i] = fmt.Errorf("delivery %d: %w", o.DeliveryID, err)
@@ -64,6 +72,102 @@ func (db *DB) Settle(ctx context.Context, now time.Time, outcomes []digest.Deliv
 	}
 	return claims, refused, nil
 }
+
+// recordSent records, inside tx, the sent outcomes among outcomes whose
+// delivery is sending (a worker's claim, the common case) in three
+// statements for the whole round instead of three per message: the
+// deliveries, their events, their readers' watermarks. recorded[i] says
+// outcomes[i] was; the rest go through record one at a time, which also
+// refuses what must be refused.
+func recordSent(ctx context.Context, tx *sql.Tx, at time.Time, outcomes []digest.DeliveryResult) (recorded []bool, err error) {
+	type row struct {
+		ID     int64  `json:"i"`
+		SentAt string `json:"a"`
+		Reply  string `json:"r"`
+	}
+	var rows []row
+	index := make(map[int64]int) // delivery id → index in outcomes
+	for i, o := range outcomes {
+		if o.Status != digest.DeliverySent {
+			continue
+		}
+		if _, dup := index[o.DeliveryID]; dup {
+			// A second outcome for one delivery in a round: leave it to
+			// record, which refuses it as already sent.
+			continue
+		}
+		index[o.DeliveryID] = i
+		rows = append(rows, row{o.DeliveryID, formatTime(o.SentAt), o.Reason})
+	}
+	recorded = make([]bool, len(outcomes))
+	if len(rows) == 0 {
+		return recorded, nil
+	}
+	list, err := json.Marshal(rows)
+	if err != nil {
+		return nil, fmt.Errorf("record sent deliveries: %w", err)
+	}
+	stamp := formatTime(at)
+	done, err := queryRows(ctx, tx, func(s scanner) (int64, error) {
+		var id int64
+		return id, s.Scan(&id)
+	}, markSentBatch, stamp, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("record sent deliveries: %w", err)
+	}
+	if len(done) == 0 {
+		return recorded, nil
+	}
+	// Events and watermarks for exactly the deliveries updated.
+	var subset []row
+	if len(done) == len(rows) {
+		subset = rows
+	} else {
+		updated := make(map[int64]bool, len(done))
+		for _, id := range done {
+			updated[id] = true
+		}
+		for _, r := range rows {
+			if updated[r.ID] {
+				subset = append(subset, r)
+			}
+		}
+		if list, err = json.Marshal(subset); err != nil {
+			return nil, fmt.Errorf("record sent deliveries: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, sentEventsBatch, stamp, string(list)); err != nil {
+		return nil, fmt.Errorf("record events of sent deliveries: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, moveWatermarks, stamp, string(list)); err != nil {
+		return nil, fmt.Errorf("move watermarks of sent deliveries' readers: %w", err)
+	}
+	for _, r := range subset {
+		recorded[index[r.ID]] = true
+	}
+	return recorded, nil
+}
+
+// The statements of recordSent. ?1 is the time of recording, ?2 the JSON
+// array of {"i": delivery id, "a": sent_at, "r": reply}. markSentBatch
+// returns the ids of the deliveries it made sent: those that were sending.
+// next_attempt_at is not assigned: a sending delivery has none (claim
+// clears it). moveWatermarks moves each reader's watermark to the latest
+// cut-off among their deliveries in the list, never back (text comparison
+// is time comparison: see timeLayout).
+const (
+	markSentBatch = `UPDATE deliveries SET status = 'sent', updated_at = ?1, sent_at = j.value ->> '$.a', error = ''
+		FROM json_each(?2) j
+		WHERE deliveries.id = j.value ->> '$.i' AND deliveries.status = 'sending'
+		RETURNING deliveries.id`
+	sentEventsBatch = `INSERT INTO delivery_events (delivery_id, at, from_status, to_status, reason)
+		SELECT j.value ->> '$.i', ?1, 'sending', 'sent', j.value ->> '$.r' FROM json_each(?2) j`
+	moveWatermarks = `UPDATE subscribers SET watermark = x.cutoff, updated_at = ?1
+		FROM (SELECT d.subscriber_id AS sid, MAX(d.cutoff) AS cutoff
+			FROM json_each(?2) j JOIN deliveries d ON d.id = j.value ->> '$.i'
+			GROUP BY d.subscriber_id) AS x
+		WHERE subscribers.id = x.sid AND (subscribers.watermark IS NULL OR subscribers.watermark < x.cutoff)`
+)
 
 // record applies one outcome inside tx.
 func record(ctx context.Context, tx *sql.Tx, at time.Time, o digest.DeliveryResult) error {
