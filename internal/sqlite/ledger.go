@@ -210,15 +210,12 @@ func claim(ctx context.Context, tx *sql.Tx, now, at time.Time, holder string, n 
 		stamp, string(digest.DeliverySending), "claimed by "+holder, idList); err != nil {
 		return nil, fmt.Errorf("record claims: %w", err)
 	}
-	// One cached single-row update each: WHERE id IN (json_each) would
-	// build a temporary table for the list.
-	for _, id := range ids {
-		if _, err := tx.ExecContext(ctx, `
-			UPDATE deliveries SET status = ?, updated_at = ?, attempts = attempts + 1, claimed_by = ?, next_attempt_at = NULL
-			WHERE id = ?`,
-			string(digest.DeliverySending), stamp, holder, id); err != nil {
-			return nil, fmt.Errorf("claim delivery %d: %w", id, err)
-		}
+	// One statement for the batch: UPDATE ... FROM json_each joins the list
+	// to the rows by primary key (WHERE id IN (json_each) would build a
+	// temporary table for the list, and a statement per row costs a
+	// round trip through database/sql and cgo each).
+	if _, err := tx.ExecContext(ctx, claimUpdate, stamp, holder, idList); err != nil {
+		return nil, fmt.Errorf("claim deliveries %s: %w", idList, err)
 	}
 	// Read them back in the same transaction: a read after the commit
 	// could fail and leave rows "sending" with nobody working them.
@@ -268,6 +265,11 @@ func pickClaims(ctx context.Context, tx *sql.Tx, now time.Time, n int) ([]pick, 
 	})
 	return picks[:min(n, len(picks))], nil
 }
+
+// claimUpdate makes the deliveries in the JSON array ?3 sending for holder
+// ?2, stamped ?1, with one more attempt.
+const claimUpdate = `UPDATE deliveries SET status = 'sending', updated_at = ?1, attempts = attempts + 1, claimed_by = ?2, next_attempt_at = NULL
+	FROM json_each(?3) j WHERE deliveries.id = j.value`
 
 // claimQueue selects the first ? queued deliveries' (id, due_at) in claim
 // order, reading only those rows of deliveries_queued.

@@ -510,6 +510,9 @@ func TestClaimQueryPlans(t *testing.T) {
 		{"queue", query{claimQueue, []any{8}}, "SCAN deliveries USING COVERING INDEX deliveries_queued", false},
 		{"read back", query{claimRead, []any{"[1,2]"}}, "SEARCH deliveries USING INTEGER PRIMARY KEY", false},
 		{"watermark", query{moveWatermark, []any{1, "at"}}, "SEARCH subscribers USING INTEGER PRIMARY KEY (rowid=?)", false},
+		{"claim: update", query{claimUpdate, []any{"at", "w", "[1,2]"}}, "SEARCH deliveries USING INTEGER PRIMARY KEY (rowid=?)", false},
+		{"sent: update", query{markSentBatch, []any{"at", `[{"i":1,"a":"t","r":"250"}]`}}, "SEARCH deliveries USING INTEGER PRIMARY KEY (rowid=?)", false},
+		{"sent: watermarks", query{moveWatermarks, []any{"at", `[{"i":1,"a":"t","r":"250"}]`}}, "SEARCH subscribers USING INTEGER PRIMARY KEY (rowid=?)", true},
 		// The due deferrals are sorted by due time; the queue is not.
 		{"deferred due", query{claimDeferred, []any{"now", 8}}, "SEARCH deliveries USING COVERING INDEX deliveries_deferred (next_attempt_at<?)", true},
 		{"recover sending: events", recoverEvents, "SCAN deliveries USING COVERING INDEX deliveries_sending", false},
