@@ -377,18 +377,34 @@ func (db *DB) queryDeliveries(ctx context.Context, query string, args ...any) ([
 }
 
 func scanDelivery(s scanner) (digest.Delivery, error) {
-	var (
-		d                      digest.Delivery
-		date, status, briefIDs string
-	)
-	err := s.Scan(&d.ID, &d.SubscriberID, &date, &d.MessageID, &status, &d.Attempts, &d.Error,
-		timeCol{&d.Cutoff}, timeCol{&d.DueAt}, timeCol{&d.NextAttemptAt}, timeCol{&d.CreatedAt}, timeCol{&d.UpdatedAt}, timeCol{&d.SentAt},
-		&briefIDs)
-	if err != nil {
+	var r deliveryRow
+	if err := s.Scan(r.dest()...); err != nil {
 		return digest.Delivery{}, fmt.Errorf("scan delivery: %w", err)
 	}
-	d.DigestDate, d.Status = digest.Date(date), digest.DeliveryStatus(status)
-	if d.BriefIDs, err = parseIDList(briefIDs); err != nil {
+	return r.delivery()
+}
+
+// deliveryRow receives the columns of deliveryColumns, so that a query can
+// scan them beside other columns in one Scan (readClaims).
+type deliveryRow struct {
+	d                      digest.Delivery
+	date, status, briefIDs string
+}
+
+// dest returns the scan destinations of deliveryColumns, in order.
+func (r *deliveryRow) dest() []any {
+	d := &r.d
+	return []any{&d.ID, &d.SubscriberID, &r.date, &d.MessageID, &r.status, &d.Attempts, &d.Error,
+		timeCol{&d.Cutoff}, timeCol{&d.DueAt}, timeCol{&d.NextAttemptAt}, timeCol{&d.CreatedAt}, timeCol{&d.UpdatedAt}, timeCol{&d.SentAt},
+		&r.briefIDs}
+}
+
+// delivery returns the delivery scanned.
+func (r *deliveryRow) delivery() (digest.Delivery, error) {
+	d := r.d
+	d.DigestDate, d.Status = digest.Date(r.date), digest.DeliveryStatus(r.status)
+	var err error
+	if d.BriefIDs, err = parseIDList(r.briefIDs); err != nil {
 		return digest.Delivery{}, fmt.Errorf("delivery %d: %w", d.ID, err)
 	}
 	return d, nil

@@ -286,11 +286,13 @@ const claimDeferred = `SELECT id, due_at FROM deliveries WHERE status = 'deferre
 // claimRead selects the deliveries whose ids are in the JSON array ?, each
 // with its reader, as scanClaim reads them. d.* is deliveryColumns (named
 // directly, id would be ambiguous beside the reader's); the subquery is
-// flattened, so each delivery is one primary key lookup.
+// flattened, so each delivery is one primary key lookup. A delivery whose
+// reader is gone has no row here (readClaims reads it alone): an inner
+// join lets every column scan straight into its field.
 const claimRead = `SELECT d.*, ` + subscriberColumns + `
 	FROM json_each(?) j
 	CROSS JOIN (SELECT ` + deliveryColumns + ` FROM deliveries) d ON d.id = j.value
-	LEFT JOIN subscribers s ON s.id = d.subscriber_id`
+	JOIN subscribers s ON s.id = d.subscriber_id`
 
 // readClaims reads the deliveries ids (idList as JSON), in that order, each
 // with its brief ids in planned order (from its own row) and its reader with the reader's
@@ -303,6 +305,26 @@ func readClaims(ctx context.Context, tx *sql.Tx, ids []int64, idList string) ([]
 	rows, err := queryRows(ctx, tx, scanClaim, claimRead, idList)
 	if err != nil {
 		return nil, err
+	}
+	if len(rows) < len(ids) {
+		// Readers who no longer exist: their deliveries come with a zero
+		// Subscriber, which the pass suppresses.
+		found := make(map[int64]bool, len(rows))
+		for _, c := range rows {
+			found[c.Delivery.ID] = true
+		}
+		for _, id := range ids {
+			if found[id] {
+				continue
+			}
+			ds, err := queryRows(ctx, tx, scanDelivery, `SELECT `+deliveryColumns+` FROM deliveries WHERE id = ?`, id)
+			if err != nil {
+				return nil, err
+			}
+			for _, d := range ds {
+				rows = append(rows, digest.Claim{Delivery: d})
+			}
+		}
 	}
 	if len(rows) != len(ids) {
 		return nil, fmt.Errorf("%d of %d claimed deliveries found", len(rows), len(ids))
@@ -367,86 +389,26 @@ func readOrdered(ctx context.Context, tx *sql.Tx, query, arg string, add func(ow
 	return nil
 }
 
-// The columns of a readClaims row: the delivery's, then the reader's.
-const (
-	claimDeliveryColumns   = 14
-	claimSubscriberColumns = 15
-)
-
-// scanClaim scans one row of readClaims' query. The delivery and the
-// reader go through scanDelivery and scanSubscriber, so each column list
-// stays defined in one place. A reader who no longer exists comes back
-// as NULLs and leaves Subscriber zero.
+// scanClaim scans one row of claimRead: the delivery's columns, then its
+// reader's, in one Scan through the destinations scanDelivery and
+// scanSubscriber use, so each column list stays defined in one place.
 func scanClaim(s scanner) (digest.Claim, error) {
-	var vals [claimDeliveryColumns + claimSubscriberColumns]any
-	dest := make([]any, len(vals))
-	for i := range vals {
-		dest[i] = &vals[i]
-	}
-	if err := s.Scan(dest...); err != nil {
-		return digest.Claim{}, fmt.Errorf("scan claim: %w", err)
-	}
 	var (
+		d   deliveryRow
+		sub subscriberRow
 		c   digest.Claim
 		err error
 	)
-	if c.Delivery, err = scanDelivery(replay(vals[:claimDeliveryColumns])); err != nil {
+	if err := s.Scan(append(d.dest(), sub.dest()...)...); err != nil {
+		return digest.Claim{}, fmt.Errorf("scan claim: %w", err)
+	}
+	if c.Delivery, err = d.delivery(); err != nil {
 		return digest.Claim{}, err
 	}
-	if vals[claimDeliveryColumns] == nil {
-		return c, nil
-	}
-	if c.Subscriber, err = scanSubscriber(replay(vals[claimDeliveryColumns:])); err != nil {
+	if c.Subscriber, err = sub.subscriber(); err != nil {
 		return digest.Claim{}, err
 	}
 	return c, nil
-}
-
-// replay is a row already read, handed to a scan function written for
-// *sql.Rows. It assigns what the driver returns for this schema's columns
-// (int64, string or NULL) to the destinations those functions use.
-type replay []any
-
-// Scan implements scanner.
-func (r replay) Scan(dest ...any) error {
-	if len(dest) != len(r) {
-		return fmt.Errorf("%d destinations for %d columns", len(dest), len(r))
-	}
-	for i, v := range r {
-		if err := assign(dest[i], v); err != nil {
-			return fmt.Errorf("column %d: %w", i, err)
-		}
-	}
-	return nil
-}
-
-// assign stores a driver value in dest as database/sql would.
-func assign(dest, v any) error {
-	if sc, ok := dest.(sql.Scanner); ok {
-		return sc.Scan(v)
-	}
-	switch d := dest.(type) {
-	case *string:
-		switch v := v.(type) {
-		case string:
-			*d = v
-			return nil
-		case []byte:
-			*d = string(v)
-			return nil
-		}
-	case *int64:
-		if v, ok := v.(int64); ok {
-			*d = v
-			return nil
-		}
-	case *int:
-		if v, ok := v.(int64); ok && int64(int(v)) == v {
-			*d = int(v)
-			return nil
-		}
-	}
-	return fmt.Errorf("cannot store %T in %T", v, dest)
 }
 
 // cmpDue orders due_at values as SQLite's ORDER BY does: NULL first, then

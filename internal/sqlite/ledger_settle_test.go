@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -457,6 +458,43 @@ func TestSettleClaimsCarryBriefsAndReader(t *testing.T) {
 		}
 		if got := trail(t, f.db, want.ID); !slices.Equal(got, []string{">queued planned", "queued>sending claimed by host:1/w0"}) {
 			t.Errorf("claim %d events: %q", i, got)
+		}
+	}
+}
+
+// TestSettleClaimsAReaderlessDelivery claims a delivery whose reader row is
+// gone (the schema's foreign key prevents it, but a database edited by
+// hand may not): it comes back with a zero Subscriber, which the pass
+// suppresses, beside its readers' neighbours in claim order.
+func TestSettleClaimsAReaderlessDelivery(t *testing.T) {
+	f := newSettleFixture(t)
+	ctx := context.Background()
+	var ds []digest.Delivery
+	for i := range 3 {
+		ds = append(ds, f.plan(t, f.subs[i], "2026-03-01", at(6, i), at(7, i), f.briefs[i]))
+	}
+	conn, err := f.db.rw.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"PRAGMA foreign_keys = OFF", "DELETE FROM subscriber_regions WHERE subscriber_id = " + strconv.FormatInt(f.subs[1].ID, 10),
+		"DELETE FROM subscribers WHERE id = " + strconv.FormatInt(f.subs[1].ID, 10), "PRAGMA foreign_keys = ON"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	conn.Close()
+	claims, _ := f.settle(t, at(7, 30), nil, digest.ClaimRequest{Holder: "w", N: 10})
+	if got := claimIDs(claims[0]); !slices.Equal(got, []int64{ds[0].ID, ds[1].ID, ds[2].ID}) {
+		t.Fatalf("claimed %v, want all three in due order", got)
+	}
+	for i, c := range claims[0] {
+		want := f.subs[i].ID
+		if i == 1 {
+			want = 0
+		}
+		if c.Subscriber.ID != want || c.Delivery.SubscriberID != f.subs[i].ID || len(c.Delivery.BriefIDs) != 1 {
+			t.Errorf("claim %d: reader %d, delivery for %d with briefs %v; want reader %d", i, c.Subscriber.ID, c.Delivery.SubscriberID, c.Delivery.BriefIDs, want)
 		}
 	}
 }

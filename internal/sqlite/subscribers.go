@@ -203,19 +203,34 @@ func (db *DB) querySubscribers(ctx context.Context, query string, args ...any) (
 }
 
 func scanSubscriber(sc scanner) (digest.Subscriber, error) {
-	var (
-		s        digest.Subscriber
-		sendTime string
-		status   string
-	)
-	err := sc.Scan(&s.ID, &s.Email, &s.Name, &s.TimeZone, &sendTime, &status, timeCol{&s.Watermark},
-		&s.Consent.Source, timeCol{&s.Consent.At}, &s.Consent.IP, &s.Consent.UserAgent, &s.Consent.TextVersion,
-		timeCol{&s.Consent.ConfirmedAt}, timeCol{&s.CreatedAt}, timeCol{&s.UpdatedAt})
-	if err != nil {
+	var r subscriberRow
+	if err := sc.Scan(r.dest()...); err != nil {
 		return digest.Subscriber{}, fmt.Errorf("scan subscriber: %w", err)
 	}
-	s.Status = digest.SubscriberStatus(status)
-	if s.SendTime, err = digest.ParseTimeOfDay(sendTime); err != nil {
+	return r.subscriber()
+}
+
+// subscriberRow receives the columns of subscriberColumns, so that a query
+// can scan them beside other columns in one Scan (readClaims).
+type subscriberRow struct {
+	s                digest.Subscriber
+	sendTime, status string
+}
+
+// dest returns the scan destinations of subscriberColumns, in order.
+func (r *subscriberRow) dest() []any {
+	s := &r.s
+	return []any{&s.ID, &s.Email, &s.Name, &s.TimeZone, &r.sendTime, &r.status, timeCol{&s.Watermark},
+		&s.Consent.Source, timeCol{&s.Consent.At}, &s.Consent.IP, &s.Consent.UserAgent, &s.Consent.TextVersion,
+		timeCol{&s.Consent.ConfirmedAt}, timeCol{&s.CreatedAt}, timeCol{&s.UpdatedAt}}
+}
+
+// subscriber returns the subscriber scanned, without regions.
+func (r *subscriberRow) subscriber() (digest.Subscriber, error) {
+	s := r.s
+	s.Status = digest.SubscriberStatus(r.status)
+	var err error
+	if s.SendTime, err = digest.ParseTimeOfDay(r.sendTime); err != nil {
 		return digest.Subscriber{}, fmt.Errorf("subscriber %d: send_time: %w", s.ID, err)
 	}
 	return s, nil
