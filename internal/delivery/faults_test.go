@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,19 +30,22 @@ func TestFaultMatrix(t *testing.T) {
 		wantTries   int
 		wantCopies  int // messages the server kept for the reader
 		wantBounced bool
+		wantAlert   bool // logged as an operator alert
 	}{
-		{"421 at RCPT, once", smtpsink.StageRcpt, smtpsink.FailFirst(1, reply(421, "4.3.2", "closing")), digest.DeliverySent, 2, 1, false},
-		{"450 mailbox busy, once", smtpsink.StageRcpt, smtpsink.FailFirst(1, reply(450, "4.2.1", "mailbox busy")), digest.DeliverySent, 2, 1, false},
-		{"451 local error, twice", smtpsink.StageRcpt, smtpsink.FailFirst(2, reply(451, "4.3.0", "try later")), digest.DeliverySent, 3, 1, false},
-		{"452 out of storage at DATA, once", smtpsink.StageDataEnd, smtpsink.FailFirst(1, reply(452, "4.3.1", "no space")), digest.DeliverySent, 2, 1, false},
-		{"454 TLS not available, once", smtpsink.StageRcpt, smtpsink.FailFirst(1, reply(454, "4.7.0", "try later")), digest.DeliverySent, 2, 1, false},
-		{"451 forever: out of attempts", smtpsink.StageRcpt, smtpsink.Always(reply(451, "4.3.0", "try later")), digest.DeliveryFailed, 3, 0, false},
-		{"550 5.1.1 no such user", smtpsink.StageRcpt, smtpsink.Always(reply(550, "5.1.1", "no such user")), digest.DeliveryFailed, 1, 0, true},
-		{"552 5.2.2 mailbox full", smtpsink.StageDataEnd, smtpsink.Always(reply(552, "5.2.2", "mailbox full")), digest.DeliveryFailed, 1, 0, true},
-		{"554 5.7.1 policy: not the reader's fault", smtpsink.StageDataEnd, smtpsink.Always(reply(554, "5.7.1", "rejected by policy")), digest.DeliveryFailed, 1, 0, false},
-		{"connection dropped during DATA, once", smtpsink.StageData, smtpsink.FailFirst(1, smtpsink.Drop()), digest.DeliverySent, 2, 1, false},
-		{"accepted, then dropped before the reply, once", smtpsink.StageDataEnd, smtpsink.FailFirst(1, smtpsink.DropAfterAccept()), digest.DeliverySent, 2, 2, false},
-		{"server stalls past the timeout, once", smtpsink.StageDataEnd, smtpsink.FailFirst(1, smtpsink.Stall()), digest.DeliverySent, 2, 1, false},
+		{"421 at RCPT, once", smtpsink.StageRcpt, smtpsink.FailFirst(1, reply(421, "4.3.2", "closing")), digest.DeliverySent, 2, 1, false, false},
+		{"450 mailbox busy, once", smtpsink.StageRcpt, smtpsink.FailFirst(1, reply(450, "4.2.1", "mailbox busy")), digest.DeliverySent, 2, 1, false, false},
+		{"451 local error, twice", smtpsink.StageRcpt, smtpsink.FailFirst(2, reply(451, "4.3.0", "try later")), digest.DeliverySent, 3, 1, false, false},
+		{"452 out of storage at DATA, once", smtpsink.StageDataEnd, smtpsink.FailFirst(1, reply(452, "4.3.1", "no space")), digest.DeliverySent, 2, 1, false, false},
+		{"454 TLS not available, once", smtpsink.StageRcpt, smtpsink.FailFirst(1, reply(454, "4.7.0", "try later")), digest.DeliverySent, 2, 1, false, false},
+		{"451 forever: out of attempts", smtpsink.StageRcpt, smtpsink.Always(reply(451, "4.3.0", "try later")), digest.DeliveryFailed, 3, 0, false, false},
+		{"550 5.1.1 no such user", smtpsink.StageRcpt, smtpsink.Always(reply(550, "5.1.1", "no such user")), digest.DeliveryFailed, 1, 0, true, false},
+		{"552 5.2.2 mailbox full", smtpsink.StageDataEnd, smtpsink.Always(reply(552, "5.2.2", "mailbox full")), digest.DeliveryFailed, 1, 0, true, false},
+		{"554 5.7.1 policy: not the reader's fault", smtpsink.StageDataEnd, smtpsink.Always(reply(554, "5.7.1", "rejected by policy")), digest.DeliveryFailed, 1, 0, false, true},
+		{"552 5.3.4 too big: another 5xx, not the reader's fault", smtpsink.StageDataEnd, smtpsink.Always(reply(552, "5.3.4", "message too big")), digest.DeliveryFailed, 1, 0, false, false},
+		{"550 without an enhanced code", smtpsink.StageRcpt, smtpsink.Always(reply(550, "", "no")), digest.DeliveryFailed, 1, 0, false, false},
+		{"connection dropped during DATA, once", smtpsink.StageData, smtpsink.FailFirst(1, smtpsink.Drop()), digest.DeliverySent, 2, 1, false, false},
+		{"accepted, then dropped before the reply, once", smtpsink.StageDataEnd, smtpsink.FailFirst(1, smtpsink.DropAfterAccept()), digest.DeliverySent, 2, 2, false, false},
+		{"server stalls past the timeout, once", smtpsink.StageDataEnd, smtpsink.FailFirst(1, smtpsink.Stall()), digest.DeliverySent, 2, 1, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,6 +96,9 @@ func TestFaultMatrix(t *testing.T) {
 			}
 			if d, err := h.db.DeliveryFor(h.ctx, other.ID, "2026-11-26"); err != nil || d.Status != digest.DeliverySent || len(h.inbox("ok@example.com")) != 1 {
 				t.Errorf("the other reader: %+v, %v, %d messages; want one sent", d, err, len(h.inbox("ok@example.com")))
+			}
+			if alert := strings.Contains(h.logs.String(), "alert=true"); alert != tt.wantAlert {
+				t.Errorf("operator alert logged = %v, want %v", alert, tt.wantAlert)
 			}
 			evs, err := h.db.DeliveryEvents(h.ctx, del.ID)
 			if err != nil || len(evs) < 2*tt.wantTries {

@@ -1,8 +1,8 @@
 package delivery_test
 
 import (
+	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"net/mail"
 	"strings"
@@ -37,6 +37,25 @@ type harness struct {
 	regions digest.Regions
 	reject  atomic.Value // func(to string) error, consulted by the SMTP server per RCPT
 	clock   *fakeClock   // the pass's clock; run sets it to the pass instant
+	logs    *logBuffer   // what the pass and its senders logged
+}
+
+// logBuffer collects log output written from several goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // fakeClock is the narrow seam for time: tests set it, the pass reads it.
@@ -128,7 +147,8 @@ func newHarnessWith(t *testing.T, o harnessOptions) *harness {
 	t.Cleanup(func() { sink.Close() })
 	h.sink = sink
 
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h.logs = &logBuffer{}
+	logger := slog.New(slog.NewTextHandler(h.logs, nil))
 	newSender := func() (delivery.Sender, error) {
 		return mailer.NewSender(mailer.Config{Host: sink.Host(), Port: sink.Port(), TLS: o.tls, Timeout: o.timeout}, logger)
 	}
