@@ -28,7 +28,7 @@ import (
 
 type benchFlags struct {
 	subscribers, briefs, days, regions, concurrency int
-	smtp, dir, cpuProfile                           string
+	smtp, dir, cpuProfile, memProfile               string
 	seed                                            uint64
 }
 
@@ -64,6 +64,7 @@ in-process server the CPU and memory figures include the server's.`,
 	fl.StringVar(&f.dir, "dir", "", "directory for the database (default: a temporary one, removed afterwards)")
 	fl.Uint64Var(&f.seed, "seed", f.seed, "seed of the generated data")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the pass to this file (go tool pprof)")
+	fl.StringVar(&f.memProfile, "memprofile", "", "write an allocation profile of the pass to this file (go tool pprof -sample_index=alloc_space)")
 	return cmd
 }
 
@@ -156,6 +157,11 @@ func (a *app) bench(ctx context.Context, f benchFlags) error {
 		return err
 	}
 
+	if f.memProfile != "" {
+		// Every allocation of the pass, sampled as finely as the runtime
+		// allows without slowing it down much: one per 64 KB.
+		runtime.MemProfileRate = 64 << 10
+	}
 	if f.cpuProfile != "" {
 		pf, err := os.Create(f.cpuProfile)
 		if err != nil {
@@ -175,6 +181,11 @@ func (a *app) bench(ctx context.Context, f benchFlags) error {
 	peak := peakRSSMB()
 	if f.cpuProfile != "" {
 		pprof.StopCPUProfile()
+	}
+	if f.memProfile != "" {
+		if werr := writeHeapProfile(f.memProfile); werr != nil {
+			return werr
+		}
 	}
 	if err != nil {
 		return err
@@ -304,4 +315,17 @@ func atoiOr(s string, def int) int {
 		return def
 	}
 	return n
+}
+
+// writeHeapProfile writes the allocations sampled so far to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("write allocation profile: %w", err)
+	}
+	return f.Close()
 }
