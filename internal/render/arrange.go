@@ -38,7 +38,7 @@ func Arrange(regions digest.Regions, order []string, briefs []digest.Brief) []Se
 			continue
 		}
 		list := byRegion[code]
-		slices.SortStableFunc(list, newestFirst)
+		slices.SortStableFunc(list, func(a, b digest.Brief) int { return newestFirst(&a, &b) })
 		sections = append(sections, Section{Region: region, Briefs: list})
 	}
 	return sections
@@ -46,7 +46,7 @@ func Arrange(regions digest.Regions, order []string, briefs []digest.Brief) []Se
 
 // newestFirst orders briefs by publication time, latest first, then by ID,
 // highest first.
-func newestFirst(a, b digest.Brief) int {
+func newestFirst(a, b *digest.Brief) int {
 	if c := b.PublishedAt.Compare(a.PublishedAt); c != 0 {
 		return c
 	}

@@ -3,6 +3,7 @@ package render
 import (
 	"crypto/rand"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -360,15 +361,33 @@ func (r *Renderer) GroupKey(in Input) (string, error) {
 		}
 	}
 	key = append(key, '|')
-	for _, sec := range Arrange(r.opts.Regions, in.Subscriber.Regions, in.Briefs) {
-		for _, b := range sec.Briefs {
-			key = strconv.AppendInt(key, b.ID, 10)
-			key = append(key, '@')
-			key = strconv.AppendInt(key, b.UpdatedAt.Unix(), 10)
-			key = append(key, '.')
-			key = strconv.AppendInt(key, int64(b.UpdatedAt.Nanosecond()), 10)
-			key = append(key, ',')
+	// The briefs in Arrange's order, by index: Arrange itself copies every
+	// brief into its sections, which a key that only needs their ids and
+	// versions need not pay for on every reader.
+	idx := make([]int, 0, len(in.Briefs))
+	for i, code := range in.Subscriber.Regions {
+		if slices.Contains(in.Subscriber.Regions[:i], code) {
+			continue
 		}
+		if _, ok := r.opts.Regions.Lookup(code); !ok {
+			continue
+		}
+		start := len(idx)
+		for j := range in.Briefs {
+			if in.Briefs[j].Region == code {
+				idx = append(idx, j)
+			}
+		}
+		slices.SortStableFunc(idx[start:], func(a, b int) int { return newestFirst(&in.Briefs[a], &in.Briefs[b]) })
+	}
+	for _, j := range idx {
+		b := &in.Briefs[j]
+		key = strconv.AppendInt(key, b.ID, 10)
+		key = append(key, '@')
+		key = strconv.AppendInt(key, b.UpdatedAt.Unix(), 10)
+		key = append(key, '.')
+		key = strconv.AppendInt(key, int64(b.UpdatedAt.Nanosecond()), 10)
+		key = append(key, ',')
 	}
 	return string(key), nil
 }

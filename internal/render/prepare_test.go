@@ -3,6 +3,7 @@ package render
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -533,5 +534,55 @@ func TestPrepareErrors(t *testing.T) {
 	var fe *digest.FieldError
 	if _, err := r.Prepare(in); !errors.As(err, &fe) || fe.Field != "time_zone" {
 		t.Errorf("Prepare with an unknown zone: err = %v, want a time_zone field error", err)
+	}
+}
+
+// TestGroupKeyFollowsArrange holds GroupKey's brief order, which it works
+// out by index without copying briefs, to Arrange's over random readers:
+// repeated and unknown region codes, briefs of regions not followed, and
+// publication times that tie.
+func TestGroupKeyFollowsArrange(t *testing.T) {
+	r := newRenderer(t)
+	rng := rand.New(rand.NewPCG(7, 7))
+	codes := []string{"lagos", "brussels", "singapore", "new-york", "atlantis"}
+	for n := range 300 {
+		in := fixtureInput()
+		in.Subscriber.Regions = nil
+		for range 1 + rng.IntN(5) {
+			in.Subscriber.Regions = append(in.Subscriber.Regions, codes[rng.IntN(len(codes))])
+		}
+		in.Briefs = nil
+		for i := range rng.IntN(12) {
+			in.Briefs = append(in.Briefs, digest.Brief{
+				ID: int64(100 + i), Region: codes[rng.IntN(len(codes))],
+				PublishedAt: fixedNow.Add(-time.Duration(rng.IntN(4)) * time.Hour),
+				UpdatedAt:   fixedNow.Add(time.Duration(rng.IntN(1000)) * time.Millisecond),
+			})
+		}
+		key, err := r.GroupKey(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []byte
+		for _, sec := range Arrange(r.opts.Regions, in.Subscriber.Regions, in.Briefs) {
+			for _, b := range sec.Briefs {
+				want = fmt.Appendf(want, "%d@%d.%d,", b.ID, b.UpdatedAt.Unix(), b.UpdatedAt.Nanosecond())
+			}
+		}
+		if got := key[strings.LastIndexByte(key, '|')+1:]; got != string(want) {
+			t.Fatalf("reader %d (regions %v): key's briefs %q, Arrange's %q", n, in.Subscriber.Regions, got, want)
+		}
+	}
+}
+
+// BenchmarkGroupKey measures the key a pass computes for every reader.
+func BenchmarkGroupKey(b *testing.B) {
+	r := newRenderer(b)
+	in := fixtureInput()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.GroupKey(in); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
