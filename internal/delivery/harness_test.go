@@ -12,6 +12,7 @@ import (
 	"time"
 
 	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/config"
 	"github.com/newsroom/digest/internal/delivery"
 	"github.com/newsroom/digest/internal/demo"
 	"github.com/newsroom/digest/internal/links"
@@ -76,26 +77,6 @@ func (c *fakeClock) Set(t time.Time) {
 	c.t = t
 }
 
-func testRegions(t *testing.T) digest.Regions {
-	t.Helper()
-	var rs digest.Regions
-	for _, r := range [][3]string{
-		{"dc", "Washington, D.C.", "America/New_York"},
-		{"bxl", "Brussels", "Europe/Brussels"},
-		{"lagos", "Lagos", "Africa/Lagos"},
-		{"riyadh", "Riyadh", "Asia/Riyadh"},
-		{"beijing", "Beijing", "Asia/Shanghai"},
-		{"sg", "Singapore", "Asia/Singapore"},
-	} {
-		loc, err := time.LoadLocation(r[2])
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs = append(rs, digest.Region{Code: r[0], Name: r[1], TimeZone: r[2], Location: loc})
-	}
-	return rs
-}
-
 // harnessOptions vary the parts of a harness.
 type harnessOptions struct {
 	faults      smtpsink.Plan // how the SMTP server misbehaves
@@ -126,7 +107,7 @@ func newHarnessWith(t *testing.T, o harnessOptions) *harness {
 		o.concurrency = 2
 	}
 	ctx := context.Background()
-	h := &harness{t: t, ctx: ctx, regions: testRegions(t), clock: &fakeClock{t: time.Now()}}
+	h := &harness{t: t, ctx: ctx, regions: config.Default().Regions, clock: &fakeClock{t: time.Now()}}
 	h.reject.Store(func(string) error { return nil })
 
 	db, err := sqlite.Open(ctx, t.TempDir()+"/digest.db")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/config"
 	"github.com/newsroom/digest/internal/sqlite"
 )
 
@@ -37,27 +38,6 @@ var populationZones = []string{
 	"Atlantic/Azores", "Europe/London", "Europe/Brussels", "Africa/Lagos", "Europe/Athens", "Asia/Riyadh",
 	"Asia/Dubai", "Asia/Kolkata", "Asia/Kathmandu", "Asia/Singapore", "Asia/Shanghai", "Asia/Tokyo",
 	"Australia/Adelaide", "Pacific/Auckland", "Pacific/Honolulu",
-}
-
-// planRegions are the newsroom's regions in planning tests.
-func planRegions(tb testing.TB) digest.Regions {
-	tb.Helper()
-	var rs digest.Regions
-	for _, r := range [][3]string{
-		{"dc", "Washington, D.C.", "America/New_York"},
-		{"bxl", "Brussels", "Europe/Brussels"},
-		{"lagos", "Lagos", "Africa/Lagos"},
-		{"riyadh", "Riyadh", "Asia/Riyadh"},
-		{"beijing", "Beijing", "Asia/Shanghai"},
-		{"sg", "Singapore", "Asia/Singapore"},
-	} {
-		loc, err := time.LoadLocation(r[2])
-		if err != nil {
-			tb.Fatal(err)
-		}
-		rs = append(rs, digest.Region{Code: r[0], Name: r[1], TimeZone: r[2], Location: loc})
-	}
-	return rs
 }
 
 // head is a brief as the population knows it.
@@ -105,7 +85,7 @@ func (pop population) fill(tb testing.TB, path string) {
 		}
 	}
 	rng := rand.New(rand.NewPCG(pop.seed, 42))
-	regions := planRegions(tb)
+	regions := config.Default().Regions
 	created := stored(pop.now.Add(-30 * 24 * time.Hour))
 
 	// Briefs: spread over five days, in random regions, some removed.
@@ -256,7 +236,7 @@ func (pop population) fill(tb testing.TB, path string) {
 func newPlanPass(tb testing.TB, store Store, now time.Time) *Pass {
 	tb.Helper()
 	return New(store, nil, nil, nil, Options{
-		Regions:             planRegions(tb),
+		Regions:             config.Default().Regions,
 		MessageIDDomain:     "news.example.org",
 		FirstDigestLookback: 24 * time.Hour,
 		LateBriefGrace:      6 * time.Hour,

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/config"
 	"github.com/newsroom/digest/internal/render"
 	"github.com/newsroom/digest/templates"
 )
@@ -156,31 +157,10 @@ func dump(fs []Finding) string {
 	return b.String()
 }
 
-// sixRegions are the shipped editions.
-func sixRegions(t *testing.T) digest.Regions {
-	t.Helper()
-	var rs digest.Regions
-	for _, r := range []struct{ code, name, tz string }{
-		{"dc", "Washington, D.C.", "America/New_York"},
-		{"bxl", "Brussels", "Europe/Brussels"},
-		{"lagos", "Lagos", "Africa/Lagos"},
-		{"riyadh", "Riyadh", "Asia/Riyadh"},
-		{"beijing", "Beijing", "Asia/Shanghai"},
-		{"sg", "Singapore", "Asia/Singapore"},
-	} {
-		loc, err := time.LoadLocation(r.tz)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs = append(rs, digest.Region{Code: r.code, Name: r.name, TimeZone: r.tz, Location: loc})
-	}
-	return rs
-}
-
 // The shipped templates, rendering a full 20-brief digest of all six
 // editions, give no error finding.
 func TestShippedTemplatesPass(t *testing.T) {
-	regions := sixRegions(t)
+	regions := config.Default().Regions
 	r, err := render.New(templates.FS, render.Options{Regions: regions, PublisherName: "The Regional Brief", PostalAddress: postal})
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +191,7 @@ func TestShippedTemplatesPass(t *testing.T) {
 // SampleBriefs carries nothing the sanitizer changes, so a templates check
 // reports only what the templates do.
 func TestSampleBriefsAreClean(t *testing.T) {
-	for _, b := range SampleBriefs(sixRegions(t), time.Now(), 6) {
+	for _, b := range SampleBriefs(config.Default().Regions, time.Now(), 6) {
 		var c checker
 		c.markdown([]digest.Brief{b})
 		if len(c.findings) != 0 {
