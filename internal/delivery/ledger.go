@@ -74,12 +74,6 @@ func (l *ledger) submit(results []digest.DeliveryResult, claim digest.ClaimReque
 	return r
 }
 
-// settle records results and claims up to claim.N deliveries, waiting for
-// the commit.
-func (l *ledger) settle(results []digest.DeliveryResult, claim digest.ClaimRequest) settled {
-	return <-l.submit(results, claim).done
-}
-
 // run serves settle calls until close. A round takes a request from every
 // worker still working, or what has come within roundGather of the first
 // one, and records them in one transaction.

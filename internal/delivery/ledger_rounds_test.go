@@ -44,7 +44,7 @@ func TestLedgerRounds(t *testing.T) {
 		third  func(l *ledger)
 		want   []int64
 	}{
-		{"every worker", time.Hour, func(l *ledger) { l.settle(sent(3), digest.ClaimRequest{}) }, []int64{1, 2, 3}},
+		{"every worker", time.Hour, func(l *ledger) { <-l.submit(sent(3), digest.ClaimRequest{}).done }, []int64{1, 2, 3}},
 		{"a worker that left", time.Hour, func(l *ledger) { l.leave() }, []int64{1, 2}},
 		{"a slow worker", time.Millisecond, func(*ledger) {}, []int64{1, 2}},
 	}

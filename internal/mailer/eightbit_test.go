@@ -266,6 +266,15 @@ func TestFits8bit(t *testing.T) {
 	}
 }
 
+// writeData writes chunks as transact does without a ready gate: the
+// content of DATA, then the terminating ".\r\n", and flushes w.
+func writeData(w *bufio.Writer, chunks ...[]byte) error {
+	if err := writeContent(w, chunks...); err != nil {
+		return err
+	}
+	return endData(w)
+}
+
 func TestWriteData(t *testing.T) {
 	tests := []struct {
 		name   string

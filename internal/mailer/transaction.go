@@ -189,15 +189,6 @@ func isReply(err error) bool {
 	return errors.As(err, &tpe)
 }
 
-// writeData writes chunks as the content of DATA, then the terminating
-// ".\r\n", and flushes w.
-func writeData(w *bufio.Writer, chunks ...[]byte) error {
-	if err := writeContent(w, chunks...); err != nil {
-		return err
-	}
-	return endData(w)
-}
-
 // writeContent writes chunks as the content of DATA (RFC 5321 4.5.2): a
 // line that begins with a dot gets a second one, a bare LF becomes CRLF,
 // and the content ends with CRLF. Each chunk must start at the beginning
