@@ -40,13 +40,16 @@ func (a *app) benchCmd() *cobra.Command {
 		Long: `Create a fresh database, generate briefs and readers (region mixes, zones,
 non-ASCII names), and run one complete pass — plan, select, render, send,
 record — against an SMTP server: by default one inside this process that
-accepts and discards, or --smtp HOST:PORT (e.g. Postfix's smtp-sink). Then,
-in the same run, send one pre-built message the same number of times over
-the same number of connections with go-mail alone: the raw limit.
+accepts and discards, or --smtp HOST:PORT (e.g. Postfix's smtp-sink).
+Before and after the pass, send the first reader's digest, pre-built once,
+the same number of times over the same number of connections with go-mail's
+own client: the raw limit, measured twice because a shared machine's speed
+drifts.
 
-It prints messages per second for both and their ratio, CPU seconds per
-1,000 messages, peak RSS, and the wall time of each phase. With the
-in-process server the CPU and memory figures include the server's.`,
+It prints messages per second for the pass and the mean raw limit and their
+ratio, CPU per message for both, the pass's peak RSS, the wall time of each
+phase and the outcomes recorded per ledger transaction. With the in-process
+server the CPU and memory figures include the server's.`,
 		Example: `  digest bench
   digest bench --subscribers 1000000 --concurrency 8 --smtp 127.0.0.1:2525`,
 		Args: exactArgs(0),

@@ -74,7 +74,7 @@ func (l *ledger) submit(results []digest.DeliveryResult, claim digest.ClaimReque
 	return r
 }
 
-// run serves settle calls until close. A round takes a request from every
+// run serves submitted requests until close. A round takes a request from every
 // worker still working, or what has come within roundGather of the first
 // one, and records them in one transaction.
 func (l *ledger) run() {
@@ -122,5 +122,5 @@ func (l *ledger) run() {
 	}
 }
 
-// close ends run once every worker has stopped calling settle.
+// close ends run once every worker has stopped submitting.
 func (l *ledger) close() { close(l.reqs) }

@@ -4,12 +4,12 @@
 // page. Then workers, each with its own SMTP connection, claim rows a few
 // at a time, render them (once per distinct digest, personalised per
 // reader), send, and hand what the server said to the ledger, which
-// records the outcomes of all the workers waiting and claims their next
-// rows in one transaction. A delivery is marked sent, and the reader's
-// watermark moves, only after the server accepted the message, and a
-// worker sends nothing more until that is committed: a crash leaves at
-// most one accepted-but-unrecorded message per worker, which the next
-// start sends again with the same Message-ID.
+// records the outcomes of a round of workers and claims their next rows in
+// one transaction. A delivery is marked sent, and the reader's watermark
+// moves, only after the server accepted the message, and a worker ends its
+// next message's DATA (the final ".") only once that is committed: a crash
+// leaves at most one accepted-but-unrecorded message per worker, which the
+// next start sends again with the same Message-ID.
 package delivery
 
 import (
