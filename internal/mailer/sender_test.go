@@ -474,7 +474,7 @@ func TestSendWhenHoldsTheEndOfData(t *testing.T) {
 		readyCalls++
 		// The whole content is written by now; only the final dot is
 		// missing, without which no server ends the transaction.
-		if n, _ := sink.Counts(); n != 0 {
+		if n := len(sink.Messages()); n != 0 {
 			t.Errorf("the server took %d messages before ready returned", n)
 		}
 		return nil
@@ -542,5 +542,32 @@ func TestPipelinedTransaction(t *testing.T) {
 	want := "MAIL FROM:<digest@example.org> BODY=8BITMIME\r\nRCPT TO:<" + m.ToEmail + ">\r\nDATA\r\n"
 	if envelope != want {
 		t.Errorf("the server read the envelope as %q, want it whole in one read: %q", envelope, want)
+	}
+}
+
+// TestRedialsAfterIdleClose checks the usual end of an idle connection: the
+// server answers the next MAIL FROM with 421 and hangs up. Nothing of the
+// message was taken, so it goes out at once over a new connection, with or
+// without PIPELINING (where the replies to RCPT and DATA never come).
+func TestRedialsAfterIdleClose(t *testing.T) {
+	for _, pipelining := range []bool{true, false} {
+		t.Run(fmt.Sprintf("pipelining=%v", pipelining), func(t *testing.T) {
+			sink := startSink(t, smtpsink.Options{
+				NoPipelining: !pipelining,
+				Faults:       smtpsink.At(smtpsink.StageMail, "", smtpsink.Sequence(smtpsink.Accept(), smtpsink.ServiceUnavailable())),
+			})
+			s := newSender(t, sink, nil)
+			for i := range 2 {
+				if err := s.Send(t.Context(), messageTo(i+1, "a@example.com")); err != nil {
+					t.Fatalf("Send %d: %v", i+1, err)
+				}
+			}
+			if got := wait(t, sink, 2); got[1].MessageID() != "<2.test@digest.example.org>" {
+				t.Errorf("second message is %q", got[1].MessageID())
+			}
+			if n := sink.Connections(); n != 2 {
+				t.Errorf("%d connections, want 2 (the closed one, then a new one)", n)
+			}
+		})
 	}
 }

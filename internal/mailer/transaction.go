@@ -48,7 +48,7 @@ func (e *stepError) Unwrap() error { return e.err }
 //
 // go-mail's own send is not used because it renders the message anew
 // into its DATA writer, so a DKIM-signed message would be rendered twice;
-// and the message content is written by writeData rather than by the
+// and the message content is written by writeContent and endData rather than by the
 // DATA writer of net/textproto, which handles every byte singly and was
 // a quarter of the CPU time of a send.
 func transact(c *smtp.Client, timeout time.Duration, from string, rcpts []string, ready func() error, data ...[]byte) error {
@@ -112,7 +112,8 @@ func open(c *smtp.Client, from string, rcpts []string) error {
 // FROM, the RCPT TOs and DATA in one write and then reads their replies
 // (RFC 2920), which saves two round trips per message. The parameters of
 // MAIL FROM are the ones go-mail's Client.Mail adds. The first refusal is
-// returned, after every reply has been read so the session stays in step.
+// returned, after every reply has been read so the session stays in step
+// (or the connection broke).
 func openPipelined(c *smtp.Client, from string, rcpts []string) error {
 	if err := commandArg(from); err != nil {
 		return &stepError{stepMail, err}
@@ -138,30 +139,37 @@ func openPipelined(c *smtp.Client, from string, rcpts []string) error {
 	if err := w.Flush(); err != nil {
 		return &stepError{stepMail, err}
 	}
+	// first is the first refusal. A connection that breaks after one is
+	// reported as that refusal: a server that answers 421 hangs up, and
+	// the 421 to MAIL FROM is what says the message may go again at once
+	// over a new connection (retrySafe).
 	var first error
-	if _, _, err := c.Text.ReadResponse(250); err != nil {
-		first = &stepError{stepMail, err}
-		if !isReply(err) {
+	read := func(step string, code int, what string) (ok, broken bool) {
+		_, _, err := c.Text.ReadResponse(code)
+		if err == nil {
+			return true, false
+		}
+		if what != "" {
+			err = fmt.Errorf("%s: %w", what, err)
+		}
+		if first == nil {
+			first = &stepError{step, err}
+		}
+		return false, !isReply(err)
+	}
+	if _, broken := read(stepMail, 250, ""); broken {
+		return first
+	}
+	for _, rcpt := range rcpts {
+		if _, broken := read(stepRcpt, 25, rcpt); broken {
 			return first
 		}
 	}
-	for _, rcpt := range rcpts {
-		if _, _, err := c.Text.ReadResponse(25); err != nil {
-			if !isReply(err) {
-				return &stepError{stepRcpt, fmt.Errorf("%s: %w", rcpt, err)}
-			}
-			if first == nil {
-				first = &stepError{stepRcpt, fmt.Errorf("%s: %w", rcpt, err)}
-			}
-		}
-	}
-	_, _, err := c.Text.ReadResponse(354)
+	accepted, broken := read(stepData, 354, "")
 	switch {
-	case err != nil && !isReply(err):
-		return &stepError{stepData, err}
-	case err != nil && first == nil:
-		return &stepError{stepData, err}
-	case err == nil && first != nil:
+	case broken:
+		return first
+	case accepted && first != nil:
 		// DATA was taken although an earlier command was refused (a
 		// server should not, RFC 2920 3.1): end it empty, so that the
 		// session can be reset, and report the refusal.
