@@ -22,9 +22,9 @@ import (
 // An outcome the ledger refuses (the delivery is already sent, or in a
 // state that does not allow the change, or gone) is reported in refused at
 // its index and changes nothing; the others are recorded. claims[i] gets at
-// most requests[i].N deliveries: queued ones due first, then deferred ones
-// whose next attempt has come by now, each made sending with one more
-// attempt. Any other error rolls back the whole transaction.
+// most requests[i].N deliveries: queued ones and deferred ones whose next
+// attempt has come by now, together in (due_at, id) order, each made
+// sending with one more attempt. Any other error rolls back the whole transaction.
 func (db *DB) Settle(ctx context.Context, now time.Time, outcomes []digest.DeliveryResult, requests []digest.ClaimRequest) (claims [][]digest.Claim, refused []error, err error) {
 	for _, o := range outcomes {
 		if o.Status == digest.DeliverySent {
@@ -186,8 +186,9 @@ func record(ctx context.Context, tx *sql.Tx, at time.Time, o digest.DeliveryResu
 	return digest.Invalid(fmt.Sprintf("delivery %d", o.DeliveryID), "status", "%q is not an outcome", o.Status)
 }
 
-// claim takes up to n deliveries for holder inside tx: queued ones in
-// (due_at, id) order, then deferred ones whose next attempt is due by now.
+// claim takes up to n deliveries for holder inside tx: queued ones and
+// deferred ones whose next attempt is due by now, together in (due_at, id)
+// order.
 //
 // It is on the send pass's hot path, so its statements avoid what SQLite
 // pays for with a temporary table each time (IN over a subquery, ORDER BY

@@ -267,9 +267,10 @@ func TestSettleRefusalsChangeNothingElse(t *testing.T) {
 		{DeliveryID: queued.ID, Status: digest.DeliveryQueued, Reason: "release"},
 		{DeliveryID: 99999, Status: digest.DeliverySent, SentAt: at(7, 6), Reason: "250"},
 		{DeliveryID: good.ID, Status: digest.DeliverySent, SentAt: at(7, 6), Reason: "250 good"},
+		{DeliveryID: good.ID, Status: digest.DeliverySent, SentAt: at(7, 7), Reason: "250 twice"},
 	}
 	_, refused := f.settle(t, at(7, 6), outcomes)
-	for i, want := range []error{ErrAlreadySent, ErrAlreadySent, ErrWrongState, ErrWrongState, digest.ErrNotFound, nil} {
+	for i, want := range []error{ErrAlreadySent, ErrAlreadySent, ErrWrongState, ErrWrongState, digest.ErrNotFound, nil, ErrAlreadySent} {
 		switch {
 		case want == nil && refused[i] != nil:
 			t.Errorf("outcome %d refused: %v", i, refused[i])
@@ -294,6 +295,9 @@ func TestSettleRefusalsChangeNothingElse(t *testing.T) {
 	}
 	if g := mustDelivery(t, f.db, good.ID); g.Status != digest.DeliverySent || g.Error != "" || !g.SentAt.Equal(at(7, 6)) {
 		t.Errorf("the accepted outcome beside the refused ones: %+v", g)
+	}
+	if got := trail(t, f.db, good.ID); len(got) != 3 || got[2] != "sending>sent 250 good" {
+		t.Errorf("a second sent outcome in the round added events: %q", got)
 	}
 }
 
@@ -547,7 +551,6 @@ func TestClaimQueryPlans(t *testing.T) {
 	}{
 		{"queue", query{claimQueue, []any{8}}, "SCAN deliveries USING COVERING INDEX deliveries_queued", false},
 		{"read back", query{claimRead, []any{"[1,2]"}}, "SEARCH deliveries USING INTEGER PRIMARY KEY", false},
-		{"watermark", query{moveWatermark, []any{1, "at"}}, "SEARCH subscribers USING INTEGER PRIMARY KEY (rowid=?)", false},
 		{"claim: update", query{claimUpdate, []any{"at", "w", "[1,2]"}}, "SEARCH deliveries USING INTEGER PRIMARY KEY (rowid=?)", false},
 		{"sent: update", query{markSentBatch, []any{"at", `[{"i":1,"a":"t","r":"250"}]`}}, "SEARCH deliveries USING INTEGER PRIMARY KEY (rowid=?)", false},
 		{"sent: watermarks", query{moveWatermarks, []any{"at", `[{"i":1,"a":"t","r":"250"}]`}}, "SEARCH subscribers USING INTEGER PRIMARY KEY (rowid=?)", true},

@@ -71,9 +71,9 @@ func joinStatuses(ss []digest.DeliveryStatus) string {
 // MarkDeliverySent records that the SMTP server accepted the delivery's
 // message at sentAt: status sent, sent_at, error cleared. In the same
 // transaction the subscriber's watermark moves to the delivery's cut-off,
-// unless it is already later: this is the only place the watermark moves,
-// and it never moves back. It fails with ErrAlreadySent for a delivery
-// already sent.
+// unless it is already later: the watermark moves only when a delivery is
+// marked sent (here, or a round at a time in Settle) and never moves back.
+// It fails with ErrAlreadySent for a delivery already sent.
 func (db *DB) MarkDeliverySent(ctx context.Context, id int64, sentAt time.Time, reply string) error {
 	if err := checkSentAt(id, sentAt); err != nil {
 		return err
@@ -85,13 +85,11 @@ func (db *DB) MarkDeliverySent(ctx context.Context, id int64, sentAt time.Time, 
 	return nil
 }
 
+// markSent is MarkDeliverySent inside tx. The send pass records its sent
+// deliveries a round at a time (recordSent); what reaches markSent there is
+// an outcome that round could not take, which this refuses with the errors
+// callers expect, or a delivery sent from queued or deferred.
 func markSent(ctx context.Context, tx *sql.Tx, id int64, now, sentAt time.Time, reply string) error {
-	done, err := sendingToSent(ctx, tx, id, now, sentAt, reply)
-	if err != nil || done {
-		return err
-	}
-	// Not sending: the general path sends from queued or deferred too,
-	// and refuses the rest with the errors callers expect.
 	subID, cutoff, err := transition(ctx, tx, id, now,
 		[]digest.DeliveryStatus{digest.DeliverySending, digest.DeliveryQueued, digest.DeliveryDeferred}, digest.DeliverySent,
 		reply, "sent_at = ?, error = '', next_attempt_at = NULL", formatTime(sentAt))
@@ -107,46 +105,6 @@ func markSent(ctx context.Context, tx *sql.Tx, id int64, now, sentAt time.Time, 
 	}
 	return nil
 }
-
-// sendingToSent is markSent's common case, a delivery a worker claimed, in
-// one statement fewer than transition: the update checks the status
-// itself, and the watermark is moved by the delivery's id. It reports
-// false, having changed nothing, when the delivery is not sending (or
-// does not exist). No RETURNING: SQLite buffers returned rows in a
-// temporary table, which costs more here than the statement it saves.
-// next_attempt_at is not assigned: a sending delivery has none (claim
-// clears it), and naming the column would make SQLite weigh
-// deliveries_deferred, which holds it, for every message.
-func sendingToSent(ctx context.Context, tx *sql.Tx, id int64, now, sentAt time.Time, reply string) (bool, error) {
-	stamp := formatTime(now)
-	res, err := tx.ExecContext(ctx, `
-		UPDATE deliveries SET status = ?, updated_at = ?, sent_at = ?, error = ''
-		WHERE id = ? AND status = ?`,
-		string(digest.DeliverySent), stamp, formatTime(sentAt), id, string(digest.DeliverySending))
-	if err != nil {
-		return false, err
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return false, err
-	}
-	if err := insertEvent(ctx, tx, id, now, digest.DeliverySending, digest.DeliverySent, reply); err != nil {
-		return false, err
-	}
-	// The same rule as markSent's, with the subscriber and cut-off read
-	// from the delivery inside the statement, in one lookup of it (three
-	// scalar subqueries read the row three times).
-	if _, err := tx.ExecContext(ctx, moveWatermark, id, stamp); err != nil {
-		return false, fmt.Errorf("move watermark of the subscriber of delivery %d: %w", id, err)
-	}
-	return true, nil
-}
-
-// moveWatermark moves the watermark of delivery ?1's reader to its
-// cut-off, stamped ?2, unless the watermark is already there or later.
-const moveWatermark = `UPDATE subscribers SET watermark = d.cutoff, updated_at = ?2
-	FROM (SELECT subscriber_id, cutoff FROM deliveries WHERE id = ?1) AS d
-	WHERE subscribers.id = d.subscriber_id
-	AND (subscribers.watermark IS NULL OR subscribers.watermark < d.cutoff)`
 
 func checkSentAt(id int64, sentAt time.Time) error {
 	record := fmt.Sprintf("delivery %d", id)
