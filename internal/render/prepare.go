@@ -116,7 +116,7 @@ func (r *Renderer) Prepare(in Input) (*Prepared, error) {
 	vals := readerValues(ReaderOf(in))
 	p := &Prepared{r: r, base: in, shape: shapeOf(&vals)}
 	if _, err := p.variant(p.shape); err != nil {
-		return nil, fmt.Errorf("prepare digest for %s: %w", in.Subscriber.Email, err)
+		return nil, fmt.Errorf("prepare digest: %w", err)
 	}
 	return p, nil
 }
