@@ -1,7 +1,6 @@
 package delivery
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -274,7 +273,7 @@ type briefHeads struct {
 	upTo     time.Time
 	from     time.Time
 	loaded   bool
-	byRegion map[string][]digest.Brief // newest first, see newestFirst
+	byRegion map[string][]digest.Brief // newest first, see render.NewestFirst
 }
 
 // cover makes sure the heads published after `after` are loaded.
@@ -302,7 +301,7 @@ func (h *briefHeads) cover(ctx context.Context, store Store, after time.Time) er
 		touched[b.Region] = true
 	}
 	for code := range touched {
-		slices.SortFunc(h.byRegion[code], newestFirst)
+		slices.SortFunc(h.byRegion[code], func(a, b digest.Brief) int { return render.NewestFirst(&a, &b) })
 	}
 	h.from, h.loaded = after, true
 	return nil
@@ -328,16 +327,6 @@ func (h *briefHeads) pick(regions []string, after time.Time, carried []int64) []
 		}
 	}
 	return ids
-}
-
-// newestFirst is render.Arrange's order within a region: publication time,
-// latest first, then ID, highest first. Planning records brief IDs in the
-// order the reader sees them; a test holds the two to the same answer.
-func newestFirst(a, b digest.Brief) int {
-	if c := b.PublishedAt.Compare(a.PublishedAt); c != 0 {
-		return c
-	}
-	return cmp.Compare(b.ID, a.ID)
 }
 
 // dryRun renders what the plans would send, recording nothing. Briefs are

@@ -38,15 +38,16 @@ func Arrange(regions digest.Regions, order []string, briefs []digest.Brief) []Se
 			continue
 		}
 		list := byRegion[code]
-		slices.SortStableFunc(list, func(a, b digest.Brief) int { return newestFirst(&a, &b) })
+		slices.SortStableFunc(list, func(a, b digest.Brief) int { return NewestFirst(&a, &b) })
 		sections = append(sections, Section{Region: region, Briefs: list})
 	}
 	return sections
 }
 
-// newestFirst orders briefs by publication time, latest first, then by ID,
-// highest first.
-func newestFirst(a, b *digest.Brief) int {
+// NewestFirst is the order of briefs within a region of a digest:
+// publication time, latest first, then ID, highest first. Planning uses it
+// too, to record brief IDs in the order the reader sees them.
+func NewestFirst(a, b *digest.Brief) int {
 	if c := b.PublishedAt.Compare(a.PublishedAt); c != 0 {
 		return c
 	}

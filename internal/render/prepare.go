@@ -378,7 +378,7 @@ func (r *Renderer) GroupKey(in Input) (string, error) {
 				idx = append(idx, j)
 			}
 		}
-		slices.SortStableFunc(idx[start:], func(a, b int) int { return newestFirst(&in.Briefs[a], &in.Briefs[b]) })
+		slices.SortStableFunc(idx[start:], func(a, b int) int { return NewestFirst(&in.Briefs[a], &in.Briefs[b]) })
 	}
 	for _, j := range idx {
 		b := &in.Briefs[j]
