@@ -22,10 +22,9 @@ import (
 // windows the planner asked for.
 type pagedStore struct {
 	Store
-	size       int
-	pages      int
-	headLoads  [][2]time.Time
-	historyIDs [][]int64
+	size      int
+	pages     int
+	headLoads [][2]time.Time
 }
 
 func (s *pagedStore) ActivePage(ctx context.Context, afterID int64, limit int) ([]digest.Subscriber, error) {
@@ -36,11 +35,6 @@ func (s *pagedStore) ActivePage(ctx context.Context, afterID int64, limit int) (
 func (s *pagedStore) BriefHeads(ctx context.Context, after, upTo time.Time) ([]digest.Brief, error) {
 	s.headLoads = append(s.headLoads, [2]time.Time{after, upTo})
 	return s.Store.BriefHeads(ctx, after, upTo)
-}
-
-func (s *pagedStore) RecentDeliveries(ctx context.Context, ids []int64, since digest.Date, sentAfter time.Time) ([]digest.Delivery, error) {
-	s.historyIDs = append(s.historyIDs, slices.Clone(ids))
-	return s.Store.RecentDeliveries(ctx, ids, since, sentAfter)
 }
 
 // oracle is what the per-reader planner this one replaced decided for a
