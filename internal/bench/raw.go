@@ -12,8 +12,11 @@ import (
 )
 
 // RawLimit sends one pre-built message n times over conns connections with
-// go-mail alone (lean sessions: no NOOP, no RSET), as fast as it can: the
-// ceiling a digest pass on the same machine and server can approach. build
+// go-mail's own client (lean sessions: no NOOP, no RSET), as fast as it
+// can: what sending costs when nothing is planned, rendered or recorded.
+// It is not a ceiling for a pass: go-mail's client does not pipeline MAIL,
+// RCPT and DATA and copies 8bit parts once more, which mailer.Sender does
+// not. build
 // is called once per connection (a go-mail Msg must not be written by two
 // goroutines at once) and should return a mailer.Build message: on a
 // server that offers 8BITMIME its parts are switched to 8bit as
