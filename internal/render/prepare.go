@@ -347,7 +347,7 @@ func (r *Renderer) GroupKey(in Input) (string, error) {
 	if in.Now.IsZero() {
 		return "", fmt.Errorf("group key for %s: %w", in.Subscriber.Email, digest.Invalid("", "now", "the pass time is not set"))
 	}
-	loc, err := readerZone(in.Subscriber, r.opts.Regions)
+	loc, err := r.readerZone(in.Subscriber, r.opts.Regions)
 	if err != nil {
 		return "", fmt.Errorf("group key for %s: %w", in.Subscriber.Email, err)
 	}

@@ -586,3 +586,17 @@ func BenchmarkGroupKey(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGroupKeyOwnZone is GroupKey for a reader whose zone is no
+// region's, which the Renderer loads once and keeps.
+func BenchmarkGroupKeyOwnZone(b *testing.B) {
+	r := newRenderer(b)
+	in := fixtureInput()
+	in.Subscriber.TimeZone = "America/Chicago"
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.GroupKey(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -49,6 +49,10 @@ type Renderer struct {
 	// preview and lint do not pay for the check.
 	fastOnce sync.Once
 	fast     fastPath
+	// zones caches time zones loaded for readers whose zone is no region's:
+	// time.LoadLocation reads and parses the zone file on every call, and
+	// a pass asks for every reader's zone.
+	zones sync.Map // zone name → *time.Location
 }
 
 // New parses the three templates from fsys (templates.FS, or
@@ -176,7 +180,7 @@ func (r *Renderer) view(in Input, regions digest.Regions) (*view, error) {
 	if in.Now.IsZero() {
 		return nil, digest.Invalid("", "now", "the pass time is not set")
 	}
-	loc, err := readerZone(sub, regions)
+	loc, err := r.readerZone(sub, regions)
 	if err != nil {
 		return nil, err
 	}
@@ -231,17 +235,21 @@ func checkLinks(unsubscribeURL, preferencesURL string) error {
 
 // readerZone is the reader's time zone: their own, else their first
 // region's, else UTC.
-func readerZone(sub digest.Subscriber, regions digest.Regions) (*time.Location, error) {
+func (r *Renderer) readerZone(sub digest.Subscriber, regions digest.Regions) (*time.Location, error) {
 	if sub.TimeZone != "" {
 		for _, region := range regions {
 			if region.TimeZone == sub.TimeZone && region.Location != nil {
 				return region.Location, nil
 			}
 		}
+		if loc, ok := r.zones.Load(sub.TimeZone); ok {
+			return loc.(*time.Location), nil
+		}
 		loc, err := time.LoadLocation(sub.TimeZone)
 		if err != nil {
 			return nil, digest.Invalid(sub.Email, "time_zone", "unknown time zone %q", sub.TimeZone)
 		}
+		r.zones.Store(sub.TimeZone, loc)
 		return loc, nil
 	}
 	for _, code := range sub.Regions {
