@@ -331,6 +331,10 @@ type briefCache struct {
 	byID  map[int64]digest.Brief
 }
 
+func newBriefCache(store Store) *briefCache {
+	return &briefCache{store: store, byID: map[int64]digest.Brief{}}
+}
+
 func (c *briefCache) get(ctx context.Context, ids []int64) ([]digest.Brief, error) {
 	c.mu.Lock()
 	var missing []int64

@@ -255,10 +255,16 @@ func TestDryRunSendsAndRecordsNothing(t *testing.T) {
 	if _, err := h.db.DeliveryFor(h.ctx, sub.ID, "2026-11-26"); !errors.Is(err, digest.ErrNotFound) {
 		t.Errorf("dry run recorded a delivery: err = %v", err)
 	}
-	// The real pass afterwards still sends.
-	h.run("2026-11-26T08:05:00Z")
+	// The real pass afterwards still sends, the digest the dry run
+	// rendered.
+	real := h.run("2026-11-26T08:05:00Z")
 	if n := len(h.inbox("ana@example.com")); n != 1 {
-		t.Errorf("pass after dry run sent %d, want 1", n)
+		t.Fatalf("pass after dry run sent %d, want 1", n)
+	}
+	dry, sent := rep.Items[0], real.Items[0]
+	if dry.Subject != sent.Subject || dry.HTMLBytes != sent.HTMLBytes || dry.TextBytes != sent.TextBytes {
+		t.Errorf("dry run rendered %q (%d, %d bytes), the pass sent %q (%d, %d bytes)",
+			dry.Subject, dry.HTMLBytes, dry.TextBytes, sent.Subject, sent.HTMLBytes, sent.TextBytes)
 	}
 }
 

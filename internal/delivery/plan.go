@@ -50,14 +50,14 @@ func (p *Pass) plan(ctx context.Context, now time.Time, dryRun bool, t *tally, t
 		defer close(pages)
 		decideTime, decideErr = p.decide(ctx, now, t, pages)
 	}()
-	var full map[int64]digest.Brief // a dry run's briefs, by id
+	var rendering *dryRendering
 	if dryRun {
-		full = map[int64]digest.Brief{}
+		rendering = &dryRendering{cache: newBriefCache(p.store), groups: newRenderGroups(p.renderer, p.logger)}
 	}
 	for plans := range pages {
 		start := time.Now()
 		if dryRun {
-			err = p.dryRun(ctx, plans, full, t)
+			err = p.dryRun(ctx, plans, rendering, t)
 			tm.Work += time.Since(start)
 		} else {
 			var n int
@@ -329,33 +329,26 @@ func (h *briefHeads) pick(regions []string, after time.Time, carried []int64) []
 	return ids
 }
 
-// dryRun renders what the plans would send, recording nothing. Briefs are
-// loaded the first time a plan needs them and kept in full for the pass.
-func (p *Pass) dryRun(ctx context.Context, plans []planned, full map[int64]digest.Brief, t *tally) error {
-	var missing []int64
+// dryRendering is what a dry run renders with, as the workers of a pass
+// do: briefs loaded once per pass, each distinct digest rendered once.
+type dryRendering struct {
+	cache  *briefCache
+	groups *renderGroups
+}
+
+// dryRun renders what the plans would send, recording nothing.
+func (p *Pass) dryRun(ctx context.Context, plans []planned, r *dryRendering, t *tally) error {
 	for _, pl := range plans {
-		for _, id := range pl.delivery.BriefIDs {
-			if _, ok := full[id]; !ok && !slices.Contains(missing, id) {
-				missing = append(missing, id)
-			}
-		}
-	}
-	if len(missing) > 0 {
-		bs, err := p.store.BriefsByID(ctx, missing)
+		briefs, err := r.cache.get(ctx, pl.delivery.BriefIDs)
 		if err != nil {
 			return fmt.Errorf("load briefs to render: %w", err)
 		}
-		for _, b := range bs {
-			full[b.ID] = b
-		}
-	}
-	for _, pl := range plans {
-		briefs := make([]digest.Brief, len(pl.delivery.BriefIDs))
-		for i, id := range pl.delivery.BriefIDs {
-			briefs[i] = full[id]
-		}
 		item := Item{Subscriber: pl.sub, Date: pl.delivery.DigestDate, BriefIDs: pl.delivery.BriefIDs, Outcome: OutcomeSent}
-		out, err := p.render(pl.sub, pl.delivery, briefs)
+		in, err := p.renderInput(pl.sub, pl.delivery, briefs)
+		var out render.Output
+		if err == nil {
+			out, err = r.groups.render(in)
+		}
 		if err != nil {
 			item.Outcome, item.Err = OutcomeFailed, err
 		}
@@ -394,8 +387,8 @@ func (p *Pass) location(name string) (*time.Location, error) {
 	return loc, nil
 }
 
-// render renders a delivery for its reader in full (previews, dry runs;
-// a pass's workers go through renderGroups).
+// render renders a delivery for its reader in full (previews; a pass's
+// workers and dry runs go through renderGroups).
 func (p *Pass) render(sub digest.Subscriber, d digest.Delivery, briefs []digest.Brief) (render.Output, error) {
 	in, err := p.renderInput(sub, d, briefs)
 	if err != nil {

@@ -31,7 +31,7 @@ func (p *Pass) work(ctx context.Context, t *tally, tm *Timings) error {
 		errs        []error
 		wg          sync.WaitGroup
 		lim         = p.limiter()
-		cache       = &briefCache{store: p.store, byID: map[int64]digest.Brief{}}
+		cache       = newBriefCache(p.store)
 		groups      = newRenderGroups(p.renderer, p.logger)
 		l           = newLedger(p.store, p.now, p.opts.Concurrency)
 		ledgerDone  = make(chan struct{})
