@@ -75,24 +75,13 @@ func writeCRLF(w io.Writer, s string) (int64, error) {
 }
 
 // partBody returns the transfer encoding and the body writer go-mail uses
-// for content: 8bit when eightBit is set and the content fits, else
-// quoted-printable. The writer writes the string itself, without the copy
-// go-mail's SetBodyString makes.
-func partBody(content string, eightBit bool, sp *splicer) (gomail.Encoding, func(io.Writer) (int64, error)) {
-	if eightBit && fits8bit(content) {
-		if sp != nil {
-			return gomail.NoEncoding, sp.stand(content)
-		}
-		return gomail.NoEncoding, func(w io.Writer) (int64, error) {
-			// go-mail collects an 8bit part in a bytes.Buffer of its own
-			// before copying it out; sized up front, it does not grow
-			// (and copy) its way there, which was a third of the CPU
-			// time of an 8bit send.
-			if b, ok := w.(*bytes.Buffer); ok {
-				b.Grow(len(content) + len(content)/32)
-			}
-			return writeCRLF(w, content)
-		}
+// for content: with sp (the server offers 8BITMIME), 8bit where the
+// content fits, left for sp to splice in; else quoted-printable. The
+// writer writes the string itself, without the copy go-mail's
+// SetBodyString makes.
+func partBody(content string, sp *splicer) (gomail.Encoding, func(io.Writer) (int64, error)) {
+	if sp != nil && fits8bit(content) {
+		return gomail.NoEncoding, sp.stand(content)
 	}
 	return gomail.EncodingQP, func(w io.Writer) (int64, error) {
 		n, err := io.WriteString(w, content)
@@ -102,12 +91,12 @@ func partBody(content string, eightBit bool, sp *splicer) (gomail.Encoding, func
 
 // setBodies sets msg's text/plain body and, when html is not empty, its
 // text/html alternative, replacing any set before, each in the encoding
-// partBody chooses; with sp, 8bit parts are left for sp to splice in.
-func setBodies(msg *gomail.Msg, text, html string, eightBit bool, sp *splicer) {
-	enc, write := partBody(text, eightBit, sp)
+// partBody chooses.
+func setBodies(msg *gomail.Msg, text, html string, sp *splicer) {
+	enc, write := partBody(text, sp)
 	msg.SetBodyWriter(gomail.TypeTextPlain, write, gomail.WithPartEncoding(enc))
 	if html != "" {
-		enc, write := partBody(html, eightBit, sp)
+		enc, write := partBody(html, sp)
 		msg.AddAlternativeWriter(gomail.TypeTextHTML, write, gomail.WithPartEncoding(enc))
 	}
 }

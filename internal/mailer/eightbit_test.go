@@ -337,7 +337,7 @@ func FuzzBuild8bit(f *testing.F) {
 		m := sampleMessage()
 		m.Text, m.HTML = text, html
 		var r rendering
-		msg, err := build(m, true, nil, &r.splicer)
+		msg, err := build(m, nil, &r.splicer)
 		if text == "" {
 			if err == nil {
 				t.Fatal("an empty text was accepted")

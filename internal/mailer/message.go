@@ -80,7 +80,7 @@ var (
 // UseEightBit switches the parts to 8bit for a server that offers
 // 8BITMIME.
 func Build(m Message) (*gomail.Msg, error) {
-	return build(m, false, nil, nil)
+	return build(m, nil, nil)
 }
 
 // repeated remembers the header values that are the same on every message
@@ -126,10 +126,10 @@ func (r *repeated) listIDHeader(listID string) (string, error) {
 	return v, nil
 }
 
-// build is Build with the text parts in 8bit where they allow it when
-// eightBit is set (see partBody), and the repeated headers taken from
-// memo when it is not nil.
-func build(m Message, eightBit bool, memo *repeated, sp *splicer) (*gomail.Msg, error) {
+// build is Build with the text parts in 8bit where they allow it, spliced
+// in by sp, when sp is not nil (see partBody), and the repeated headers
+// taken from memo when it is not nil.
+func build(m Message, memo *repeated, sp *splicer) (*gomail.Msg, error) {
 	// Name the record by its Message-ID only once that is known to be
 	// printable: error texts end up in logs and in the database.
 	if !messageIDPattern.MatchString(m.MessageID) {
@@ -197,7 +197,7 @@ func build(m Message, eightBit bool, memo *repeated, sp *splicer) (*gomail.Msg, 
 	if m.Text == "" {
 		return nil, digest.Invalid(record, "text", "the text body is empty")
 	}
-	setBodies(msg, m.Text, m.HTML, eightBit, sp)
+	setBodies(msg, m.Text, m.HTML, sp)
 	return msg, nil
 }
 

@@ -245,7 +245,11 @@ func (s *Sender) SendWhen(ctx context.Context, m Message, ready func() error) er
 // calls for, and returns its envelope: the MAIL FROM and RCPT TO
 // addresses.
 func (s *Sender) prepare(m Message) (from string, rcpts []string, _ *SendError) {
-	msg, err := build(m, s.eightBit, &s.memo, &s.out.splicer)
+	var sp *splicer
+	if s.eightBit {
+		sp = &s.out.splicer
+	}
+	msg, err := build(m, &s.memo, sp)
 	if err != nil {
 		return "", nil, &SendError{MessageID: m.MessageID, Err: err}
 	}
