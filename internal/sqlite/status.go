@@ -173,15 +173,8 @@ func statusDeliveries(ctx context.Context, tx *sql.Tx, st *Status, now time.Time
 		}
 		st.Dates = append(st.Dates, DateDeliveries{Date: d, Counts: counts})
 	}
-	// The queue's depth and age come from the partial indexes of the two
-	// states alone (the literal status is what lets SQLite use them).
-	for _, q := range []struct {
-		s digest.DeliveryStatus
-		n *int
-	}{{digest.DeliveryQueued, &st.Queued}, {digest.DeliveryDeferred, &st.Deferred}} {
-		if err := countState(ctx, tx, q.s, "", nil).Scan(q.n); err != nil {
-			return fmt.Errorf("queue depth: %w", err)
-		}
+	if st.Queued, st.Deferred, err = queueCounts(ctx, tx); err != nil {
+		return err
 	}
 	if err := tx.QueryRowContext(ctx, oldestQueued).Scan(timeCol{&st.OldestQueuedDue}); err != nil {
 		return fmt.Errorf("oldest queued delivery: %w", err)
@@ -308,19 +301,23 @@ func nextSend(t digest.TimeOfDay, local time.Time) time.Time {
 // costs as much as the queue is long, not the ledger; a pass calls it when
 // it ends.
 func (db *DB) QueueDepth(ctx context.Context) (int, error) {
-	var depth int
+	var queued, deferred int
 	err := db.read(ctx, func(tx *sql.Tx) error {
-		for _, s := range []digest.DeliveryStatus{digest.DeliveryQueued, digest.DeliveryDeferred} {
-			var n int
-			if err := countState(ctx, tx, s, "", nil).Scan(&n); err != nil {
-				return fmt.Errorf("count %s deliveries: %w", s, err)
-			}
-			depth += n
-		}
-		return nil
+		var err error
+		queued, deferred, err = queueCounts(ctx, tx)
+		return err
 	})
-	if err != nil {
-		return 0, fmt.Errorf("queue depth: %w", err)
+	return queued + deferred, err
+}
+
+// queueCounts counts the queued and the deferred deliveries, each from its
+// state's partial index (the literal status is what lets SQLite use it).
+func queueCounts(ctx context.Context, tx *sql.Tx) (queued, deferred int, err error) {
+	if err := countState(ctx, tx, digest.DeliveryQueued, "", nil).Scan(&queued); err != nil {
+		return 0, 0, fmt.Errorf("queue depth: count queued deliveries: %w", err)
 	}
-	return depth, nil
+	if err := countState(ctx, tx, digest.DeliveryDeferred, "", nil).Scan(&deferred); err != nil {
+		return 0, 0, fmt.Errorf("queue depth: count deferred deliveries: %w", err)
+	}
+	return queued, deferred, nil
 }
