@@ -256,3 +256,25 @@ func TestDiscardCountsAndKeepsNothing(t *testing.T) {
 		t.Errorf("counts %d messages %d bytes; kept %d messages, %d events", n, b, len(s.Messages()), len(s.Events()))
 	}
 }
+
+// TestNoPipelining checks that the option takes PIPELINING out of the EHLO
+// reply, and only that: the mailer's one-command-at-a-time path is tested
+// against it.
+func TestNoPipelining(t *testing.T) {
+	for _, hide := range []bool{false, true} {
+		s := start(t, Options{NoPipelining: hide})
+		c, err := smtp.Dial(s.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Hello("client.test"); err != nil {
+			t.Fatal(err)
+		}
+		pipelining, _ := c.Extension("PIPELINING")
+		eightBit, _ := c.Extension("8BITMIME")
+		if pipelining == hide || !eightBit {
+			t.Errorf("NoPipelining %v: PIPELINING offered %v, 8BITMIME offered %v", hide, pipelining, eightBit)
+		}
+		c.Close()
+	}
+}
