@@ -8,10 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -175,13 +173,13 @@ func (a *app) bench(ctx context.Context, f benchFlags) error {
 			return err
 		}
 	}
-	peakOfPass := resetPeakRSS()
+	peakOfPass := bench.ResetPeakRSS()
 	cpu0 := cpuTime()
 	passStart := time.Now()
 	rep, err := pl.pass.Run(ctx, at, delivery.RunOptions{MaxItems: 1000}) // a sample, for the message size
 	passWall := time.Since(passStart)
 	cpu := cpuTime() - cpu0
-	peak := peakRSSMB()
+	peak := bench.PeakRSSMB()
 	if f.cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -259,36 +257,6 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// peakRSSMB is the process's peak resident set since the last
-// resetPeakRSS, from /proc/self/status (VmHWM), or since it started, from
-// getrusage, where there is no /proc.
-func peakRSSMB() float64 {
-	if b, err := os.ReadFile("/proc/self/status"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-				if kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB"))); err == nil {
-					return float64(kb) / 1024
-				}
-			}
-		}
-	}
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Maxrss) / 1024
-}
-
-// resetPeakRSS starts the peak resident set anew (Linux: writing 5 to
-// /proc/self/clear_refs), after handing freed memory back to the system,
-// so that the pass's peak is not the data generation's. It reports
-// whether that worked.
-func resetPeakRSS() bool {
-	runtime.GC()
-	debug.FreeOSMemory()
-	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
 }
 
 func avgHTMLKB(rep delivery.Report) float64 {

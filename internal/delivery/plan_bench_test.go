@@ -1,18 +1,16 @@
 package delivery
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/newsroom/digest/internal/bench"
 	"github.com/newsroom/digest/internal/sqlite"
 )
 
@@ -53,7 +51,7 @@ func BenchmarkPlan(b *testing.B) {
 	var (
 		elapsed     time.Duration
 		created     int
-		peakRSS     int64
+		peakRSS     float64 // MiB; 0 when the peak cannot be reset
 		allocated   uint64
 		plan, store time.Duration
 	)
@@ -67,9 +65,7 @@ func BenchmarkPlan(b *testing.B) {
 			b.Fatal(err)
 		}
 		p := newPlanPass(b, db, now)
-		runtime.GC()
-		debug.FreeOSMemory()
-		resetPeakRSS(b)
+		reset := bench.ResetPeakRSS()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		t := newTally(-1)
@@ -86,7 +82,9 @@ func BenchmarkPlan(b *testing.B) {
 		}
 		runtime.ReadMemStats(&after)
 		created += n
-		peakRSS = max(peakRSS, readPeakRSS(b))
+		if reset {
+			peakRSS = max(peakRSS, bench.PeakRSSMB())
+		}
 		allocated += after.TotalAlloc - before.TotalAlloc
 		plan += tm.Plan
 		store += tm.Store
@@ -107,7 +105,7 @@ func BenchmarkPlan(b *testing.B) {
 	b.ReportMetric(plan.Seconds()/float64(b.N), "plan-s/op")
 	b.ReportMetric(store.Seconds()/float64(b.N), "store-s/op")
 	if peakRSS > 0 {
-		b.ReportMetric(float64(peakRSS)/(1<<10), "peak-RSS-MB")
+		b.ReportMetric(peakRSS, "peak-RSS-MB")
 	}
 }
 
@@ -128,30 +126,4 @@ func copyFile(tb testing.TB, from, to string) {
 	if err := dst.Close(); err != nil {
 		tb.Fatal(err)
 	}
-}
-
-// resetPeakRSS resets the kernel's record of the process's peak resident
-// set (VmHWM), so that the next reading covers only what follows. Where
-// that is not possible (not Linux) the peak is not reported.
-func resetPeakRSS(tb testing.TB) {
-	tb.Helper()
-	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // best effort: readPeakRSS says 0 when unsupported
-}
-
-// readPeakRSS returns VmHWM in KiB, or 0 when it cannot be read.
-func readPeakRSS(tb testing.TB) int64 {
-	tb.Helper()
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb
-		}
-	}
-	return 0
 }

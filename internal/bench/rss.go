@@ -1,0 +1,41 @@
+package bench
+
+import (
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// ResetPeakRSS starts the process's peak resident set anew (Linux: writing
+// 5 to /proc/self/clear_refs), after handing freed memory back to the
+// system, so that a peak read afterwards covers only what follows. It
+// reports whether that worked; where it did not, PeakRSSMB is the peak
+// since the process started.
+func ResetPeakRSS() bool {
+	runtime.GC()
+	debug.FreeOSMemory()
+	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
+}
+
+// PeakRSSMB is the process's peak resident set in MiB since the last
+// ResetPeakRSS, from /proc/self/status (VmHWM), or since it started, from
+// getrusage, where there is no /proc.
+func PeakRSSMB() float64 {
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				if kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB"))); err == nil {
+					return float64(kb) / 1024
+				}
+			}
+		}
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024
+}
