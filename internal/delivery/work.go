@@ -158,6 +158,12 @@ func (p *Pass) worker(ctx, sendCtx context.Context, n int, lim *rate.Limiter, ca
 		}
 		queue = nil
 	}
+	// stop gives back what is claimed and records it before the worker
+	// returns.
+	stop := func(reason string, cause error) {
+		giveBack(reason, cause)
+		_ = settle(0)
+	}
 	for {
 		if len(queue) == 0 {
 			if err := await(); err != nil {
@@ -182,16 +188,14 @@ func (p *Pass) worker(ctx, sendCtx context.Context, n int, lim *rate.Limiter, ca
 			giveBack("pass stopped before sending", err)
 			continue
 		}
-		c := queue[0]
-		queue = queue[1:]
 		if sender == nil {
 			if sender, err = p.newSender(); err != nil {
-				done = append(done, p.release(p.itemOf(c), "no smtp sender: "+err.Error(), err))
-				giveBack("no smtp sender", err)
-				_ = settle(0)
+				stop("no smtp sender: "+err.Error(), err)
 				return true, fmt.Errorf("open smtp sender: %w", err)
 			}
 		}
+		c := queue[0]
+		queue = queue[1:]
 		ready := func() error {
 			if err := await(); err != nil {
 				return fmt.Errorf("%w: %w", errHeldBack, err)
@@ -209,16 +213,14 @@ func (p *Pass) worker(ctx, sendCtx context.Context, n int, lim *rate.Limiter, ca
 		}
 		done = append(done, f)
 		if unreachable {
-			giveBack("smtp server unreachable", f.item.Err)
-			_ = settle(0)
+			stop("smtp server unreachable", f.item.Err)
 			return true, nil
 		}
 		if f.item.Outcome == OutcomeInterrupted && ctx.Err() == nil {
 			// The database could not give what the delivery needs. It was
 			// released, and claiming on would take it straight back in a
 			// tight loop: stop, and let the pass report the error.
-			giveBack("worker stopped: "+f.item.Err.Error(), f.item.Err)
-			_ = settle(0)
+			stop("worker stopped: "+f.item.Err.Error(), f.item.Err)
 			return false, f.item.Err
 		}
 		// Ask for more while one delivery is still queued, so that the
@@ -309,6 +311,9 @@ func (p *Pass) outcome(item Item, d digest.Delivery, err error, cutShort bool) (
 		return finished{item, digest.DeliveryResult{DeliveryID: d.ID, Status: digest.DeliverySent, SentAt: p.now(), Reason: "250 accepted"}}, false
 	}
 	if errors.Is(err, errHeldBack) {
+		// The worker stops right after (its ledger failed), so this is
+		// never recorded; returning here keeps the failure out of the
+		// SMTP metrics and the retry log.
 		return p.release(item, err.Error(), err), false
 	}
 	var se *mailer.SendError
