@@ -101,71 +101,57 @@ func TestSettleRecordsEachOutcome(t *testing.T) {
 		name      string
 		claimed   bool // claim the delivery before the outcome
 		outcome   digest.DeliveryResult
-		want      func(claimedAt time.Time) digest.Delivery // fields that change, on top of the planned delivery
+		want      digest.Delivery // fields that change, on top of the planned delivery
 		wantTrail []string
 		watermark bool // the reader's watermark becomes the cut-off
 		subStatus digest.SubscriberStatus
 	}{
 		{
 			name: "sent", claimed: true,
-			outcome: digest.DeliveryResult{Status: digest.DeliverySent, SentAt: at(7, 31), Reason: "250 2.0.0 queued as A"},
-			want: func(time.Time) digest.Delivery {
-				return digest.Delivery{Status: digest.DeliverySent, Attempts: 1, SentAt: at(7, 31)}
-			},
+			outcome:   digest.DeliveryResult{Status: digest.DeliverySent, SentAt: at(7, 31), Reason: "250 2.0.0 queued as A"},
+			want:      digest.Delivery{Status: digest.DeliverySent, Attempts: 1, SentAt: at(7, 31)},
 			wantTrail: []string{">queued planned", "queued>sending claimed by w1", "sending>sent 250 2.0.0 queued as A"},
 			watermark: true, subStatus: digest.StatusActive,
 		},
 		{
-			name:    "sent without a claim",
-			outcome: digest.DeliveryResult{Status: digest.DeliverySent, SentAt: at(7, 31), Reason: "250 ok"},
-			want: func(time.Time) digest.Delivery {
-				return digest.Delivery{Status: digest.DeliverySent, SentAt: at(7, 31)}
-			},
+			name:      "sent without a claim",
+			outcome:   digest.DeliveryResult{Status: digest.DeliverySent, SentAt: at(7, 31), Reason: "250 ok"},
+			want:      digest.Delivery{Status: digest.DeliverySent, SentAt: at(7, 31)},
 			wantTrail: []string{">queued planned", "queued>sent 250 ok"},
 			watermark: true, subStatus: digest.StatusActive,
 		},
 		{
 			name: "deferred", claimed: true,
-			outcome: digest.DeliveryResult{Status: digest.DeliveryDeferred, Next: at(7, 45), Reason: "421 4.4.2 busy"},
-			want: func(time.Time) digest.Delivery {
-				return digest.Delivery{Status: digest.DeliveryDeferred, Attempts: 1, Error: "421 4.4.2 busy", NextAttemptAt: at(7, 45)}
-			},
+			outcome:   digest.DeliveryResult{Status: digest.DeliveryDeferred, Next: at(7, 45), Reason: "421 4.4.2 busy"},
+			want:      digest.Delivery{Status: digest.DeliveryDeferred, Attempts: 1, Error: "421 4.4.2 busy", NextAttemptAt: at(7, 45)},
 			wantTrail: []string{">queued planned", "queued>sending claimed by w1", "sending>deferred 421 4.4.2 busy"},
 			subStatus: digest.StatusActive,
 		},
 		{
 			name: "failed with a bounce", claimed: true,
-			outcome: digest.DeliveryResult{Status: digest.DeliveryFailed, Reason: "550 5.1.1 no such user", Bounce: true},
-			want: func(time.Time) digest.Delivery {
-				return digest.Delivery{Status: digest.DeliveryFailed, Attempts: 1, Error: "550 5.1.1 no such user"}
-			},
+			outcome:   digest.DeliveryResult{Status: digest.DeliveryFailed, Reason: "550 5.1.1 no such user", Bounce: true},
+			want:      digest.Delivery{Status: digest.DeliveryFailed, Attempts: 1, Error: "550 5.1.1 no such user"},
 			wantTrail: []string{">queued planned", "queued>sending claimed by w1", "sending>failed 550 5.1.1 no such user"},
 			subStatus: digest.StatusBounced,
 		},
 		{
 			name: "failed on the sender's side", claimed: true,
-			outcome: digest.DeliveryResult{Status: digest.DeliveryFailed, Reason: "template broken"},
-			want: func(time.Time) digest.Delivery {
-				return digest.Delivery{Status: digest.DeliveryFailed, Attempts: 1, Error: "template broken"}
-			},
+			outcome:   digest.DeliveryResult{Status: digest.DeliveryFailed, Reason: "template broken"},
+			want:      digest.Delivery{Status: digest.DeliveryFailed, Attempts: 1, Error: "template broken"},
 			wantTrail: []string{">queued planned", "queued>sending claimed by w1", "sending>failed template broken"},
 			subStatus: digest.StatusActive,
 		},
 		{
 			name: "suppressed", claimed: true,
-			outcome: digest.DeliveryResult{Status: digest.DeliverySuppressed, Reason: "reader unsubscribed"},
-			want: func(time.Time) digest.Delivery {
-				return digest.Delivery{Status: digest.DeliverySuppressed, Attempts: 1, Error: "reader unsubscribed"}
-			},
+			outcome:   digest.DeliveryResult{Status: digest.DeliverySuppressed, Reason: "reader unsubscribed"},
+			want:      digest.Delivery{Status: digest.DeliverySuppressed, Attempts: 1, Error: "reader unsubscribed"},
 			wantTrail: []string{">queued planned", "queued>sending claimed by w1", "sending>suppressed reader unsubscribed"},
 			subStatus: digest.StatusActive,
 		},
 		{
 			name: "released", claimed: true,
-			outcome: digest.DeliveryResult{Status: digest.DeliveryQueued, Reason: "pass stopped"},
-			want: func(time.Time) digest.Delivery {
-				return digest.Delivery{Status: digest.DeliveryQueued, Attempts: 0, Error: "pass stopped"}
-			},
+			outcome:   digest.DeliveryResult{Status: digest.DeliveryQueued, Reason: "pass stopped"},
+			want:      digest.Delivery{Status: digest.DeliveryQueued, Attempts: 0, Error: "pass stopped"},
 			wantTrail: []string{">queued planned", "queued>sending claimed by w1", "sending>queued pass stopped"},
 			subStatus: digest.StatusActive,
 		},
@@ -175,13 +161,11 @@ func TestSettleRecordsEachOutcome(t *testing.T) {
 			f := newSettleFixture(t)
 			sub := f.subs[0]
 			d := f.plan(t, sub, "2026-03-01", at(7, 0), at(7, 30), f.briefs[2], f.briefs[0])
-			var claimedAt time.Time
 			if tc.claimed {
 				claims, _ := f.settle(t, at(7, 30), nil, digest.ClaimRequest{Holder: "w1", N: 1})
 				if len(claims[0]) != 1 {
 					t.Fatalf("claimed %d deliveries, want 1", len(claims[0]))
 				}
-				claimedAt = claims[0][0].Delivery.UpdatedAt
 			}
 			o := tc.outcome
 			o.DeliveryID = d.ID
@@ -192,7 +176,7 @@ func TestSettleRecordsEachOutcome(t *testing.T) {
 			}
 
 			want := d
-			w := tc.want(claimedAt)
+			w := tc.want
 			want.Status, want.Attempts, want.Error, want.NextAttemptAt, want.SentAt = w.Status, w.Attempts, w.Error, w.NextAttemptAt, w.SentAt
 			want.UpdatedAt = at(8, 0)
 			if got := mustDelivery(t, f.db, d.ID); !reflect.DeepEqual(got, want) {
