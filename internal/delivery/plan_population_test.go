@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -116,10 +117,14 @@ func (pop population) fill(tb testing.TB, path string) {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	setWatermark := prep(`UPDATE subscribers SET watermark = ? WHERE id = ?`)
 	insRegion := prep(`INSERT INTO subscriber_regions (subscriber_id, position, region) VALUES (?, ?, ?)`)
+	// A delivery's briefs are a JSON array in planned order (brief_ids), and
+	// brief_dates notes the dates that carry each brief, as the store
+	// writes them.
 	insDelivery := prep(`INSERT INTO deliveries (id, subscriber_id, digest_date, message_id, status, attempts, error,
-			cutoff, due_at, next_attempt_at, created_at, updated_at, sent_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	insCarried := prep(`INSERT INTO delivery_briefs (delivery_id, position, brief_id) VALUES (?, ?, ?)`)
+			cutoff, due_at, next_attempt_at, created_at, updated_at, sent_at, brief_ids)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	insBriefDates := prep(`INSERT INTO brief_dates (brief_id, digest_date) SELECT value, ? FROM json_each(?) WHERE true
+		ON CONFLICT DO NOTHING`)
 
 	var deliveryID int64
 	addDelivery := func(sub int64, date digest.Date, status digest.DeliveryStatus, cutoff time.Time, next time.Time, briefs []int64) {
@@ -135,11 +140,13 @@ func (pop population) fill(tb testing.TB, path string) {
 		if status != digest.DeliverySent && status != digest.DeliveryQueued {
 			errText = "550 mailbox unavailable"
 		}
-		must(insDelivery.ExecContext(ctx, deliveryID, sub, string(date), fmt.Sprintf("<bench.%d@example.org>", deliveryID),
-			string(status), 1, errText, stored(cutoff), stored(cutoff), nextAt, stored(cutoff), stored(cutoff), sentAt))
-		for pos, id := range briefs {
-			must(insCarried.ExecContext(ctx, deliveryID, pos, id))
+		ids, err := json.Marshal(append([]int64{}, briefs...))
+		if err != nil {
+			tb.Fatal(err)
 		}
+		must(insDelivery.ExecContext(ctx, deliveryID, sub, string(date), fmt.Sprintf("<bench.%d@example.org>", deliveryID),
+			string(status), 1, errText, stored(cutoff), stored(cutoff), nextAt, stored(cutoff), stored(cutoff), sentAt, string(ids)))
+		must(insBriefDates.ExecContext(ctx, string(date), string(ids)))
 	}
 	// carried is what a digest cut off at cutoff, reaching back to from,
 	// carried: the briefs of the regions then published, less one in seven
