@@ -331,63 +331,24 @@ func readClaims(ctx context.Context, tx *sql.Tx, ids []int64, idList string) ([]
 		return nil, fmt.Errorf("%d of %d claimed deliveries found", len(rows), len(ids))
 	}
 	claims := make([]digest.Claim, len(ids))
-	subs := make(map[int64][]int) // reader id → claims of theirs
+	var readers []digest.Subscriber
 	for _, c := range rows {
-		i := order[c.Delivery.ID]
-		claims[i] = c
+		claims[order[c.Delivery.ID]] = c
+	}
+	for _, c := range claims {
 		if c.Subscriber.ID != 0 {
-			subs[c.Subscriber.ID] = append(subs[c.Subscriber.ID], i)
+			readers = append(readers, c.Subscriber)
 		}
 	}
-	subIDs := make([]int64, 0, len(subs))
-	for id := range subs {
-		subIDs = append(subIDs, id)
+	if err := loadRegions(ctx, tx, readers); err != nil {
+		return nil, err
 	}
-	err = readOrdered(ctx, tx, `
-		SELECT r.subscriber_id, r.position, r.region FROM json_each(?) j
-		JOIN subscriber_regions r ON r.subscriber_id = j.value`, int64sJSON(subIDs),
-		func(owner int64, v any) error {
-			region, ok := v.(string)
-			if !ok {
-				return fmt.Errorf("subscriber %d: region %v is not text", owner, v)
-			}
-			for _, i := range subs[owner] {
-				s := &claims[i].Subscriber
-				s.Regions = append(s.Regions, region)
-			}
-			return nil
-		})
-	if err != nil {
-		return nil, fmt.Errorf("load regions: %w", err)
+	for i := range claims {
+		if claims[i].Subscriber.ID != 0 {
+			claims[i].Subscriber, readers = readers[0], readers[1:]
+		}
 	}
 	return claims, nil
-}
-
-// readOrdered runs query, which selects (owner, position, value) rows of
-// an ordered child list, and hands each value to add in (owner, position)
-// order. The rows are put in order here rather than by ORDER BY, which
-// SQLite would satisfy with a temporary table.
-func readOrdered(ctx context.Context, tx *sql.Tx, query, arg string, add func(owner int64, v any) error) error {
-	type item struct {
-		owner, pos int64
-		v          any
-	}
-	items, err := queryRows(ctx, tx, func(s scanner) (item, error) {
-		var it item
-		return it, s.Scan(&it.owner, &it.pos, &it.v)
-	}, query, arg)
-	if err != nil {
-		return err
-	}
-	slices.SortFunc(items, func(a, b item) int {
-		return cmp.Or(cmp.Compare(a.owner, b.owner), cmp.Compare(a.pos, b.pos))
-	})
-	for _, it := range items {
-		if err := add(it.owner, it.v); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // scanClaim scans one row of claimRead: the delivery's columns, then its

@@ -1,9 +1,11 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -236,38 +238,39 @@ func (r *subscriberRow) subscriber() (digest.Subscriber, error) {
 	return s, nil
 }
 
-// loadRegions fills in the regions of ss, in the reader's order.
+// loadRegions fills in the regions of ss, in each reader's order; a reader
+// may appear more than once. It is on the send pass's hot path (claims),
+// so the rows are joined from json_each and put in order in Go: IN over a
+// subquery and ORDER BY would each cost SQLite a temporary table.
 func loadRegions(ctx context.Context, tx *sql.Tx, ss []digest.Subscriber) error {
 	if len(ss) == 0 {
 		return nil
 	}
-	ids := make([]int64, len(ss))
-	index := make(map[int64]int, len(ss))
+	index := make(map[int64][]int, len(ss)) // reader id → its places in ss
+	ids := make([]int64, 0, len(ss))
 	for i, s := range ss {
-		ids[i] = s.ID
-		index[s.ID] = i
+		if _, seen := index[s.ID]; !seen {
+			ids = append(ids, s.ID)
+		}
+		index[s.ID] = append(index[s.ID], i)
 	}
-	rows, err := tx.QueryContext(ctx, `
-		SELECT subscriber_id, region FROM subscriber_regions
-		WHERE subscriber_id IN (SELECT value FROM json_each(?))
-		ORDER BY subscriber_id, position`, int64sJSON(ids))
+	type row struct {
+		id, pos int64
+		region  string
+	}
+	rows, err := queryRows(ctx, tx, func(sc scanner) (row, error) {
+		var r row
+		return r, sc.Scan(&r.id, &r.pos, &r.region)
+	}, `SELECT r.subscriber_id, r.position, r.region FROM json_each(?) j
+		JOIN subscriber_regions r ON r.subscriber_id = j.value`, int64sJSON(ids))
 	if err != nil {
 		return fmt.Errorf("load regions: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			id     int64
-			region string
-		)
-		if err := rows.Scan(&id, &region); err != nil {
-			return fmt.Errorf("scan region: %w", err)
+	slices.SortFunc(rows, func(a, b row) int { return cmp.Or(cmp.Compare(a.id, b.id), cmp.Compare(a.pos, b.pos)) })
+	for _, r := range rows {
+		for _, i := range index[r.id] {
+			ss[i].Regions = append(ss[i].Regions, r.region)
 		}
-		s := &ss[index[id]]
-		s.Regions = append(s.Regions, region)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("load regions: %w", err)
 	}
 	return nil
 }
