@@ -22,26 +22,43 @@ type Section struct {
 // pass records brief IDs in this order, so what a reader saw can be
 // reconstructed. briefs is not modified.
 func Arrange(regions digest.Regions, order []string, briefs []digest.Brief) []Section {
-	byRegion := make(map[string][]digest.Brief)
-	for _, b := range briefs {
-		byRegion[b.Region] = append(byRegion[b.Region], b)
-	}
 	var sections []Section
-	seen := make(map[string]bool, len(order))
-	for _, code := range order {
-		if seen[code] {
-			continue
+	arrange(regions, order, briefs, func(region digest.Region, idx []int) {
+		list := make([]digest.Brief, len(idx))
+		for k, i := range idx {
+			list[k] = briefs[i]
 		}
-		seen[code] = true
-		region, ok := regions.Lookup(code)
-		if !ok || len(byRegion[code]) == 0 {
-			continue
-		}
-		list := byRegion[code]
-		slices.SortStableFunc(list, func(a, b digest.Brief) int { return NewestFirst(&a, &b) })
 		sections = append(sections, Section{Region: region, Briefs: list})
-	}
+	})
 	return sections
+}
+
+// arrange is Arrange by index: it calls section for each region shown, in
+// order, with the indices in briefs of its briefs in display order (idx is
+// reused between calls). GroupKey reads the order this way without copying
+// every brief.
+func arrange(regions digest.Regions, order []string, briefs []digest.Brief, section func(region digest.Region, idx []int)) {
+	idx := make([]int, 0, len(briefs))
+	for i, code := range order {
+		if slices.Contains(order[:i], code) {
+			continue
+		}
+		region, ok := regions.Lookup(code)
+		if !ok {
+			continue
+		}
+		idx = idx[:0]
+		for j := range briefs {
+			if briefs[j].Region == code {
+				idx = append(idx, j)
+			}
+		}
+		if len(idx) == 0 {
+			continue
+		}
+		slices.SortStableFunc(idx, func(a, b int) int { return NewestFirst(&briefs[a], &briefs[b]) })
+		section(region, idx)
+	}
 }
 
 // NewestFirst is the order of briefs within a region of a digest:

@@ -3,7 +3,6 @@ package render
 import (
 	"crypto/rand"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -361,34 +360,20 @@ func (r *Renderer) GroupKey(in Input) (string, error) {
 		}
 	}
 	key = append(key, '|')
-	// The briefs in Arrange's order, by index: Arrange itself copies every
-	// brief into its sections, which a key that only needs their ids and
-	// versions need not pay for on every reader.
-	idx := make([]int, 0, len(in.Briefs))
-	for i, code := range in.Subscriber.Regions {
-		if slices.Contains(in.Subscriber.Regions[:i], code) {
-			continue
+	// The briefs in Arrange's order, by index: Arrange copies every brief
+	// into its sections, which a key needing only ids and versions should
+	// not pay for on every reader.
+	arrange(r.opts.Regions, in.Subscriber.Regions, in.Briefs, func(_ digest.Region, idx []int) {
+		for _, j := range idx {
+			b := &in.Briefs[j]
+			key = strconv.AppendInt(key, b.ID, 10)
+			key = append(key, '@')
+			key = strconv.AppendInt(key, b.UpdatedAt.Unix(), 10)
+			key = append(key, '.')
+			key = strconv.AppendInt(key, int64(b.UpdatedAt.Nanosecond()), 10)
+			key = append(key, ',')
 		}
-		if _, ok := r.opts.Regions.Lookup(code); !ok {
-			continue
-		}
-		start := len(idx)
-		for j := range in.Briefs {
-			if in.Briefs[j].Region == code {
-				idx = append(idx, j)
-			}
-		}
-		slices.SortStableFunc(idx[start:], func(a, b int) int { return NewestFirst(&in.Briefs[a], &in.Briefs[b]) })
-	}
-	for _, j := range idx {
-		b := &in.Briefs[j]
-		key = strconv.AppendInt(key, b.ID, 10)
-		key = append(key, '@')
-		key = strconv.AppendInt(key, b.UpdatedAt.Unix(), 10)
-		key = append(key, '.')
-		key = strconv.AppendInt(key, int64(b.UpdatedAt.Nanosecond()), 10)
-		key = append(key, ',')
-	}
+	})
 	return string(key), nil
 }
 

@@ -537,9 +537,9 @@ func TestPrepareErrors(t *testing.T) {
 	}
 }
 
-// TestGroupKeyFollowsArrange holds GroupKey's brief order, which it works
-// out by index without copying briefs, to Arrange's over random readers:
-// repeated and unknown region codes, briefs of regions not followed, and
+// TestGroupKeyFollowsArrange holds the briefs GroupKey lists (through
+// arrange, by index) to Arrange's sections over random readers: repeated
+// and unknown region codes, briefs of regions not followed, and
 // publication times that tie.
 func TestGroupKeyFollowsArrange(t *testing.T) {
 	r := newRenderer(t)
