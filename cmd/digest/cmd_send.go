@@ -123,7 +123,7 @@ func writeReportTable(w io.Writer, rep delivery.Report, color func(string) strin
 		return err
 	}
 	if rep.Omitted > 0 {
-		fmt.Fprintf(w, "… and %d more, not listed (--max-listed; `digest deliveries list` has them all)\n", rep.Omitted)
+		fmt.Fprintf(w, "… and %d more, not listed (--max-listed; `digest deliveries list` has the deliveries)\n", rep.Omitted)
 	}
 	verb := "sent"
 	if rep.DryRun {

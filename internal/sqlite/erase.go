@@ -96,7 +96,7 @@ func (db *DB) EraseSubscriber(ctx context.Context, email string) error {
 			return err
 		default:
 			for _, q := range []string{
-				`DELETE FROM deliveries WHERE subscriber_id = ?`, // cascades to its briefs list and events
+				`DELETE FROM deliveries WHERE subscriber_id = ?`, // its brief list is a column; cascades to events
 				`DELETE FROM subscribers WHERE id = ?`,           // cascades to regions
 			} {
 				if _, err := tx.ExecContext(ctx, q, id); err != nil {

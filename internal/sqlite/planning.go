@@ -123,8 +123,8 @@ func (db *DB) RecentDeliveries(ctx context.Context, subscriberIDs []int64, since
 		// CROSS JOIN keeps the readers outside, so the (subscriber_id,
 		// digest_date) unique index finds each reader's few rows and both
 		// conditions are checked on those. Left to itself the planner reads
-		// the OR through the date and status indexes: every delivery of
-		// the last day, for every page.
+		// the OR through the date index: every delivery of the last day,
+		// for every page.
 		rows, err := tx.QueryContext(ctx, `
 			SELECT d.id, d.subscriber_id, d.digest_date, d.message_id, d.status, d.attempts, d.error, d.cutoff, d.next_attempt_at,
 				d.brief_ids
