@@ -1,4 +1,4 @@
-package mailer_test
+package bench_test
 
 import (
 	"bytes"
