@@ -127,8 +127,8 @@ func (p *Prepared) Exact() bool { return p.Reason() == "" }
 // Reason says why readers of the shape Prepare was given are rendered in
 // full — for an operator: it names the template and line that uses a
 // reader's field in a way splicing cannot reproduce — or is empty when
-// they are spliced. It is the same for every group of a Renderer unless a
-// digest's own text happens to contain the splice markers.
+// they are spliced. It is the same for every group of a Renderer (the
+// stand-ins splicing looks for carry a random nonce; see prepare).
 func (p *Prepared) Reason() string {
 	v, err := p.variant(p.shape)
 	if err != nil {
