@@ -220,9 +220,9 @@ func (a *app) bench(ctx context.Context, f benchFlags) error {
 	} else {
 		fmt.Fprintf(w, "  peak rss    %.0f MB (the whole process, data generation included)\n", peak)
 	}
-	fmt.Fprintf(w, "  phases      load %v, prepare %v, plan %v, store plan %v, render+send+record %v\n",
+	fmt.Fprintf(w, "  phases      load %v, prepare %v, plan %v, store plan %v, render+send+record %v, watermarks %v\n",
 		load.Round(time.Millisecond), rep.Timings.Prepare.Round(time.Millisecond), rep.Timings.Plan.Round(time.Millisecond),
-		rep.Timings.Store.Round(time.Millisecond), rep.Timings.Work.Round(time.Millisecond))
+		rep.Timings.Store.Round(time.Millisecond), rep.Timings.Work.Round(time.Millisecond), rep.Timings.Finish.Round(time.Millisecond))
 	if tm := rep.Timings; tm.LedgerRounds > 0 {
 		fmt.Fprintf(w, "  ledger      %d transactions recorded %d outcomes (%.1f each)\n",
 			tm.LedgerRounds, tm.LedgerRecorded, float64(tm.LedgerRecorded)/float64(tm.LedgerRounds))

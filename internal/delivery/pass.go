@@ -43,6 +43,9 @@ type Store interface {
 	BriefHeads(ctx context.Context, after, upTo time.Time) ([]digest.Brief, error)
 	PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (int, error)
 	RecoverSending(ctx context.Context) (int, error)
+	// CatchUpWatermarks moves the watermarks of readers sent a digest
+	// since it last ran (Settle leaves them; see Run).
+	CatchUpWatermarks(ctx context.Context) (int, error)
 	ExpireLate(ctx context.Context, now time.Time, maxLateness time.Duration) (int, error)
 	// Settle records outcomes and claims deliveries in one transaction
 	// (see ledger).
@@ -223,10 +226,11 @@ type Report struct {
 // of readers at a time, writing one page while deciding the next, so Plan
 // and Store are each summed over the pages and overlap.
 type Timings struct {
-	Prepare time.Duration // re-queue what a dead sender left, expire what is late
+	Prepare time.Duration // re-queue what a dead sender left, expire what is late, catch up watermarks
 	Plan    time.Duration // decide who is due with which briefs (reads)
 	Store   time.Duration // write the planned deliveries, a transaction per page
 	Work    time.Duration // render, send and record (a dry run: render)
+	Finish  time.Duration // catch up the watermarks of the readers sent a digest
 	// LedgerRounds is how many transactions recorded the work's outcomes
 	// and claims; LedgerRecorded how many outcomes they recorded. Their
 	// ratio is how well recording is batched: at best the number of
@@ -278,6 +282,11 @@ func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, e
 		for range rep.Expired {
 			p.observer.DeliveryDone(digest.DeliveryExpired)
 		}
+		// Planning reads watermarks: bring in what an earlier pass sent
+		// but did not get to catch up (it stopped before its end).
+		if _, err := p.store.CatchUpWatermarks(ctx); err != nil {
+			return report(err)
+		}
 	}
 	lap(&rep.Timings.Prepare)
 	// Planning reads and writes a page of readers at a time; plan sums
@@ -290,6 +299,14 @@ func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, e
 	}
 	workErr := p.work(ctx, t, &rep.Timings)
 	lap(&rep.Timings.Work)
+	// Settle recorded the sent deliveries without moving their readers'
+	// watermarks; move them now, each reader once. Should this fail, the
+	// next pass does it before planning, and until then a lagging
+	// watermark only widens a window (see sqlite.CatchUpWatermarks).
+	if _, err := p.store.CatchUpWatermarks(context.WithoutCancel(ctx)); err != nil {
+		p.logger.Warn("could not catch up the watermarks of readers sent a digest; the next pass will", "err", err)
+	}
+	lap(&rep.Timings.Finish)
 
 	if depth, err := p.store.QueueDepth(context.WithoutCancel(ctx)); err == nil {
 		rep.Queue = depth

@@ -74,9 +74,10 @@ func (db *DB) Settle(ctx context.Context, now time.Time, outcomes []digest.Deliv
 }
 
 // recordSent records, inside tx, the sent outcomes among outcomes whose
-// delivery is sending (a worker's claim, the common case) in three
-// statements for the whole round instead of three per message: the
-// deliveries, their events, their readers' watermarks. recorded[i] says
+// delivery is sending (a worker's claim, the common case) in two
+// statements for the whole round instead of two per message: the
+// deliveries and their events. Their readers' watermarks are left to
+// CatchUpWatermarks, which reads those events. recorded[i] says
 // outcomes[i] was; the rest go through record one at a time, which also
 // refuses what must be refused.
 func recordSent(ctx context.Context, tx *sql.Tx, at time.Time, outcomes []digest.DeliveryResult) (recorded []bool, err error) {
@@ -118,7 +119,7 @@ func recordSent(ctx context.Context, tx *sql.Tx, at time.Time, outcomes []digest
 	if len(done) == 0 {
 		return recorded, nil
 	}
-	// Events and watermarks for exactly the deliveries updated.
+	// Events for exactly the deliveries updated.
 	var subset []row
 	if len(done) == len(rows) {
 		subset = rows
@@ -139,9 +140,6 @@ func recordSent(ctx context.Context, tx *sql.Tx, at time.Time, outcomes []digest
 	if _, err := tx.ExecContext(ctx, sentEventsBatch, stamp, string(list)); err != nil {
 		return nil, fmt.Errorf("record events of sent deliveries: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, moveWatermarks, stamp, string(list)); err != nil {
-		return nil, fmt.Errorf("move watermarks of sent deliveries' readers: %w", err)
-	}
 	for _, r := range subset {
 		recorded[index[r.ID]] = true
 	}
@@ -152,9 +150,7 @@ func recordSent(ctx context.Context, tx *sql.Tx, at time.Time, outcomes []digest
 // array of {"i": delivery id, "a": sent_at, "r": reply}. markSentBatch
 // returns the ids of the deliveries it made sent: those that were sending.
 // next_attempt_at is not assigned: a sending delivery has none (claim
-// clears it). moveWatermarks moves each reader's watermark to the latest
-// cut-off among their deliveries in the list, never back (text comparison
-// is time comparison: see timeLayout).
+// clears it).
 const (
 	markSentBatch = `UPDATE deliveries SET status = 'sent', updated_at = ?1, sent_at = j.value ->> '$.a', error = ''
 		FROM json_each(?2) j
@@ -162,11 +158,6 @@ const (
 		RETURNING deliveries.id`
 	sentEventsBatch = `INSERT INTO delivery_events (delivery_id, at, from_status, to_status, reason)
 		SELECT j.value ->> '$.i', ?1, 'sending', 'sent', j.value ->> '$.r' FROM json_each(?2) j`
-	moveWatermarks = `UPDATE subscribers SET watermark = x.cutoff, updated_at = ?1
-		FROM (SELECT d.subscriber_id AS sid, MAX(d.cutoff) AS cutoff
-			FROM json_each(?2) j JOIN deliveries d ON d.id = j.value ->> '$.i'
-			GROUP BY d.subscriber_id) AS x
-		WHERE subscribers.id = x.sid AND (subscribers.watermark IS NULL OR subscribers.watermark < x.cutoff)`
 )
 
 // record applies one outcome inside tx.

@@ -15,7 +15,7 @@ import (
 )
 
 // What a send pass relies on from Settle: every outcome lands with its
-// event, the watermark moves only on sent and never back, refusals change
+// event, the watermark moves (at the catch-up) only on sent and never back, refusals change
 // nothing and spoil nothing else, and claims come in (due_at, id) order
 // with their briefs and reader as planned.
 
@@ -103,7 +103,7 @@ func TestSettleRecordsEachOutcome(t *testing.T) {
 		outcome   digest.DeliveryResult
 		want      digest.Delivery // fields that change, on top of the planned delivery
 		wantTrail []string
-		watermark bool // the reader's watermark becomes the cut-off
+		watermark bool // the reader's watermark becomes the cut-off (after the catch-up)
 		subStatus digest.SubscriberStatus
 	}{
 		{
@@ -185,6 +185,9 @@ func TestSettleRecordsEachOutcome(t *testing.T) {
 			if got := trail(t, f.db, d.ID); !slices.Equal(got, tc.wantTrail) {
 				t.Errorf("events:\n got %q\nwant %q", got, tc.wantTrail)
 			}
+			if _, err := f.db.CatchUpWatermarks(context.Background()); err != nil {
+				t.Fatal(err)
+			}
 			s := mustSubscriber(t, f.db, sub.ID)
 			wantWatermark := time.Time{}
 			if tc.watermark {
@@ -225,6 +228,9 @@ func TestSettleWatermarkNeverMovesBack(t *testing.T) {
 		if err != nil {
 			t.Fatalf("outcome %d refused: %v", i, err)
 		}
+	}
+	if moved, err := f.db.CatchUpWatermarks(context.Background()); err != nil || moved != 1 {
+		t.Fatalf("CatchUpWatermarks moved %d, %v; want the one reader", moved, err)
 	}
 	if s := mustSubscriber(t, f.db, sub.ID); !s.Watermark.Equal(newer.Cutoff) {
 		t.Errorf("watermark = %v, want the newer cut-off %v", s.Watermark, newer.Cutoff)
@@ -293,8 +299,8 @@ func TestSettleRollsBackTheWholeRound(t *testing.T) {
 	c := f.plan(t, f.subs[2], "2026-03-01", at(7, 0), at(7, 2))
 	f.settle(t, at(7, 5), nil, digest.ClaimRequest{Holder: "w", N: 2})
 	if _, err := f.db.rw.ExecContext(ctx, `
-		CREATE TRIGGER refuse_watermark BEFORE UPDATE OF watermark ON subscribers WHEN NEW.id = `+fmt.Sprint(f.subs[1].ID)+`
-		BEGIN SELECT RAISE(ABORT, 'watermark refused by test'); END`); err != nil {
+		CREATE TRIGGER refuse_event BEFORE INSERT ON delivery_events WHEN NEW.delivery_id = `+fmt.Sprint(b.ID)+` AND NEW.to_status = 'sent'
+		BEGIN SELECT RAISE(ABORT, 'event refused by test'); END`); err != nil {
 		t.Fatal(err)
 	}
 	before := map[int64]digest.Delivery{}
@@ -306,12 +312,15 @@ func TestSettleRollsBackTheWholeRound(t *testing.T) {
 		{DeliveryID: b.ID, Status: digest.DeliverySent, SentAt: at(7, 6), Reason: "250"},
 	}, []digest.ClaimRequest{{Holder: "w", N: 1}})
 	if err == nil {
-		t.Fatal("Settle succeeded although a watermark update failed")
+		t.Fatal("Settle succeeded although an event insert failed")
 	}
 	for id, want := range before {
 		if got := mustDelivery(t, f.db, id); !reflect.DeepEqual(got, want) {
 			t.Errorf("delivery %d changed by a failed round\n got: %+v\nwant: %+v", id, got, want)
 		}
+	}
+	if _, err := f.db.CatchUpWatermarks(ctx); err != nil {
+		t.Fatal(err)
 	}
 	if s := mustSubscriber(t, f.db, f.subs[0].ID); !s.Watermark.IsZero() {
 		t.Errorf("a failed round moved a watermark to %v", s.Watermark)
@@ -537,7 +546,7 @@ func TestClaimQueryPlans(t *testing.T) {
 		{"read back", query{claimRead, []any{"[1,2]"}}, "SEARCH deliveries USING INTEGER PRIMARY KEY", false},
 		{"claim: update", query{claimUpdate, []any{"at", "w", "[1,2]"}}, "SEARCH deliveries USING INTEGER PRIMARY KEY (rowid=?)", false},
 		{"sent: update", query{markSentBatch, []any{"at", `[{"i":1,"a":"t","r":"250"}]`}}, "SEARCH deliveries USING INTEGER PRIMARY KEY (rowid=?)", false},
-		{"sent: watermarks", query{moveWatermarks, []any{"at", `[{"i":1,"a":"t","r":"250"}]`}}, "SEARCH subscribers USING INTEGER PRIMARY KEY (rowid=?)", true},
+		{"watermarks: catch up", query{catchUpWatermarks, []any{"at", 1, 2}}, "SEARCH e USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)", true},
 		// The due deferrals are sorted by due time; the queue is not.
 		{"deferred due", query{claimDeferred, []any{"now", 8}}, "SEARCH deliveries USING COVERING INDEX deliveries_deferred (next_attempt_at<?)", true},
 		{"recover sending: events", recoverEvents, "SCAN deliveries USING COVERING INDEX deliveries_sending", false},

@@ -71,8 +71,8 @@ func joinStatuses(ss []digest.DeliveryStatus) string {
 // MarkDeliverySent records that the SMTP server accepted the delivery's
 // message at sentAt: status sent, sent_at, error cleared. In the same
 // transaction the subscriber's watermark moves to the delivery's cut-off,
-// unless it is already later: the watermark moves only when a delivery is
-// marked sent (here, or a round at a time in Settle) and never moves back.
+// unless it is already later: the watermark never moves back. (A send
+// pass's Settle leaves watermarks to CatchUpWatermarks.)
 // It fails with ErrAlreadySent for a delivery already sent.
 func (db *DB) MarkDeliverySent(ctx context.Context, id int64, sentAt time.Time, reply string) error {
 	if err := checkSentAt(id, sentAt); err != nil {
