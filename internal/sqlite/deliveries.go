@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -80,6 +81,19 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (create
 	if len(ds) == 0 {
 		return 0, nil
 	}
+	// Rows go in in claim order, (due_at, then reader), so that their ids
+	// follow it: a pass claims and records neighbouring rows, and its
+	// events' index entries are neighbours too. In the order of readers,
+	// the deliveries claimed together sat on as many pages as there are
+	// send times in a page of readers (a ledger commit wrote 19 WAL pages
+	// instead of 11.5; see BenchmarkSettlePages).
+	inOrder := slices.Clone(ds)
+	slices.SortStableFunc(inOrder, func(a, b *digest.Delivery) int {
+		if c := a.DueAt.Compare(b.DueAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.SubscriberID, b.SubscriberID)
+	})
 	now := db.now()
 	err = db.write(ctx, func(tx *sql.Tx) error {
 		created = 0
@@ -88,7 +102,7 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (create
 			return err
 		}
 		defer w.close()
-		for _, d := range ds {
+		for _, d := range inOrder {
 			ok, err := w.insert(ctx, d)
 			if err != nil {
 				return fmt.Errorf("plan delivery for subscriber %d on %s: %w", d.SubscriberID, d.DigestDate, err)

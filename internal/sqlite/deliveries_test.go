@@ -573,3 +573,39 @@ func TestBriefsNotSent(t *testing.T) {
 		t.Errorf("another reader: %v, want %v", got, want)
 	}
 }
+
+// A page's deliveries get their ids in claim order, (due_at, reader), so
+// that a pass claims neighbouring rows; each keeps its own id.
+func TestPlanDeliveriesInClaimOrder(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	brief := mustUpsertBrief(t, db, sampleBrief("b", "lagos", at(1, 0))).ID
+	var page []digest.Delivery
+	for i, due := range []time.Time{at(9, 0), at(7, 0), at(8, 0), at(7, 0), {}} {
+		sub := mustCreateSubscriber(t, db, sampleSubscriber(fmt.Sprintf("r%d@example.com", i), "lagos"))
+		d := sampleDelivery(sub.ID, "2026-03-01", at(6, 0), brief)
+		d.DueAt = due
+		page = append(page, d)
+	}
+	ptrs := make([]*digest.Delivery, len(page))
+	for i := range page {
+		ptrs[i] = &page[i]
+	}
+	if n, err := db.PlanDeliveries(ctx, ptrs); err != nil || n != len(page) {
+		t.Fatalf("PlanDeliveries = %d, %v", n, err)
+	}
+	// No due time first (as claims take them), then 07:00 by reader, 08:00, 09:00.
+	want := []int{4, 1, 3, 2, 0}
+	for k := 1; k < len(want); k++ {
+		if a, b := page[want[k-1]], page[want[k]]; a.ID >= b.ID {
+			t.Errorf("delivery of reader %d (due %v) has id %d, not below reader %d's (due %v) id %d",
+				a.SubscriberID, a.DueAt, a.ID, b.SubscriberID, b.DueAt, b.ID)
+		}
+	}
+	for _, d := range page {
+		stored, err := db.Delivery(ctx, d.ID)
+		if err != nil || stored.SubscriberID != d.SubscriberID || stored.MessageID != d.MessageID || !stored.DueAt.Equal(d.DueAt) {
+			t.Errorf("id %d holds %+v, %v; want reader %d's delivery", d.ID, stored, err, d.SubscriberID)
+		}
+	}
+}
