@@ -199,6 +199,11 @@ func TestCrashAndRestart(t *testing.T) {
 					t.Errorf("%s: deliveries %+v, want exactly one sent", s.Email, ds)
 					continue
 				}
+				// The killed pass never reached its end, where watermarks
+				// catch up; the restart must have brought them in.
+				if sub, err := db.Subscriber(context.Background(), s.ID); err != nil || !sub.Watermark.Equal(ds[0].Cutoff) {
+					t.Errorf("%s: watermark %v (%v), want the sent digest's cut-off %v", s.Email, sub.Watermark, err, ds[0].Cutoff)
+				}
 				got := copies[s.Email]
 				switch {
 				case len(got) == 0:
