@@ -83,6 +83,13 @@ func partBody(content string, sp *splicer) (gomail.Encoding, func(io.Writer) (in
 	if sp != nil && fits8bit(content) {
 		return gomail.NoEncoding, sp.stand(content)
 	}
+	if strings.IndexByte(content, '\r') >= 0 {
+		// Go's quoted-printable writer, after a bare CR, takes the next
+		// LF however far on for the CR's partner and drops it ("\r\x13\n"
+		// loses its last line break). Every CR ends a line either way, so
+		// the line ends are given as LF alone, which it encodes alike.
+		content = strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(content)
+	}
 	return gomail.EncodingQP, func(w io.Writer) (int64, error) {
 		n, err := io.WriteString(w, content)
 		return int64(n), err
