@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/mailer"
 	"github.com/newsroom/digest/internal/render"
 )
 
@@ -27,6 +28,11 @@ type group struct {
 	once     sync.Once
 	prepared *render.Prepared
 	err      error
+	// shared holds the mailer's scan of each part's shared pieces, made
+	// by the first reader who needs it, keyed by the address of the
+	// part's first piece: render.Split says the pieces are the Prepared's
+	// own, one slice per part and shape for the life of the pass.
+	shared sync.Map // *string → *mailer.Shared
 }
 
 func newRenderGroups(r Renderer, logger *slog.Logger) *renderGroups {
@@ -35,9 +41,18 @@ func newRenderGroups(r Renderer, logger *slog.Logger) *renderGroups {
 
 // render returns in's digest.
 func (g *renderGroups) render(in render.Input) (render.Output, error) {
-	key, err := g.renderer.GroupKey(in)
+	gr, err := g.group(in)
 	if err != nil {
 		return render.Output{}, err
+	}
+	return gr.prepared.Personalize(render.ReaderOf(in))
+}
+
+// group returns the prepared group of in's digest.
+func (g *renderGroups) group(in render.Input) (*group, error) {
+	key, err := g.renderer.GroupKey(in)
+	if err != nil {
+		return nil, err
 	}
 	g.mu.Lock()
 	gr, ok := g.byKey[key]
@@ -48,7 +63,7 @@ func (g *renderGroups) render(in render.Input) (render.Output, error) {
 	g.mu.Unlock()
 	gr.once.Do(func() { gr.prepared, gr.err = g.renderer.Prepare(in) })
 	if gr.err != nil {
-		return render.Output{}, gr.err
+		return nil, gr.err
 	}
 	if !gr.prepared.Exact() {
 		g.slowOnce.Do(func() {
@@ -56,7 +71,48 @@ func (g *renderGroups) render(in render.Input) (render.Output, error) {
 				"reason", gr.prepared.Reason())
 		})
 	}
-	return gr.prepared.Personalize(render.ReaderOf(in))
+	return gr, nil
+}
+
+// bodies is a reader's digest as a worker sends it: the subject, and the
+// text and HTML parts in pieces shared with the other readers of the
+// group, which the mailer need not scan again for each of them.
+type bodies struct {
+	subject    string
+	text, html mailer.Spliced
+	// split is the worker's, reused from reader to reader; text and html
+	// hold its Values until the next reader.
+	split render.Split
+}
+
+// renderBodies puts in's digest in b, for a message whose Text and HTML
+// are b's parts.
+func (g *renderGroups) renderBodies(in render.Input, b *bodies) error {
+	gr, err := g.group(in)
+	if err != nil {
+		return err
+	}
+	if err := gr.prepared.PersonalizeSplit(render.ReaderOf(in), &b.split); err != nil {
+		return err
+	}
+	b.subject = b.split.Subject
+	b.text = gr.spliced(b.split.Text, b.split.Shared)
+	b.html = gr.spliced(b.split.HTML, b.split.Shared)
+	return nil
+}
+
+// spliced returns p as the mailer takes it. Pieces of a reader rendered in
+// full are the reader's own and are scanned for this message alone.
+func (gr *group) spliced(p render.Pieces, shared bool) mailer.Spliced {
+	if !shared {
+		return mailer.Spliced{Shared: mailer.NewShared(p.Fixed), Values: p.Values}
+	}
+	key := &p.Fixed[0]
+	if s, ok := gr.shared.Load(key); ok {
+		return mailer.Spliced{Shared: s.(*mailer.Shared), Values: p.Values}
+	}
+	s, _ := gr.shared.LoadOrStore(key, mailer.NewShared(p.Fixed))
+	return mailer.Spliced{Shared: s.(*mailer.Shared), Values: p.Values}
 }
 
 // renderInput is the render input of a delivery for its reader, as of the

@@ -10,6 +10,7 @@ import (
 
 	digest "github.com/newsroom/digest"
 	"github.com/newsroom/digest/internal/mailer"
+	"github.com/newsroom/digest/internal/render"
 	"golang.org/x/time/rate"
 )
 
@@ -106,6 +107,7 @@ func (p *Pass) worker(ctx, sendCtx context.Context, n int, lim *rate.Limiter, ca
 	holder := fmt.Sprintf("%s/w%d", p.opts.Holder, n)
 	var (
 		queue   []digest.Claim
+		body    bodies         // the message being sent; its buffers are reused
 		done    []finished     // outcomes not yet handed to the ledger
 		pending *settleRequest // handed, answer not yet taken
 		handed  []finished     // what pending records
@@ -202,7 +204,7 @@ func (p *Pass) worker(ctx, sendCtx context.Context, n int, lim *rate.Limiter, ca
 			}
 			return nil
 		}
-		f, unreachable := p.deliver(ctx, sendCtx, sender, lim, cache, groups, c, ready)
+		f, unreachable := p.deliver(ctx, sendCtx, sender, lim, cache, groups, &body, c, ready)
 		if err := await(); err != nil {
 			// The round before was not recorded, so this message was held
 			// back (or never offered): it stays "sending", with the rest
@@ -264,11 +266,11 @@ func (p *Pass) itemOf(c digest.Claim) Item {
 		BriefIDs: d.BriefIDs, Attempts: d.Attempts}
 }
 
-// deliver renders and sends one claimed delivery and says what to record;
-// the message's end of DATA waits for ready. unreachable reports that the
-// SMTP server could not be reached at all.
+// deliver renders, into body, and sends one claimed delivery and says
+// what to record; the message's end of DATA waits for ready. unreachable
+// reports that the SMTP server could not be reached at all.
 func (p *Pass) deliver(ctx, sendCtx context.Context, sender Sender, lim *rate.Limiter, cache *briefCache, groups *renderGroups,
-	c digest.Claim, ready func() error) (f finished, unreachable bool) {
+	body *bodies, c digest.Claim, ready func() error) (f finished, unreachable bool) {
 	d, sub := c.Delivery, c.Subscriber
 	item := p.itemOf(c)
 	if sub.ID == 0 {
@@ -285,17 +287,18 @@ func (p *Pass) deliver(ctx, sendCtx context.Context, sender Sender, lim *rate.Li
 	if err != nil {
 		return p.failed(item, err, false), false
 	}
-	out, err := groups.render(in)
-	if err != nil {
+	if err := groups.renderBodies(in, body); err != nil {
 		return p.failed(item, fmt.Errorf("render digest: %w", err), false), false
 	}
-	item.Subject, item.HTMLBytes, item.TextBytes = out.Subject, len(out.HTML), len(out.Text)
+	item.Subject, item.HTMLBytes, item.TextBytes = body.subject, body.html.Len(), body.text.Len()
 	if lim != nil {
 		if err := lim.Wait(ctx); err != nil {
 			return p.release(item, "pass stopped before sending", err), false
 		}
 	}
-	msg := p.message(sub, out, in.UnsubscribeURL, d.MessageID, p.now())
+	// The parts go in pieces (see bodies), not as Output's strings.
+	msg := p.message(sub, render.Output{Subject: body.subject}, in.UnsubscribeURL, d.MessageID, p.now())
+	msg.TextParts, msg.HTMLParts = body.text, body.html
 	if p.opts.EnvelopeFrom != nil {
 		msg.EnvelopeFrom = p.opts.EnvelopeFrom(d.ID)
 	}

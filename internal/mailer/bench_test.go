@@ -1,7 +1,9 @@
 package mailer
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"strings"
 	"syscall"
 	"testing"
@@ -43,7 +45,12 @@ func BenchmarkSend(b *testing.B) {
 		{"8bit", false, ""},
 		{"qp-ed25519", true, "ed25519"},
 		{"8bit-ed25519", false, "ed25519"},
+		{"8bit-spliced", false, ""},
 	} {
+		m := m
+		if strings.HasSuffix(bc.name, "-spliced") {
+			m = splicedDigest(m)
+		}
 		b.Run(bc.name, func(b *testing.B) {
 			srv := startEnvelopeServer(b, serverOptions{no8BitMIME: bc.no8BitMIME, discard: true})
 			cfg := Config{Host: srv.Host(), Port: srv.Port(), TLS: TLSNone, HELO: "digest.test", Timeout: waitTimeout}
@@ -56,7 +63,7 @@ func BenchmarkSend(b *testing.B) {
 			}
 			defer s.Close()
 			b.ReportAllocs()
-			b.SetBytes(int64(len(m.Text) + len(m.HTML)))
+			b.SetBytes(int64(len(m.Text) + len(m.HTML) + m.TextParts.Len() + m.HTMLParts.Len()))
 			cpu0 := processCPU(b)
 			for b.Loop() {
 				if err := s.Send(b.Context(), m); err != nil {
@@ -69,6 +76,25 @@ func BenchmarkSend(b *testing.B) {
 	}
 }
 
+// splicedDigest returns m with its text and HTML given in parts, as a
+// digest's are: cut in a few places, with a reader's name, address and
+// links between the pieces.
+func splicedDigest(m Message) Message {
+	values := []string{"Zoë O'Brien", "reader1@example.com",
+		"https://news.example.org/u/AbCdEf0123456789?s=1", "https://news.example.org/p/AbCdEf0123456789"}
+	cut := func(s string) Spliced {
+		var pieces []string
+		for i := range values {
+			at := (i + 1) * len(s) / (len(values) + 2)
+			pieces, s = append(pieces, s[:at]), s[at:]
+		}
+		return Spliced{Shared: NewShared(append(pieces, s)), Values: values}
+	}
+	m.TextParts, m.HTMLParts = cut(m.Text), cut(m.HTML)
+	m.Text, m.HTML = "", ""
+	return m
+}
+
 // processCPU is the user and system CPU time the process has used.
 func processCPU(b *testing.B) time.Duration {
 	b.Helper()
@@ -77,4 +103,45 @@ func processCPU(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkWriteMessage measures what a Sender does for one message on a
+// server with 8BITMIME, without the server: build it, render it, and
+// write it as the content of DATA (into a discarding writer), for a
+// digest given as strings and as spliced parts.
+func BenchmarkWriteMessage(b *testing.B) {
+	m := digestSized(1)
+	for _, bc := range []struct {
+		name string
+		m    Message
+	}{
+		{"strings", m},
+		{"spliced", splicedDigest(m)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var (
+				r    rendering
+				memo repeated
+			)
+			w := bufio.NewWriter(io.Discard)
+			b.ReportAllocs()
+			cpu0 := processCPU(b)
+			for b.Loop() {
+				msg, err := build(bc.m, &memo, &r.splicer)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := r.render(msg); err != nil {
+					b.Fatal(err)
+				}
+				if err := r.writeData(w); err != nil {
+					b.Fatal(err)
+				}
+				if err := endData(w); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
 }

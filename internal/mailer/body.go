@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	gomail "github.com/wneessen/go-mail"
@@ -75,16 +76,27 @@ func writeCRLF(w io.Writer, s string) (int64, error) {
 }
 
 // partBody returns the transfer encoding and the body writer go-mail uses
-// for content: with sp (the server offers 8BITMIME), 8bit where the
-// content fits, left for sp to splice in; else quoted-printable. The
-// writer writes the string itself, without the copy go-mail's
-// SetBodyString makes.
-func partBody(content string, sp *splicer) (gomail.Encoding, func(io.Writer) (int64, error)) {
-	if sp != nil && fits8bit(content) {
-		return gomail.NoEncoding, sp.stand(content)
+// for c: with sp (the server offers 8BITMIME), 8bit where the content
+// fits, left for sp to splice in; else quoted-printable. The writer writes
+// the string itself, without the copy go-mail's SetBodyString makes.
+func partBody(c content, sp *splicer) (gomail.Encoding, func(io.Writer) (int64, error)) {
+	if c.spliced() && c.pieces.joinFirst() {
+		c = content{s: c.pieces.String()}
+	}
+	if sp != nil && c.fits8bit() {
+		return gomail.NoEncoding, sp.stand(c)
+	}
+	// Quoted-printable encodes one string.
+	s := c.flat()
+	if strings.IndexByte(s, '\r') >= 0 {
+		// Go's quoted-printable writer, after a bare CR, takes the next
+		// LF however far on for the CR's partner and drops it ("\r\x13\n"
+		// loses its last line break). Every CR ends a line either way, so
+		// the line ends are given as LF alone, which it encodes alike.
+		s = strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(s)
 	}
 	return gomail.EncodingQP, func(w io.Writer) (int64, error) {
-		n, err := io.WriteString(w, content)
+		n, err := io.WriteString(w, s)
 		return int64(n), err
 	}
 }
@@ -92,10 +104,10 @@ func partBody(content string, sp *splicer) (gomail.Encoding, func(io.Writer) (in
 // setBodies sets msg's text/plain body and, when html is not empty, its
 // text/html alternative, replacing any set before, each in the encoding
 // partBody chooses.
-func setBodies(msg *gomail.Msg, text, html string, sp *splicer) {
+func setBodies(msg *gomail.Msg, text, html content, sp *splicer) {
 	enc, write := partBody(text, sp)
 	msg.SetBodyWriter(gomail.TypeTextPlain, write, gomail.WithPartEncoding(enc))
-	if html != "" {
+	if html.len() > 0 {
 		enc, write := partBody(html, sp)
 		msg.AddAlternativeWriter(gomail.TypeTextHTML, write, gomail.WithPartEncoding(enc))
 	}
@@ -140,39 +152,65 @@ func UseEightBit(msg *gomail.Msg) error {
 // go-mail's output can contain (headers are encoded, and a part with a NUL
 // never goes as 8bit), and its content is kept to be written in its place.
 type splicer struct {
-	parts []string // contents of the marks written so far, in order
+	parts []content // contents of the marks written so far, in order
 }
 
 // spliceMark stands for a part in go-mail's rendering.
 const spliceMark = '\x00'
 
-// stand returns a body writer for content that writes its mark.
-func (sp *splicer) stand(content string) func(io.Writer) (int64, error) {
+// stand returns a body writer for c that writes its mark.
+func (sp *splicer) stand(c content) func(io.Writer) (int64, error) {
 	return func(w io.Writer) (int64, error) {
-		sp.parts = append(sp.parts, content)
+		sp.parts = append(sp.parts, c)
 		n, err := w.Write([]byte{spliceMark})
 		return int64(n), err
 	}
 }
 
-// splice writes skeleton to w with each mark replaced by its part, line
-// ends made CRLF, and forgets the parts.
-func (sp *splicer) splice(w *bytes.Buffer, skeleton []byte) error {
+// splice appends skeleton to dst with each mark replaced by its part,
+// line ends made CRLF, and forgets the parts. It reports whether every line
+// of what it appended ends in CRLF — the parts' do, and so do go-mail's,
+// but the skeleton is checked rather than trusted — and if so, the offsets
+// of the dots that begin a line in dots (see writeDotted).
+func (sp *splicer) splice(dst, skeleton []byte, dots *dotTracker) (_ []byte, crlf bool, _ error) {
 	if n := bytes.Count(skeleton, []byte{spliceMark}); n != len(sp.parts) {
-		return fmt.Errorf("splice message: %d marks for %d parts", n, len(sp.parts))
+		return dst, false, fmt.Errorf("splice message: %d marks for %d parts", n, len(sp.parts))
 	}
-	size := len(skeleton)
+	size := len(dst) + len(skeleton)
 	for _, p := range sp.parts {
-		size += len(p) + len(p)/32
+		n := p.len()
+		size += n + n/32
 	}
-	w.Grow(size)
+	dst = slices.Grow(dst, size-len(dst))
+	crlf = true
 	for _, p := range sp.parts {
 		i := bytes.IndexByte(skeleton, spliceMark)
-		_, _ = w.Write(skeleton[:i])
-		_, _ = writeCRLF(w, p)
+		crlf = crlf && crlfOnly(skeleton[:i])
+		from := len(dst)
+		dst = append(dst, skeleton[:i]...)
+		dots.scan(dst, from)
+		dst = p.appendCRLF(dst, dots)
 		skeleton = skeleton[i+1:]
 	}
-	_, _ = w.Write(skeleton)
+	crlf = crlf && crlfOnly(skeleton)
+	from := len(dst)
+	dst = append(dst, skeleton...)
+	dots.scan(dst, from)
 	sp.parts = sp.parts[:0]
-	return nil
+	return dst, crlf, nil
+}
+
+// crlfOnly reports whether every LF in b follows a CR.
+func crlfOnly(b []byte) bool {
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return true
+		}
+		i += j
+		if i == 0 || b[i-1] != '\r' {
+			return false
+		}
+		i++
+	}
 }

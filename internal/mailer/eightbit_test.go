@@ -351,7 +351,7 @@ func FuzzBuild8bit(f *testing.F) {
 			t.Fatal(err)
 		}
 		var wire bytes.Buffer
-		if err := writeData(bufio.NewWriter(&wire), r.body.Bytes()); err != nil {
+		if err := writeData(bufio.NewWriter(&wire), r.body); err != nil {
 			t.Fatal(err)
 		}
 		checkWireLines(t, wire.Bytes())

@@ -12,6 +12,7 @@
 package mailer
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -43,6 +44,12 @@ type Message struct {
 	// Text is the text/plain body (required); HTML, when set, is the
 	// text/html alternative.
 	Text, HTML string
+	// TextParts and HTMLParts, when their Shared is set, are the text and
+	// the HTML body given as text shared with other messages and this
+	// one's values (see Shared), in place of Text and HTML, which must
+	// then be empty. The message is the same as with the joined text in
+	// Text and HTML; a Sender builds it with less work.
+	TextParts, HTMLParts Spliced
 	// Date is the Date header.
 	Date time.Time
 	// ListID is the List-Id header (RFC 2919), "<digest.example.org>" or
@@ -194,11 +201,33 @@ func build(m Message, memo *repeated, sp *splicer) (*gomail.Msg, error) {
 		msg.SetGenHeader(gomail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
 	}
 
-	if m.Text == "" {
+	text, err := bodyContent(m.Text, m.TextParts)
+	if err != nil {
+		return nil, digest.Invalid(record, "text", "%v", err)
+	}
+	if text.len() == 0 {
 		return nil, digest.Invalid(record, "text", "the text body is empty")
 	}
-	setBodies(msg, m.Text, m.HTML, sp)
+	html, err := bodyContent(m.HTML, m.HTMLParts)
+	if err != nil {
+		return nil, digest.Invalid(record, "html", "%v", err)
+	}
+	setBodies(msg, text, html, sp)
 	return msg, nil
+}
+
+// bodyContent returns the body given as s or as parts, whichever is set.
+func bodyContent(s string, parts Spliced) (content, error) {
+	if parts.Shared == nil {
+		return content{s: s}, nil
+	}
+	if s != "" {
+		return content{}, errors.New("given both as a string and in parts")
+	}
+	if !parts.valid() {
+		return content{}, fmt.Errorf("%d values for %d pieces of shared text; want one fewer", len(parts.Values), len(parts.Shared.pieces))
+	}
+	return content{pieces: parts}, nil
 }
 
 // WriteTo builds m and writes it to w as it would go over the wire (an .eml
@@ -226,7 +255,7 @@ func WriteSignedTo(w io.Writer, m Message, signer *dkim.Signer) error {
 	if err := r.sign(signer); err != nil {
 		return fmt.Errorf("message %s: %w", m.MessageID, err)
 	}
-	for _, b := range [][]byte{r.signature, r.body.Bytes()} {
+	for _, b := range [][]byte{r.signature, r.body} {
 		if _, err := w.Write(b); err != nil {
 			return fmt.Errorf("write message %s: %w", m.MessageID, err)
 		}

@@ -327,6 +327,13 @@ func TestBuildRefuses(t *testing.T) {
 		{"envelope-from", func(m *Message) { m.EnvelopeFrom = "bounces" }},
 		{"date", func(m *Message) { m.Date = time.Time{} }},
 		{"text", func(m *Message) { m.Text = "" }},
+		{"text", func(m *Message) { m.TextParts = Spliced{Shared: NewShared([]string{"a"})} }},
+		{"text", func(m *Message) { m.Text, m.TextParts = "", Spliced{Shared: NewShared([]string{"a", "b"})} }},
+		{"text", func(m *Message) { m.Text, m.TextParts = "", Spliced{Shared: NewShared(nil)} }},
+		{"html", func(m *Message) { m.HTMLParts = Spliced{Shared: NewShared([]string{"a"})} }},
+		{"html", func(m *Message) {
+			m.HTML, m.HTMLParts = "", Spliced{Shared: NewShared([]string{"a", "b"}), Values: []string{"x", "y"}}
+		}},
 		{"list-id", func(m *Message) { m.ListID = "digest.example.org" }},
 		{"list-id", func(m *Message) { m.ListID = "<not a list id>" }},
 	}

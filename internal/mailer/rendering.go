@@ -1,6 +1,7 @@
 package mailer
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 
@@ -11,34 +12,42 @@ import (
 
 // rendering is a message as it goes over the wire: the DKIM-Signature
 // field (nil when unsigned), then the rest of the message, with CRLF line
-// ends. A Sender keeps one and reuses its buffer for every message.
+// ends. A Sender keeps one and reuses its buffers for every message.
 type rendering struct {
 	signature []byte
-	body      bytes.Buffer
-	// splicer holds the 8bit parts of a message built with it (see build)
-	// until render splices them into go-mail's rendering, which render
-	// writes into skeleton first.
-	splicer  splicer
-	skeleton bytes.Buffer
+	body      []byte // the message: gomail's bytes, or spliced
+	// crlf says that every line of body ends in CRLF, as splice found;
+	// dots are then the offsets of the dots that begin a line, so that
+	// writeData need not search body for them (see writeDotted).
+	crlf bool
+	dots dotTracker
+	// gomail is what go-mail rendered: the message, or, when parts were
+	// left to splicer (see build), the skeleton they are spliced into,
+	// into the buffer spliced.
+	gomail  bytes.Buffer
+	splicer splicer
+	spliced []byte
 }
 
 // render renders msg into r, once: go-mail renders a message anew each
 // time it is written, so everything after this (signing, sending) works on
 // these bytes.
 func (r *rendering) render(msg *gomail.Msg) error {
-	r.signature = nil
-	r.body.Reset()
+	r.signature, r.body, r.crlf = nil, nil, false
+	r.dots.at = r.dots.at[:0]
+	r.gomail.Reset()
 	r.splicer.parts = r.splicer.parts[:0]
-	if _, err := msg.WriteTo(&r.body); err != nil {
+	if _, err := msg.WriteTo(&r.gomail); err != nil {
 		return fmt.Errorf("render: %w", err)
 	}
 	if len(r.splicer.parts) == 0 {
+		r.body = r.gomail.Bytes()
 		return nil
 	}
-	// What was written is the skeleton; the message is built from it.
-	r.body, r.skeleton = r.skeleton, r.body
-	r.body.Reset()
-	return r.splicer.splice(&r.body, r.skeleton.Bytes())
+	var err error
+	r.spliced, r.crlf, err = r.splicer.splice(r.spliced[:0], r.gomail.Bytes(), &r.dots)
+	r.body = r.spliced
+	return err
 }
 
 // sign signs the rendering with signer; nothing when signer is nil. The
@@ -49,10 +58,22 @@ func (r *rendering) sign(signer *dkim.Signer) error {
 	if signer == nil {
 		return nil
 	}
-	value, err := signer.Sign(r.body.Bytes())
+	value, err := signer.Sign(r.body)
 	if err != nil {
 		return fmt.Errorf("dkim sign: %w", err)
 	}
 	r.signature = []byte(dkim.HeaderName + ": " + value + "\r\n")
 	return nil
+}
+
+// writeData writes the rendering as the content of DATA (see
+// writeContent), without its terminating dot.
+func (r *rendering) writeData(w *bufio.Writer) error {
+	if !r.crlf {
+		return writeContent(w, r.signature, r.body)
+	}
+	if err := writeContent(w, r.signature); err != nil {
+		return err
+	}
+	return writeDotted(w, r.body, r.dots.at)
 }

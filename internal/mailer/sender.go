@@ -275,7 +275,7 @@ func (s *Sender) prepare(m Message) (from string, rcpts []string, _ *SendError) 
 // once.
 func (s *Sender) sendOnce(ctx context.Context, from string, rcpts []string, ready func() error) error {
 	stop := context.AfterFunc(ctx, s.closeRaw)
-	err := transact(s.conn, s.cfg.Timeout, from, rcpts, ready, s.out.signature, s.out.body.Bytes())
+	err := transact(s.conn, s.cfg.Timeout, from, rcpts, ready, s.out.writeData)
 	if !stop() {
 		// Cancelled: the connection is closed, whatever the outcome.
 		s.drop()

@@ -143,23 +143,40 @@ func (p *Prepared) Reason() string {
 // Render's error.
 func (p *Prepared) Personalize(rd Reader) (Output, error) {
 	vals := readerValues(rd)
-	if !spliceableLink(rd.UnsubscribeURL) || rd.PreferencesURL != "" && !spliceableLink(rd.PreferencesURL) {
-		return p.render(rd) // Render's error, or a link oneLine would change
-	}
-	v, err := p.variant(shapeOf(&vals))
-	if err != nil || v.slow != "" {
+	v := p.spliceable(rd, &vals)
+	if v == nil {
 		return p.render(rd)
 	}
-	out := Output{
-		Subject:   v.subject.build(&vals),
+	return Output{
+		Subject:   v.subjectOf(&vals),
 		Preheader: v.preheader,
 		HTML:      v.html.build(&vals),
 		Text:      v.text.build(&vals),
+	}, nil
+}
+
+// spliceable returns the variant rd's digest is spliced from, whose
+// fields as the view holds them are vals, or nil when rd must be rendered
+// in full: a link Render refuses or oneLine would change (Render's error
+// is the one to give), or a shape that splicing cannot reproduce.
+func (p *Prepared) spliceable(rd Reader, vals *values) *variant {
+	if !spliceableLink(rd.UnsubscribeURL) || rd.PreferencesURL != "" && !spliceableLink(rd.PreferencesURL) {
+		return nil
 	}
-	if len(v.subject.slots) > 0 && v.subject.buildRunes(&vals) > subjectMax {
-		out.Subject = truncate(out.Subject, subjectMax)
+	v, err := p.variant(shapeOf(vals))
+	if err != nil || v.slow != "" {
+		return nil
 	}
-	return out, nil
+	return v
+}
+
+// subjectOf returns the subject for the reader with fields vals.
+func (v *variant) subjectOf(vals *values) string {
+	s := v.subject.build(vals)
+	if len(v.subject.slots) > 0 && v.subject.buildRunes(vals) > subjectMax {
+		s = truncate(s, subjectMax)
+	}
+	return s
 }
 
 // spliceableLink reports whether u is a link Render accepts and prints as

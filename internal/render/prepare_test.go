@@ -39,6 +39,44 @@ func assertSpliced(t testing.TB, r *Renderer, p *Prepared, base Input, rd Reader
 			t.Errorf("reader %+v: %s differs from Render's\n%s", rd, part.name, firstDiff(part.want, part.got))
 		}
 	}
+	assertSplitJoins(t, p, rd, got, err)
+}
+
+// assertSplitJoins checks that p.PersonalizeSplit(rd), into a Split used
+// before, joins to want, Personalize's output or error for rd.
+func assertSplitJoins(t testing.TB, p *Prepared, rd Reader, want Output, wantErr error) {
+	t.Helper()
+	split := Split{HTML: Pieces{Values: []string{"left", "over"}}, Text: Pieces{Values: []string{"from before"}}}
+	err := p.PersonalizeSplit(rd, &split)
+	if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+		t.Fatalf("reader %+v: PersonalizeSplit error %v, Personalize error %v", rd, err, wantErr)
+	}
+	if err != nil {
+		return
+	}
+	for _, part := range []struct {
+		name string
+		got  Pieces
+		want string
+	}{
+		{"HTML", split.HTML, want.HTML},
+		{"text", split.Text, want.Text},
+	} {
+		if len(part.got.Fixed) != len(part.got.Values)+1 {
+			t.Errorf("reader %+v: %s in %d pieces with %d values", rd, part.name, len(part.got.Fixed), len(part.got.Values))
+			continue
+		}
+		if got := part.got.String(); got != part.want {
+			t.Errorf("reader %+v: %s in pieces differs from Personalize's\n%s", rd, part.name, firstDiff(part.want, got))
+		}
+		if part.got.Len() != len(part.want) {
+			t.Errorf("reader %+v: %s pieces Len %d, want %d", rd, part.name, part.got.Len(), len(part.want))
+		}
+	}
+	if split.Subject != want.Subject || split.Preheader != want.Preheader {
+		t.Errorf("reader %+v: PersonalizeSplit subject %q, preheader %q; Personalize's %q, %q",
+			rd, split.Subject, split.Preheader, want.Subject, want.Preheader)
+	}
 }
 
 // testReaders are readers of every emptiness shape, with the characters
@@ -322,6 +360,45 @@ func TestPersonalizeAllocatesOnlyOutput(t *testing.T) {
 	}
 }
 
+func TestPersonalizeSplitSharesPieces(t *testing.T) {
+	r := newRenderer(t)
+	p, err := r.Prepare(fixtureInput())
+	if err != nil {
+		t.Fatal(err)
+	}
+	readers := testReaders()
+	var first, again Split
+	if err := p.PersonalizeSplit(readers[0], &first); err != nil {
+		t.Fatal(err)
+	}
+	// A reader of the same shape, whose name and links escaping changes.
+	if err := p.PersonalizeSplit(readers[3], &again); err != nil {
+		t.Fatal(err)
+	}
+	if !first.Shared || !again.Shared {
+		t.Fatalf("readers of the shipped templates are not spliced: Shared %v, %v", first.Shared, again.Shared)
+	}
+	if &first.HTML.Fixed[0] != &again.HTML.Fixed[0] || &first.Text.Fixed[0] != &again.Text.Fixed[0] {
+		t.Error("two readers of one shape got pieces of their own, not the Prepared's")
+	}
+	// A reader rendered in full (a link Render cleans up) gets each part
+	// whole, not shared.
+	odd := readers[0]
+	odd.UnsubscribeURL = "https://brief.example.com/u/a  b"
+	var full Split
+	if err := p.PersonalizeSplit(odd, &full); err != nil {
+		t.Fatal(err)
+	}
+	if full.Shared || len(full.HTML.Fixed) != 1 || len(full.HTML.Values) != 0 {
+		t.Errorf("a reader rendered in full: Shared %v, %d HTML pieces", full.Shared, len(full.HTML.Fixed))
+	}
+	// A reader whose values escaping leaves alone costs no allocation.
+	plain := Reader{Name: "Ada Obi", Email: "ada@example.com", UnsubscribeURL: "https://brief.example.com/u/1?t=abc", PreferencesURL: "https://brief.example.com/p/1"}
+	if n := testing.AllocsPerRun(20, func() { _ = p.PersonalizeSplit(plain, &first) }); n > 0 {
+		t.Errorf("PersonalizeSplit allocates %v times for a reader with plain values, want 0", n)
+	}
+}
+
 func TestGroupKey(t *testing.T) {
 	r := newRenderer(t)
 	key := func(edit func(*Input)) string {
@@ -458,6 +535,28 @@ func BenchmarkPersonalize(b *testing.B) {
 				size = len(out.HTML) + len(out.Text)
 			}
 			b.ReportMetric(float64(size), "bytes/digest")
+		})
+	}
+}
+
+// BenchmarkPersonalizeSplit is BenchmarkPersonalize for the form the
+// workers of a pass use, into a Split reused from reader to reader.
+func BenchmarkPersonalizeSplit(b *testing.B) {
+	r := newRenderer(b)
+	for _, d := range benchDigests(b) {
+		b.Run(d.name, func(b *testing.B) {
+			p, err := r.Prepare(d.in)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rd := ReaderOf(d.in)
+			var split Split
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := p.PersonalizeSplit(rd, &split); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }

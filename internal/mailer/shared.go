@@ -1,0 +1,302 @@
+package mailer
+
+import (
+	"bytes"
+	"strings"
+)
+
+// Shared is body text that many messages have in common but for a few
+// short values of each message's own between its pieces: a digest that
+// every reader of a group gets, with the reader's name and links spliced
+// in (see Spliced). NewShared scans the pieces once for what the transfer
+// encoding and the SMTP data format depend on — NUL and CR, line ends,
+// line lengths — and keeps them with CRLF line ends, so that a Sender
+// building a message on them scans only its values and copies the rest.
+// The bytes sent are those of the same text given as one string.
+//
+// A Shared is read-only once made and safe for concurrent use.
+type Shared struct {
+	pieces []sharedPiece
+	// flat is set when a piece has a NUL or a CR: messages built on it
+	// are joined first (see Spliced.joinFirst).
+	flat bool
+}
+
+// sharedPiece is one piece of a Shared, with what NewShared learnt of it.
+type sharedPiece struct {
+	text string
+	crlf []byte // text with each LF as CRLF; nil when flat
+	dots []int  // offsets in crlf of the dots that begin a line after its first
+	span lineSpan
+}
+
+// lineSpan is the shape of a text's lines: how it extends the line it
+// starts on, what it leaves of the line it ends on, and whether a whole
+// line inside it is too long for 8bit.
+type lineSpan struct {
+	first int  // octets before the first LF; the whole length when none
+	last  int  // octets after the last LF
+	lf    int  // number of LFs
+	long  bool // a line between two LFs is longer than maxLineOctets
+}
+
+// spanOf returns the lineSpan of s.
+func spanOf(s string) lineSpan {
+	i := strings.IndexByte(s, '\n')
+	if i < 0 {
+		return lineSpan{first: len(s)}
+	}
+	sp := lineSpan{first: i, lf: 1}
+	for rest := s[i+1:]; ; {
+		j := strings.IndexByte(rest, '\n')
+		if j < 0 {
+			sp.last = len(rest)
+			return sp
+		}
+		sp.lf++
+		if j > maxLineOctets {
+			sp.long = true
+		}
+		rest = rest[j+1:]
+	}
+}
+
+// extend returns the length of the current line after s, which has no CR,
+// is appended to a line of cur octets, and whether every line so far is
+// short enough for 8bit.
+func (sp lineSpan) extend(cur int) (int, bool) {
+	if sp.lf == 0 {
+		cur += sp.first
+		return cur, cur <= maxLineOctets
+	}
+	return sp.last, cur+sp.first <= maxLineOctets && !sp.long && sp.last <= maxLineOctets
+}
+
+// NewShared scans pieces for sending as the shared text of Spliced bodies.
+// Splicing the values in costs a copy per message; the scan is not
+// repeated.
+func NewShared(pieces []string) *Shared {
+	s := &Shared{pieces: make([]sharedPiece, len(pieces))}
+	for i, p := range pieces {
+		s.pieces[i].text = p
+		if strings.ContainsAny(p, "\x00\r") {
+			s.flat = true
+		}
+	}
+	if s.flat {
+		return s
+	}
+	for i := range s.pieces {
+		p := &s.pieces[i]
+		p.span = spanOf(p.text)
+		var dots dotTracker
+		p.crlf = appendCRLF(make([]byte, 0, len(p.text)+p.span.lf), p.text, &dots)
+		// A dot at the start begins a line or not by what comes before.
+		if len(dots.at) > 0 && dots.at[0] == 0 {
+			dots.at = dots.at[1:]
+		}
+		p.dots = dots.at
+	}
+	return s
+}
+
+// Spliced is a body given as Shared text with the message's own values
+// between its pieces: the first piece, Values[0], the second piece, and so
+// on to the last piece, so there is one value fewer than pieces. The
+// message goes out as the joined text would as a Message.Text or HTML.
+type Spliced struct {
+	Shared *Shared
+	Values []string
+}
+
+// Len returns the length in bytes of the joined text; 0 when Shared is
+// nil.
+func (b Spliced) Len() int {
+	if b.Shared == nil {
+		return 0
+	}
+	n := 0
+	for i := range b.Shared.pieces {
+		n += len(b.Shared.pieces[i].text)
+	}
+	for _, v := range b.Values {
+		n += len(v)
+	}
+	return n
+}
+
+// String returns the joined text; "" when Shared is nil.
+func (b Spliced) String() string {
+	if b.Shared == nil {
+		return ""
+	}
+	var sb strings.Builder
+	sb.Grow(b.Len())
+	for i := range b.Shared.pieces {
+		if i > 0 {
+			sb.WriteString(b.Values[i-1])
+		}
+		sb.WriteString(b.Shared.pieces[i].text)
+	}
+	return sb.String()
+}
+
+// valid reports whether b has one value fewer than pieces.
+func (b Spliced) valid() bool {
+	return b.Shared != nil && len(b.Shared.pieces) > 0 && len(b.Values) == len(b.Shared.pieces)-1
+}
+
+// joinFirst reports whether b has a NUL or a CR. Whether such text can go
+// as 8bit, and how its line ends are written, depends on what is next to
+// them, so it is joined into one string and sent as a Message.Text would.
+func (b Spliced) joinFirst() bool {
+	if b.Shared.flat {
+		return true
+	}
+	for _, v := range b.Values {
+		if strings.ContainsAny(v, "\x00\r") {
+			return true
+		}
+	}
+	return false
+}
+
+// fits8bit is fits8bit of b.String(), from the scan NewShared made and a
+// scan of the values. b has no NUL or CR (joinFirst).
+func (b Spliced) fits8bit() bool {
+	cur, ok := 0, true
+	for i := range b.Shared.pieces {
+		if i > 0 {
+			if cur, ok = spanOf(b.Values[i-1]).extend(cur); !ok {
+				return false
+			}
+		}
+		if cur, ok = b.Shared.pieces[i].span.extend(cur); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// appendCRLF appends b's joined text to dst with every LF as CRLF, and
+// the offsets in dst of the dots that begin a line to dots. b fits 8bit,
+// so neither the pieces nor the values have a CR.
+func (b Spliced) appendCRLF(dst []byte, dots *dotTracker) []byte {
+	for i := range b.Shared.pieces {
+		if i > 0 {
+			dst = appendCRLF(dst, b.Values[i-1], dots)
+		}
+		p := &b.Shared.pieces[i]
+		if len(p.crlf) == 0 {
+			continue
+		}
+		dots.first(dst, p.crlf[0])
+		for _, d := range p.dots {
+			dots.at = append(dots.at, len(dst)+d)
+		}
+		dst = append(dst, p.crlf...)
+	}
+	return dst
+}
+
+// appendCRLF appends s to dst with every bare LF as CRLF, as writeCRLF
+// writes it, and the offsets in dst of the dots that begin a line to
+// dots. s has no bare CR (fits8bit).
+func appendCRLF(dst []byte, s string, dots *dotTracker) []byte {
+	if s == "" {
+		return dst
+	}
+	dots.first(dst, s[0])
+	for {
+		j := strings.IndexByte(s, '\n')
+		if j < 0 {
+			return append(dst, s...)
+		}
+		if j > 0 && s[j-1] == '\r' {
+			dst = append(dst, s[:j+1]...)
+		} else {
+			dst = append(dst, s[:j]...)
+			dst = append(dst, '\r', '\n')
+		}
+		s = s[j+1:]
+		if s != "" && s[0] == '.' {
+			dots.at = append(dots.at, len(dst))
+		}
+	}
+}
+
+// content is the text of a part: a string, or Spliced when its Shared is
+// set.
+type content struct {
+	s      string
+	pieces Spliced
+}
+
+func (c content) spliced() bool { return c.pieces.Shared != nil }
+
+// len returns the length of the text in bytes.
+func (c content) len() int {
+	if c.spliced() {
+		return c.pieces.Len()
+	}
+	return len(c.s)
+}
+
+// flat returns the text as one string, without a copy when it is one.
+func (c content) flat() string {
+	if c.spliced() {
+		return c.pieces.String()
+	}
+	return c.s
+}
+
+// fits8bit is fits8bit of the text. A Spliced body with a NUL or CR must
+// be joined first (joinFirst); partBody does so.
+func (c content) fits8bit() bool {
+	if c.spliced() {
+		return c.pieces.fits8bit()
+	}
+	return fits8bit(c.s)
+}
+
+// appendCRLF appends the text to dst with CRLF line ends, as writeCRLF
+// writes it, noting its line-starting dots in dots. The text fits 8bit.
+func (c content) appendCRLF(dst []byte, dots *dotTracker) []byte {
+	if c.spliced() {
+		return c.pieces.appendCRLF(dst, dots)
+	}
+	return appendCRLF(dst, c.s, dots)
+}
+
+// dotTracker collects the offsets of the dots that begin a line in a
+// message as it is put together, which writeDotted doubles on the way to
+// the server (RFC 5321 4.5.2) without searching the message for them.
+type dotTracker struct {
+	at []int
+}
+
+// first notes a dot as the next byte c of dst, about to be appended,
+// when it begins a line: at the start, or after an LF.
+func (d *dotTracker) first(dst []byte, c byte) {
+	if c == '.' && (len(dst) == 0 || dst[len(dst)-1] == '\n') {
+		d.at = append(d.at, len(dst))
+	}
+}
+
+// scan notes the line-starting dots of dst[from:], just appended.
+func (d *dotTracker) scan(dst []byte, from int) {
+	if from >= len(dst) {
+		return
+	}
+	d.first(dst[:from], dst[from])
+	for i := from; ; {
+		j := bytes.IndexByte(dst[i:], '\n')
+		if j < 0 {
+			return
+		}
+		i += j + 1
+		if i < len(dst) && dst[i] == '.' {
+			d.at = append(d.at, i)
+		}
+	}
+}
