@@ -117,14 +117,10 @@ type deliveryWriter struct {
 	skipExisting bool      // leave out a delivery whose subscriber has one that date
 	row          *sql.Stmt // the one-row insert, prepared when first needed
 	ids          []byte    // scratch: one delivery's brief ids as JSON
-	dates        map[briefDate]struct{}
-}
-
-// briefDate is a row of brief_dates: a brief was planned into a digest of
-// that date.
-type briefDate struct {
-	brief int64
-	date  digest.Date
+	// dates are the brief_dates rows to write: by digest date, the briefs
+	// planned into a digest of that date. A page holds two or three dates
+	// and a hundred-odd briefs, but some fifteen brief ids per delivery.
+	dates map[digest.Date]map[int64]struct{}
 }
 
 // newDeliveryWriter returns a writer for tx. With skipExisting, a delivery
@@ -134,7 +130,7 @@ type briefDate struct {
 // dropped the reader's digest without a word).
 func newDeliveryWriter(tx *sql.Tx, now time.Time, skipExisting bool) *deliveryWriter {
 	return &deliveryWriter{tx: tx, now: now, stamp: formatTime(now), skipExisting: skipExisting,
-		dates: map[briefDate]struct{}{}}
+		dates: map[digest.Date]map[int64]struct{}{}}
 }
 
 func (w *deliveryWriter) close() {
@@ -182,8 +178,13 @@ func (w *deliveryWriter) insert(ctx context.Context, d *digest.Delivery) (insert
 
 // inserted records that d was stored with the given id.
 func (w *deliveryWriter) inserted(d *digest.Delivery, id int64) {
+	briefs := w.dates[d.DigestDate]
+	if briefs == nil {
+		briefs = map[int64]struct{}{}
+		w.dates[d.DigestDate] = briefs
+	}
 	for _, b := range d.BriefIDs {
-		w.dates[briefDate{b, d.DigestDate}] = struct{}{}
+		briefs[b] = struct{}{}
 	}
 	d.ID, d.CreatedAt, d.UpdatedAt = id, w.now, w.now
 }
@@ -237,7 +238,7 @@ func (w *deliveryWriter) insertAll(ctx context.Context, ds []*digest.Delivery) (
 			cutoff, due_at, created_at, updated_at, brief_ids)
 		SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, ?1, r.value ->> 3, r.value ->> 4,
 			r.value ->> 5, r.value ->> 6, ?2, ?2, r.value ->> 7
-		FROM json_each(?3) r WHERE true`+w.onConflict()+`
+		FROM jsonb_each(?3) r WHERE true`+w.onConflict()+`
 		RETURNING id, subscriber_id, digest_date`,
 		string(digest.DeliveryQueued), w.stamp, rows)
 	if err == nil {
@@ -356,19 +357,20 @@ func (w *deliveryWriter) flush(ctx context.Context) error {
 	if len(w.dates) == 0 {
 		return nil
 	}
-	briefs := make([]int64, 0, len(w.dates))
-	rows := make([]byte, 0, 32*len(w.dates))
-	rows = append(rows, '[')
-	for k := range w.dates {
-		if len(rows) > 1 {
-			rows = append(rows, ',')
+	var briefs []int64
+	rows := []byte{'['}
+	for date, ids := range w.dates {
+		for b := range ids {
+			if len(rows) > 1 {
+				rows = append(rows, ',')
+			}
+			rows = append(rows, '[')
+			rows = strconv.AppendInt(rows, b, 10)
+			rows = append(rows, ',', '"')
+			rows = append(rows, date...) // validated YYYY-MM-DD: nothing to escape
+			rows = append(rows, '"', ']')
+			briefs = append(briefs, b)
 		}
-		rows = append(rows, '[')
-		rows = strconv.AppendInt(rows, k.brief, 10)
-		rows = append(rows, ',', '"')
-		rows = append(rows, k.date...) // validated YYYY-MM-DD: nothing to escape
-		rows = append(rows, '"', ']')
-		briefs = append(briefs, k.brief)
 	}
 	slices.Sort(briefs)
 	if err := checkBriefsExist(ctx, w.tx, slices.Compact(briefs)); err != nil {
