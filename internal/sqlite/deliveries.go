@@ -33,7 +33,7 @@ func (db *DB) CreateDelivery(ctx context.Context, d *digest.Delivery) error {
 	if d.Status == "" {
 		d.Status = digest.DeliveryQueued
 	}
-	if err := validateDelivery(record, d); err != nil {
+	if err := validateDelivery(d, func() string { return record }); err != nil {
 		return err
 	}
 	now := db.now()
@@ -73,7 +73,9 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (create
 		if d.Status == "" {
 			d.Status = digest.DeliveryQueued
 		}
-		if err := validateDelivery(fmt.Sprintf("delivery for subscriber %d on %s", d.SubscriberID, d.DigestDate), d); err != nil {
+		if err := validateDelivery(d, func() string {
+			return fmt.Sprintf("delivery for subscriber %d on %s", d.SubscriberID, d.DigestDate)
+		}); err != nil {
 			return 0, err
 		}
 	}
@@ -222,16 +224,23 @@ func (w *deliveryWriter) insertAll(ctx context.Context, ds []*digest.Delivery) (
 	if !ok {
 		return w.insertEach(ctx, ds)
 	}
-	type key struct {
-		subscriber int64
-		date       digest.Date
+	// The first delivery of each subscriber; a page plans a reader once,
+	// so a subscriber with deliveries of two dates is looked up in ds.
+	bySub := make(map[int64]int, len(ds))
+	for i := len(ds) - 1; i >= 0; i-- {
+		bySub[ds[i].SubscriberID] = i
 	}
-	byKey := make(map[key]*digest.Delivery, len(ds))
-	for _, d := range ds {
-		k := key{d.SubscriberID, d.DigestDate}
-		if byKey[k] == nil {
-			byKey[k] = d
+	find := func(sub int64, date []byte) *digest.Delivery {
+		i, ok := bySub[sub]
+		if !ok {
+			return nil
 		}
+		for ; i < len(ds); i++ {
+			if d := ds[i]; d.SubscriberID == sub && string(d.DigestDate) == string(date) {
+				return d // the first with this subscriber and date: the one inserted
+			}
+		}
+		return nil
 	}
 	res, err := w.tx.QueryContext(ctx, `
 		INSERT INTO deliveries (subscriber_id, digest_date, message_id, status, attempts, error,
@@ -242,9 +251,7 @@ func (w *deliveryWriter) insertAll(ctx context.Context, ds []*digest.Delivery) (
 		RETURNING id, subscriber_id, digest_date`,
 		string(digest.DeliveryQueued), w.stamp, rows)
 	if err == nil {
-		created, err = w.scanInserted(res, func(sub int64, date []byte) *digest.Delivery {
-			return byKey[key{sub, digest.Date(date)}]
-		})
+		created, err = w.scanInserted(res, find)
 	}
 	if isConstraint(err) {
 		for _, d := range ds {
@@ -283,12 +290,28 @@ func (w *deliveryWriter) scanInserted(rows *sql.Rows, find func(sub int64, date 
 // due_at or null, brief_ids as text]. It reports false when a text field
 // holds something it does not pass through unchanged.
 func (w *deliveryWriter) rowsJSON(ds []*digest.Delivery) (string, bool) {
-	b := make([]byte, 0, 160*len(ds))
-	b = append(b, '[')
-	for i, d := range ds {
+	size := 2
+	for _, d := range ds {
 		if !plainText(d.MessageID) || !plainText(d.Error) {
 			return "", false
 		}
+		size += 128 + len(d.MessageID) + len(d.Error) + 21*len(d.BriefIDs)
+	}
+	// Readers of one zone and send time share their cut-off and due time:
+	// each distinct instant is formatted once.
+	stamps := map[time.Time][]byte{}
+	stamp := func(b []byte, t time.Time) []byte {
+		t = t.UTC()
+		s, ok := stamps[t]
+		if !ok {
+			s = t.AppendFormat(nil, timeLayout)
+			stamps[t] = s
+		}
+		return append(b, s...)
+	}
+	b := make([]byte, 0, size)
+	b = append(b, '[')
+	for i, d := range ds {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -303,13 +326,13 @@ func (w *deliveryWriter) rowsJSON(ds []*digest.Delivery) (string, bool) {
 		b = append(b, ',')
 		b = appendJSONString(b, d.Error)
 		b = append(b, ',', '"')
-		b = d.Cutoff.UTC().AppendFormat(b, timeLayout)
+		b = stamp(b, d.Cutoff)
 		b = append(b, '"', ',')
 		if d.DueAt.IsZero() {
 			b = append(b, "null"...)
 		} else {
 			b = append(b, '"')
-			b = d.DueAt.UTC().AppendFormat(b, timeLayout)
+			b = stamp(b, d.DueAt)
 			b = append(b, '"')
 		}
 		b = append(b, ',', '"')
@@ -386,42 +409,50 @@ func (w *deliveryWriter) flush(ctx context.Context) error {
 	return nil
 }
 
-// validateDelivery refuses what the schema could not store faithfully.
-func validateDelivery(record string, d *digest.Delivery) error {
+// validateDelivery refuses what the schema could not store faithfully,
+// naming the record (built only then: a pass validates a million).
+func validateDelivery(d *digest.Delivery, record func() string) error {
 	switch {
 	case d.SubscriberID <= 0:
-		return digest.Invalid(record, "subscriber_id", "missing")
+		return digest.Invalid(record(), "subscriber_id", "missing")
 	case !validDate(d.DigestDate):
-		return digest.Invalid(record, "digest_date", "%q is not a date in YYYY-MM-DD form", d.DigestDate)
+		return digest.Invalid(record(), "digest_date", "%q is not a date in YYYY-MM-DD form", d.DigestDate)
 	case d.MessageID == "":
-		return digest.Invalid(record, "message_id", "missing")
+		return digest.Invalid(record(), "message_id", "missing")
 	case d.Status != digest.DeliveryQueued:
-		return digest.Invalid(record, "status", "a new delivery is %s, not %q", digest.DeliveryQueued, d.Status)
+		return digest.Invalid(record(), "status", "a new delivery is %s, not %q", digest.DeliveryQueued, d.Status)
 	case d.Attempts < 0:
-		return digest.Invalid(record, "attempts", "negative")
+		return digest.Invalid(record(), "attempts", "negative")
 	}
 	if !d.DueAt.IsZero() {
 		if err := checkTime(d.DueAt); err != nil {
-			return digest.Invalid(record, "due_at", "%v", err)
+			return digest.Invalid(record(), "due_at", "%v", err)
 		}
 	}
 	return validatePlan(record, d.BriefIDs, d.Cutoff)
 }
 
 // validatePlan checks the briefs and cut-off of a delivery.
-func validatePlan(record string, briefIDs []int64, cutoff time.Time) error {
+func validatePlan(record func() string, briefIDs []int64, cutoff time.Time) error {
 	if cutoff.IsZero() {
-		return digest.Invalid(record, "cutoff", "missing")
+		return digest.Invalid(record(), "cutoff", "missing")
 	}
 	if err := checkTime(cutoff); err != nil {
-		return digest.Invalid(record, "cutoff", "%v", err)
+		return digest.Invalid(record(), "cutoff", "%v", err)
 	}
-	seen := make(map[int64]bool, len(briefIDs))
-	for _, id := range briefIDs {
-		if seen[id] {
-			return digest.Invalid(record, "brief_ids", "brief %d listed twice", id)
+	// A digest carries a few dozen briefs: comparing each with those
+	// before it costs less than a map, which a longer list gets.
+	var seen map[int64]bool
+	if len(briefIDs) > 64 {
+		seen = make(map[int64]bool, len(briefIDs))
+	}
+	for i, id := range briefIDs {
+		if seen != nil && seen[id] || seen == nil && slices.Contains(briefIDs[:i], id) {
+			return digest.Invalid(record(), "brief_ids", "brief %d listed twice", id)
 		}
-		seen[id] = true
+		if seen != nil {
+			seen[id] = true
+		}
 	}
 	return nil
 }
