@@ -9,6 +9,9 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
+
+	"github.com/mattn/go-sqlite3"
 
 	digest "github.com/newsroom/digest"
 )
@@ -31,7 +34,7 @@ func (db *DB) CreateDelivery(ctx context.Context, d *digest.Delivery) error {
 	if d.Status == "" {
 		d.Status = digest.DeliveryQueued
 	}
-	if err := validateDelivery(record, d); err != nil {
+	if err := validateDelivery(d, func() string { return record }); err != nil {
 		return err
 	}
 	now := db.now()
@@ -44,15 +47,12 @@ func (db *DB) CreateDelivery(ctx context.Context, d *digest.Delivery) error {
 		if err := checkBriefsExist(ctx, tx, d.BriefIDs); err != nil {
 			return err
 		}
-		w, err := newDeliveryWriter(ctx, tx, now, false)
-		if err != nil {
-			return err
-		}
+		w := newDeliveryWriter(tx, now, false)
 		defer w.close()
 		if _, err := w.insert(ctx, d); err != nil {
 			return err
 		}
-		return w.flush(ctx, tx)
+		return w.flush(ctx)
 	})
 	if err != nil {
 		d.ID = 0
@@ -67,14 +67,16 @@ func (db *DB) CreateDelivery(ctx context.Context, d *digest.Delivery) error {
 // UpdatedAt of each one it created and leaves ID zero on the skipped ones.
 // Every delivery is validated before anything is written: one that could
 // not be stored faithfully fails the call, naming it, and nothing is
-// stored. A pass calls it once per page of a few thousand readers, so the
-// statements are prepared once per call and reused for every row.
+// stored. A pass calls it once per page of a few thousand readers, and the
+// page's rows go in with one statement (see insertAll).
 func (db *DB) PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (created int, err error) {
 	for _, d := range ds {
 		if d.Status == "" {
 			d.Status = digest.DeliveryQueued
 		}
-		if err := validateDelivery(fmt.Sprintf("delivery for subscriber %d on %s", d.SubscriberID, d.DigestDate), d); err != nil {
+		if err := validateDelivery(d, func() string {
+			return fmt.Sprintf("delivery for subscriber %d on %s", d.SubscriberID, d.DigestDate)
+		}); err != nil {
 			return 0, err
 		}
 	}
@@ -87,7 +89,20 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (create
 	// the deliveries claimed together sat on as many pages as there are
 	// send times in a page of readers (a ledger commit wrote 19 WAL pages
 	// instead of 11.5; see BenchmarkSettlePages).
-	inOrder := slices.Clone(ds)
+	// A page naming a reader twice for a day stores the first it names:
+	// the repeats are left out before the order changes (their ID stays 0).
+	type day struct {
+		sub  int64
+		date digest.Date
+	}
+	seen := make(map[day]bool, len(ds))
+	inOrder := make([]*digest.Delivery, 0, len(ds))
+	for _, d := range ds {
+		if k := (day{d.SubscriberID, d.DigestDate}); !seen[k] {
+			seen[k] = true
+			inOrder = append(inOrder, d)
+		}
+	}
 	slices.SortStableFunc(inOrder, func(a, b *digest.Delivery) int {
 		if c := a.DueAt.Compare(b.DueAt); c != 0 {
 			return c
@@ -96,22 +111,13 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (create
 	})
 	now := db.now()
 	err = db.write(ctx, func(tx *sql.Tx) error {
-		created = 0
-		w, err := newDeliveryWriter(ctx, tx, now, true)
-		if err != nil {
+		w := newDeliveryWriter(tx, now, true)
+		defer w.close()
+		var err error
+		if created, err = w.insertAll(ctx, inOrder); err != nil {
 			return err
 		}
-		defer w.close()
-		for _, d := range inOrder {
-			ok, err := w.insert(ctx, d)
-			if err != nil {
-				return fmt.Errorf("plan delivery for subscriber %d on %s: %w", d.SubscriberID, d.DigestDate, err)
-			}
-			if ok {
-				created++
-			}
-		}
-		return w.flush(ctx, tx)
+		return w.flush(ctx)
 	})
 	if err != nil {
 		for _, d := range ds {
@@ -122,56 +128,67 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (create
 	return created, nil
 }
 
-// deliveryWriter inserts new deliveries with their brief ids and first
-// events in one transaction. The delivery rows, each with its brief ids
-// in its brief_ids column, go in one by one through a statement prepared
-// once (compiling it per row cost more than running it); the dates each
-// brief was planned for and the events are collected and written by flush
-// in one statement each, which SQLite feeds from a JSON array.
+// deliveryWriter inserts new deliveries with their brief ids in one
+// transaction, each with its brief ids in its brief_ids column. A page of
+// a pass goes in with one INSERT ... SELECT over a JSON array of the rows
+// (insertAll): a statement per row cost more in binding its eleven
+// arguments and crossing into SQLite than SQLite spent storing the row.
+// The dates each brief was planned for are collected and written by flush
+// in one statement.
+//
+// A delivery's creation is not written to delivery_events: its created_at
+// says when it was planned, and DeliveryEvents shows it as the first
+// event. That row was a second B-tree insert for every delivery planned.
 type deliveryWriter struct {
-	now      time.Time
-	stamp    string // now, as stored
-	delivery *sql.Stmt
-	ids      []byte                 // scratch: one delivery's brief ids as JSON
-	dates    map[briefDate]struct{} // brief_dates rows to write
-	events   []byte                 // JSON array of delivery ids
+	tx           *sql.Tx
+	now          time.Time
+	stamp        string    // now, as stored
+	skipExisting bool      // leave out a delivery whose subscriber has one that date
+	row          *sql.Stmt // the one-row insert, prepared when first needed
+	ids          []byte    // scratch: one delivery's brief ids as JSON
+	// dates are the brief_dates rows to write: by digest date, the briefs
+	// planned into a digest of that date. A page holds two or three dates
+	// and a hundred-odd briefs, but some fifteen brief ids per delivery.
+	dates map[digest.Date]map[int64]struct{}
 }
 
-// briefDate is a row of brief_dates: a brief was planned into a digest of
-// that date.
-type briefDate struct {
-	brief int64
-	date  digest.Date
+// newDeliveryWriter returns a writer for tx. With skipExisting, a delivery
+// for a subscriber and date that already has one is left out (its ID
+// stays zero). Only that conflict is skipped: a Message-ID already in use,
+// or any other constraint, is an error (INSERT OR IGNORE would have
+// dropped the reader's digest without a word).
+func newDeliveryWriter(tx *sql.Tx, now time.Time, skipExisting bool) *deliveryWriter {
+	return &deliveryWriter{tx: tx, now: now, stamp: formatTime(now), skipExisting: skipExisting,
+		dates: map[digest.Date]map[int64]struct{}{}}
 }
 
-// newDeliveryWriter prepares the delivery insert of a transaction. With
-// skipExisting, a delivery for a subscriber and date that already has one
-// is left out and insert reports false. Only that conflict is skipped: a
-// Message-ID already in use, or any other constraint, is an error (INSERT
-// OR IGNORE would have dropped the reader's digest without a word).
-func newDeliveryWriter(ctx context.Context, tx *sql.Tx, now time.Time, skipExisting bool) (*deliveryWriter, error) {
-	onConflict := ""
-	if skipExisting {
-		onConflict = " ON CONFLICT (subscriber_id, digest_date) DO NOTHING"
+func (w *deliveryWriter) close() {
+	if w.row != nil {
+		w.row.Close()
 	}
-	st, err := tx.PrepareContext(ctx, `INSERT INTO deliveries (subscriber_id, digest_date, message_id, status, attempts, error,
-			cutoff, due_at, created_at, updated_at, brief_ids)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+onConflict)
-	if err != nil {
-		return nil, fmt.Errorf("prepare delivery insert: %w", err)
-	}
-	return &deliveryWriter{now: now, stamp: formatTime(now), delivery: st,
-		dates: map[briefDate]struct{}{}, events: []byte{'['}}, nil
 }
 
-func (w *deliveryWriter) close() { w.delivery.Close() }
+// onConflict is the conflict clause of the writer's inserts.
+func (w *deliveryWriter) onConflict() string {
+	if w.skipExisting {
+		return " ON CONFLICT (subscriber_id, digest_date) DO NOTHING"
+	}
+	return ""
+}
 
 // insert inserts d, which must be queued, with its brief ids, and sets its
-// ID and times; the dates of its briefs and its event wait for flush,
-// which must run before the commit.
+// ID and times; the dates of its briefs wait for flush, which must run
+// before the commit.
 func (w *deliveryWriter) insert(ctx context.Context, d *digest.Delivery) (inserted bool, err error) {
+	if w.row == nil {
+		if w.row, err = w.tx.PrepareContext(ctx, `INSERT INTO deliveries (subscriber_id, digest_date, message_id, status, attempts, error,
+				cutoff, due_at, created_at, updated_at, brief_ids)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+w.onConflict()); err != nil {
+			return false, fmt.Errorf("prepare delivery insert: %w", err)
+		}
+	}
 	w.ids = appendIDList(w.ids[:0], d.BriefIDs)
-	res, err := w.delivery.ExecContext(ctx,
+	res, err := w.row.ExecContext(ctx,
 		d.SubscriberID, string(d.DigestDate), d.MessageID, string(d.Status), d.Attempts, d.Error,
 		formatTime(d.Cutoff), nullTime(d.DueAt), w.stamp, w.stamp, string(w.ids))
 	if err != nil {
@@ -184,97 +201,285 @@ func (w *deliveryWriter) insert(ctx context.Context, d *digest.Delivery) (insert
 	if err != nil {
 		return false, err
 	}
-	for _, b := range d.BriefIDs {
-		w.dates[briefDate{b, d.DigestDate}] = struct{}{}
-	}
-	if len(w.events) > 1 {
-		w.events = append(w.events, ',')
-	}
-	w.events = strconv.AppendInt(w.events, id, 10)
-	d.ID, d.CreatedAt, d.UpdatedAt = id, w.now, w.now
+	w.inserted(d, id)
 	return true, nil
 }
 
-// flush records the dates the inserted deliveries' briefs were planned for
-// and the "planned" events of every delivery inserted so far. A brief that
-// does not exist fails it, naming the brief: no foreign key guards
-// brief_ids, so this is where a plan naming a deleted brief is refused.
-func (w *deliveryWriter) flush(ctx context.Context, tx *sql.Tx) error {
-	if len(w.dates) > 0 {
-		briefs := make([]int64, 0, len(w.dates))
-		rows := make([]byte, 0, 32*len(w.dates))
-		rows = append(rows, '[')
-		for k := range w.dates {
+// inserted records that d was stored with the given id.
+func (w *deliveryWriter) inserted(d *digest.Delivery, id int64) {
+	briefs := w.dates[d.DigestDate]
+	if briefs == nil {
+		briefs = map[int64]struct{}{}
+		w.dates[d.DigestDate] = briefs
+	}
+	for _, b := range d.BriefIDs {
+		briefs[b] = struct{}{}
+	}
+	d.ID, d.CreatedAt, d.UpdatedAt = id, w.now, w.now
+}
+
+// insertEach inserts ds one statement at a time, naming the delivery that
+// fails.
+func (w *deliveryWriter) insertEach(ctx context.Context, ds []*digest.Delivery) (created int, err error) {
+	for _, d := range ds {
+		ok, err := w.insert(ctx, d)
+		if err != nil {
+			return 0, fmt.Errorf("plan delivery for subscriber %d on %s: %w", d.SubscriberID, d.DigestDate, err)
+		}
+		if ok {
+			created++
+		}
+	}
+	return created, nil
+}
+
+// insertAll inserts ds, which must be queued and validated, with one
+// statement, and sets the IDs and times of those it inserted. The rows
+// travel as one JSON array; the statement returns the id of each row it
+// inserted with its subscriber and date, which tell which delivery it was
+// (SQLite does not promise to return them in order). Of deliveries
+// sharing a subscriber and date only the first can be inserted, as with
+// one statement per row.
+//
+// When the statement breaks a constraint (a Message-ID in use, a
+// subscriber that does not exist), SQLite undoes the statement alone, and
+// the rows go in again one by one, so that the error names the delivery;
+// a text that a JSON string cannot carry faithfully (invalid UTF-8, a
+// control character) takes that way from the start.
+func (w *deliveryWriter) insertAll(ctx context.Context, ds []*digest.Delivery) (created int, err error) {
+	rows, ok := w.rowsJSON(ds)
+	if !ok {
+		return w.insertEach(ctx, ds)
+	}
+	// The first delivery of each subscriber; a page plans a reader once,
+	// so a subscriber with deliveries of two dates is looked up in ds.
+	bySub := make(map[int64]int, len(ds))
+	for i := len(ds) - 1; i >= 0; i-- {
+		bySub[ds[i].SubscriberID] = i
+	}
+	find := func(sub int64, date []byte) *digest.Delivery {
+		i, ok := bySub[sub]
+		if !ok {
+			return nil
+		}
+		for ; i < len(ds); i++ {
+			if d := ds[i]; d.SubscriberID == sub && string(d.DigestDate) == string(date) {
+				return d // the first with this subscriber and date: the one inserted
+			}
+		}
+		return nil
+	}
+	res, err := w.tx.QueryContext(ctx, `
+		INSERT INTO deliveries (subscriber_id, digest_date, message_id, status, attempts, error,
+			cutoff, due_at, created_at, updated_at, brief_ids)
+		SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, ?1, r.value ->> 3, r.value ->> 4,
+			r.value ->> 5, r.value ->> 6, ?2, ?2, r.value ->> 7
+		FROM jsonb_each(?3) r WHERE true`+w.onConflict()+`
+		RETURNING id, subscriber_id, digest_date`,
+		string(digest.DeliveryQueued), w.stamp, rows)
+	if err == nil {
+		created, err = w.scanInserted(res, find)
+	}
+	if isConstraint(err) {
+		for _, d := range ds {
+			d.ID = 0
+		}
+		clear(w.dates)
+		return w.insertEach(ctx, ds)
+	}
+	return created, err
+}
+
+// scanInserted reads the rows insertAll's statement returned, finding
+// each one's delivery with find.
+func (w *deliveryWriter) scanInserted(rows *sql.Rows, find func(sub int64, date []byte) *digest.Delivery) (created int, err error) {
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id, sub int64
+			date    sql.RawBytes
+		)
+		if err := rows.Scan(&id, &sub, &date); err != nil {
+			return 0, fmt.Errorf("scan inserted delivery: %w", err)
+		}
+		d := find(sub, date)
+		if d == nil || d.ID != 0 {
+			return 0, fmt.Errorf("inserted delivery %d for subscriber %d on %s was not asked for", id, sub, date)
+		}
+		w.inserted(d, id)
+		created++
+	}
+	return created, rows.Err()
+}
+
+// rowsJSON returns ds as the JSON array insertAll reads: per delivery
+// [subscriber_id, digest_date, message_id, attempts, error, cutoff,
+// due_at or null, brief_ids as text]. It reports false when a text field
+// holds something it does not pass through unchanged.
+func (w *deliveryWriter) rowsJSON(ds []*digest.Delivery) (string, bool) {
+	size := 2
+	for _, d := range ds {
+		if !plainText(d.MessageID) || !plainText(d.Error) {
+			return "", false
+		}
+		size += 128 + len(d.MessageID) + len(d.Error) + 21*len(d.BriefIDs)
+	}
+	// Readers of one zone and send time share their cut-off and due time:
+	// each distinct instant is formatted once.
+	stamps := map[time.Time][]byte{}
+	stamp := func(b []byte, t time.Time) []byte {
+		t = t.UTC()
+		s, ok := stamps[t]
+		if !ok {
+			s = t.AppendFormat(nil, timeLayout)
+			stamps[t] = s
+		}
+		return append(b, s...)
+	}
+	b := make([]byte, 0, size)
+	b = append(b, '[')
+	for i, d := range ds {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = strconv.AppendInt(b, d.SubscriberID, 10)
+		b = append(b, ',', '"')
+		b = append(b, d.DigestDate...) // validated YYYY-MM-DD: nothing to escape
+		b = append(b, '"', ',')
+		b = appendJSONString(b, d.MessageID)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(d.Attempts), 10)
+		b = append(b, ',')
+		b = appendJSONString(b, d.Error)
+		b = append(b, ',', '"')
+		b = stamp(b, d.Cutoff)
+		b = append(b, '"', ',')
+		if d.DueAt.IsZero() {
+			b = append(b, "null"...)
+		} else {
+			b = append(b, '"')
+			b = stamp(b, d.DueAt)
+			b = append(b, '"')
+		}
+		b = append(b, ',', '"')
+		b = appendIDList(b, d.BriefIDs) // digits and commas: nothing to escape
+		b = append(b, '"', ']')
+	}
+	return string(append(b, ']')), true
+}
+
+// isConstraint reports whether err is a constraint violation, after which
+// SQLite has undone the failing statement and the transaction goes on.
+func isConstraint(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.Code == sqlite3.ErrConstraint
+}
+
+// plainText reports whether s is valid UTF-8 without control characters:
+// text that a JSON string carries to SQLite unchanged.
+func plainText(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return false
+		}
+	}
+	return true
+}
+
+// appendJSONString appends s, which must be plainText, as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '"' || c == '\\' {
+			b = append(b, '\\')
+		}
+		b = append(b, s[i])
+	}
+	return append(b, '"')
+}
+
+// flush records the dates the inserted deliveries' briefs were planned
+// for. A brief that does not exist fails it, naming the brief: no foreign
+// key guards brief_ids, so this is where a plan naming a deleted brief is
+// refused.
+func (w *deliveryWriter) flush(ctx context.Context) error {
+	if len(w.dates) == 0 {
+		return nil
+	}
+	var briefs []int64
+	rows := []byte{'['}
+	for date, ids := range w.dates {
+		for b := range ids {
 			if len(rows) > 1 {
 				rows = append(rows, ',')
 			}
 			rows = append(rows, '[')
-			rows = strconv.AppendInt(rows, k.brief, 10)
+			rows = strconv.AppendInt(rows, b, 10)
 			rows = append(rows, ',', '"')
-			rows = append(rows, k.date...) // validated YYYY-MM-DD: nothing to escape
+			rows = append(rows, date...) // validated YYYY-MM-DD: nothing to escape
 			rows = append(rows, '"', ']')
-			briefs = append(briefs, k.brief)
-		}
-		slices.Sort(briefs)
-		if err := checkBriefsExist(ctx, tx, slices.Compact(briefs)); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO brief_dates (brief_id, digest_date)
-			SELECT j.value ->> 0, j.value ->> 1 FROM json_each(?) j WHERE true
-			ON CONFLICT DO NOTHING`, string(append(rows, ']'))); err != nil {
-			return fmt.Errorf("record brief dates: %w", err)
+			briefs = append(briefs, b)
 		}
 	}
-	if len(w.events) > 1 {
-		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO delivery_events (delivery_id, at, from_status, to_status, reason)
-			SELECT j.value, ?, '', ?, 'planned' FROM json_each(?) j`,
-			w.stamp, string(digest.DeliveryQueued), string(append(w.events, ']'))); err != nil {
-			return fmt.Errorf("record events: %w", err)
-		}
+	slices.Sort(briefs)
+	if err := checkBriefsExist(ctx, w.tx, slices.Compact(briefs)); err != nil {
+		return err
+	}
+	if _, err := w.tx.ExecContext(ctx, `
+		INSERT INTO brief_dates (brief_id, digest_date)
+		SELECT j.value ->> 0, j.value ->> 1 FROM json_each(?) j WHERE true
+		ON CONFLICT DO NOTHING`, string(append(rows, ']'))); err != nil {
+		return fmt.Errorf("record brief dates: %w", err)
 	}
 	clear(w.dates)
-	w.events = w.events[:1]
 	return nil
 }
 
-// validateDelivery refuses what the schema could not store faithfully.
-func validateDelivery(record string, d *digest.Delivery) error {
+// validateDelivery refuses what the schema could not store faithfully,
+// naming the record (built only then: a pass validates a million).
+func validateDelivery(d *digest.Delivery, record func() string) error {
 	switch {
 	case d.SubscriberID <= 0:
-		return digest.Invalid(record, "subscriber_id", "missing")
+		return digest.Invalid(record(), "subscriber_id", "missing")
 	case !validDate(d.DigestDate):
-		return digest.Invalid(record, "digest_date", "%q is not a date in YYYY-MM-DD form", d.DigestDate)
+		return digest.Invalid(record(), "digest_date", "%q is not a date in YYYY-MM-DD form", d.DigestDate)
 	case d.MessageID == "":
-		return digest.Invalid(record, "message_id", "missing")
+		return digest.Invalid(record(), "message_id", "missing")
 	case d.Status != digest.DeliveryQueued:
-		return digest.Invalid(record, "status", "a new delivery is %s, not %q", digest.DeliveryQueued, d.Status)
+		return digest.Invalid(record(), "status", "a new delivery is %s, not %q", digest.DeliveryQueued, d.Status)
 	case d.Attempts < 0:
-		return digest.Invalid(record, "attempts", "negative")
+		return digest.Invalid(record(), "attempts", "negative")
 	}
 	if !d.DueAt.IsZero() {
 		if err := checkTime(d.DueAt); err != nil {
-			return digest.Invalid(record, "due_at", "%v", err)
+			return digest.Invalid(record(), "due_at", "%v", err)
 		}
 	}
 	return validatePlan(record, d.BriefIDs, d.Cutoff)
 }
 
 // validatePlan checks the briefs and cut-off of a delivery.
-func validatePlan(record string, briefIDs []int64, cutoff time.Time) error {
+func validatePlan(record func() string, briefIDs []int64, cutoff time.Time) error {
 	if cutoff.IsZero() {
-		return digest.Invalid(record, "cutoff", "missing")
+		return digest.Invalid(record(), "cutoff", "missing")
 	}
 	if err := checkTime(cutoff); err != nil {
-		return digest.Invalid(record, "cutoff", "%v", err)
+		return digest.Invalid(record(), "cutoff", "%v", err)
 	}
-	seen := make(map[int64]bool, len(briefIDs))
-	for _, id := range briefIDs {
-		if seen[id] {
-			return digest.Invalid(record, "brief_ids", "brief %d listed twice", id)
+	// A digest carries a few dozen briefs: comparing each with those
+	// before it costs less than a map, which a longer list gets.
+	var seen map[int64]bool
+	if len(briefIDs) > 64 {
+		seen = make(map[int64]bool, len(briefIDs))
+	}
+	for i, id := range briefIDs {
+		if seen != nil && seen[id] || seen == nil && slices.Contains(briefIDs[:i], id) {
+			return digest.Invalid(record(), "brief_ids", "brief %d listed twice", id)
 		}
-		seen[id] = true
+		if seen != nil {
+			seen[id] = true
+		}
 	}
 	return nil
 }

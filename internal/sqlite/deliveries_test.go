@@ -107,6 +107,13 @@ func TestCreateDeliveryRefuses(t *testing.T) {
 		{"created as sent", func(d *digest.Delivery) { d.Status = digest.DeliverySent }, "status", nil},
 		{"no cutoff", func(d *digest.Delivery) { d.Cutoff = time.Time{} }, "cutoff", nil},
 		{"brief twice", func(d *digest.Delivery) { d.BriefIDs = []int64{f.briefs[0], f.briefs[0]} }, "brief_ids", nil},
+		{"brief twice in a long list", func(d *digest.Delivery) {
+			d.BriefIDs = nil
+			for i := range 100 {
+				d.BriefIDs = append(d.BriefIDs, int64(1000+i))
+			}
+			d.BriefIDs = append(d.BriefIDs, 1050)
+		}, "brief_ids", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -293,11 +293,23 @@ func bulkStatements(where, set string) (events, update string) {
 	return events, update + ` WHERE ` + where
 }
 
-// DeliveryEvents returns the transitions of a delivery, oldest first.
+// DeliveryEvents returns the transitions of a delivery, oldest first,
+// beginning with its creation: to queued, reason "planned", at its
+// created_at. Planning no longer writes that first event (see
+// deliveryWriter); deliveries planned before it stopped have it stored,
+// and it is read from the table then rather than shown twice.
 func (db *DB) DeliveryEvents(ctx context.Context, id int64) ([]digest.DeliveryEvent, error) {
 	var evs []digest.DeliveryEvent
 	err := db.read(ctx, func(tx *sql.Tx) error {
-		var err error
+		var created time.Time
+		err := tx.QueryRowContext(ctx, `SELECT created_at FROM deliveries WHERE id = ?`, id).Scan(timeCol{&created})
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			// Its events outlive no delivery (ON DELETE CASCADE): none.
+			return nil
+		case err != nil:
+			return err
+		}
 		evs, err = queryRows(ctx, tx, func(s scanner) (digest.DeliveryEvent, error) {
 			var (
 				e        digest.DeliveryEvent
@@ -307,12 +319,22 @@ func (db *DB) DeliveryEvents(ctx context.Context, id int64) ([]digest.DeliveryEv
 			e.From, e.To = digest.DeliveryStatus(from), digest.DeliveryStatus(to)
 			return e, err
 		}, `SELECT delivery_id, at, from_status, to_status, reason FROM delivery_events WHERE delivery_id = ? ORDER BY id`, id)
-		return err
+		if err != nil || (len(evs) > 0 && evs[0].From == "") {
+			return err // a stored creation event comes first
+		}
+		evs = append([]digest.DeliveryEvent{plannedEvent(id, created)}, evs...)
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("events of delivery %d: %w", id, err)
 	}
 	return evs, nil
+}
+
+// plannedEvent is a delivery's creation as DeliveryEvents shows it, and as
+// planning stored it until the delivery row's created_at took its place.
+func plannedEvent(id int64, created time.Time) digest.DeliveryEvent {
+	return digest.DeliveryEvent{DeliveryID: id, At: created, To: digest.DeliveryQueued, Reason: "planned"}
 }
 
 // CountDeliveries returns how many deliveries are in each status, for one

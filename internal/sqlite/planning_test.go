@@ -163,8 +163,8 @@ func TestBriefHeads(t *testing.T) {
 }
 
 // PlanDeliveries stores a page of new deliveries with their briefs (in
-// order) and a "planned" event each, skips the readers who already have
-// one that day, and refuses a bad one before writing anything.
+// order), each shown with a "planned" event, skips the readers who already
+// have one that day, and refuses a bad one before writing anything.
 func TestPlanDeliveriesPage(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t)
@@ -245,6 +245,107 @@ func TestPlanDeliveriesPage(t *testing.T) {
 	}
 }
 
+// PlanDeliveries writes a page with one statement; the texts that travel
+// in it as JSON come back exactly as given, whatever they hold, and a
+// page naming a reader twice for a day stores the first.
+func TestPlanDeliveriesStoresTextsFaithfully(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	brief := mustUpsertBrief(t, db, sampleBrief("b", "lagos", at(1, 0))).ID
+	var subs []int64
+	for i := range 3 {
+		subs = append(subs, mustCreateSubscriber(t, db, sampleSubscriber(fmt.Sprintf("r%d@example.com", i), "lagos")).ID)
+	}
+	tests := []struct {
+		name      string
+		messageID string
+		errText   string
+	}{
+		{"quotes and backslashes", `<"a\\b"@digest.example>`, `a "quoted" \\ error`},
+		{"non-ASCII", "<é.ü@dìgest.example>", "zürich"},
+		{"control characters", "<a\tb@digest.example>", "line\nbreak\x00nul"},
+		{"invalid UTF-8", "<a\xffb@digest.example>", "\xfe"},
+		{"a replacement character", "<a\ufffdb@digest.example>", ""},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			date := digest.DateOf(at(0, 0).AddDate(0, 0, i+1))
+			page := []digest.Delivery{
+				sampleDelivery(subs[0], date, at(7, 0), brief),
+				sampleDelivery(subs[1], date, at(7, 0), brief),
+				sampleDelivery(subs[1], date, at(7, 0), brief), // the same reader and day again
+			}
+			page[1].MessageID, page[1].Error = tt.messageID, tt.errText
+			page[1].DueAt = at(7, 30)
+			page[2].MessageID = "<second@digest.example>"
+			created, err := db.PlanDeliveries(ctx, []*digest.Delivery{&page[0], &page[1], &page[2]})
+			if err != nil || created != 2 {
+				t.Fatalf("PlanDeliveries = %d, %v; want 2", created, err)
+			}
+			if page[0].ID == 0 || page[1].ID == 0 || page[2].ID != 0 {
+				t.Errorf("ids %d, %d, %d; want the first two set, the repeat 0", page[0].ID, page[1].ID, page[2].ID)
+			}
+			got, err := db.Delivery(ctx, page[1].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.MessageID != tt.messageID || got.Error != tt.errText || !got.DueAt.Equal(page[1].DueAt) ||
+				got.SubscriberID != subs[1] || got.DigestDate != date {
+				t.Errorf("stored %+v, want Message-ID %q, error %q, due %v", got, tt.messageID, tt.errText, page[1].DueAt)
+			}
+			if d, err := db.Delivery(ctx, page[0].ID); err != nil || !d.DueAt.IsZero() || d.SubscriberID != subs[0] {
+				t.Errorf("first delivery stored as %+v, %v; want subscriber %d without a due time", d, err, subs[0])
+			}
+		})
+	}
+}
+
+// A page that breaks a constraint the validation cannot see (a reader
+// who no longer exists) stores nothing, and the error names the delivery.
+func TestPlanDeliveriesNamesTheFailingDelivery(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	brief := mustUpsertBrief(t, db, sampleBrief("b", "lagos", at(1, 0))).ID
+	sub := mustCreateSubscriber(t, db, sampleSubscriber("r@example.com", "lagos")).ID
+	page := []digest.Delivery{
+		sampleDelivery(sub, "2026-03-01", at(7, 0), brief),
+		sampleDelivery(sub+100, "2026-03-01", at(7, 0), brief),
+	}
+	_, err := db.PlanDeliveries(ctx, []*digest.Delivery{&page[0], &page[1]})
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("subscriber %d on 2026-03-01", sub+100)) {
+		t.Errorf("PlanDeliveries with a missing reader: %v; want an error naming subscriber %d", err, sub+100)
+	}
+	if page[0].ID != 0 || page[1].ID != 0 {
+		t.Errorf("ids %d, %d after a failed page; want 0", page[0].ID, page[1].ID)
+	}
+	if ds, _ := db.ListDeliveries(ctx, DeliveryFilter{Date: "2026-03-01"}); len(ds) != 0 {
+		t.Errorf("%d deliveries stored by a failed page, want 0", len(ds))
+	}
+}
+
+// A delivery planned before planning stopped storing its "planned" event
+// shows that stored event once, not a second one made from created_at.
+func TestDeliveryEventsShowsAStoredPlannedEventOnce(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	brief := mustUpsertBrief(t, db, sampleBrief("b", "lagos", at(1, 0))).ID
+	sub := mustCreateSubscriber(t, db, sampleSubscriber("r@example.com", "lagos")).ID
+	d := mustCreateDelivery(t, db, sampleDelivery(sub, "2026-03-01", at(7, 0), brief))
+	old := d.CreatedAt.Add(-time.Minute)
+	if _, err := db.rw.ExecContext(ctx, `
+		INSERT INTO delivery_events (delivery_id, at, from_status, to_status, reason) VALUES (?, ?, '', 'queued', 'planned')`,
+		d.ID, formatTime(old)); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := db.DeliveryEvents(ctx, d.ID)
+	if err != nil || len(evs) != 1 || !evs[0].At.Equal(old) || evs[0].Reason != "planned" {
+		t.Errorf("events = %+v, %v; want the stored planned event alone", evs, err)
+	}
+	if evs, err := db.DeliveryEvents(ctx, d.ID+1); err != nil || len(evs) != 0 {
+		t.Errorf("events of a missing delivery = %+v, %v; want none", evs, err)
+	}
+}
+
 // BenchmarkPlanDeliveries measures storing one planning page: 4,000 new
 // deliveries of eight briefs each, as a pass writes per page.
 func BenchmarkPlanDeliveries(b *testing.B) {
@@ -268,6 +369,7 @@ func BenchmarkPlanDeliveries(b *testing.B) {
 		subs[i] = all[i].ID
 	}
 	day := 0
+	var cpu time.Duration
 	b.ResetTimer()
 	for b.Loop() {
 		day++
@@ -278,9 +380,57 @@ func BenchmarkPlanDeliveries(b *testing.B) {
 			ds[i] = sampleDelivery(subs[i], date, at(7, 0).AddDate(0, 0, day), briefs[i%50:i%50+8]...)
 			ptrs[i] = &ds[i]
 		}
+		before := processCPU(b)
 		if n, err := db.PlanDeliveries(ctx, ptrs); err != nil || n != page {
 			b.Fatalf("PlanDeliveries = %d, %v", n, err)
 		}
+		cpu += processCPU(b) - before
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*page), "µs/delivery")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*page), "cpu-µs/delivery")
+}
+
+// FuzzPlanDeliveriesText holds PlanDeliveries' JSON page to the texts it
+// carries: whatever a Message-ID and an error hold, the stored delivery
+// reads back with exactly those texts, whether they went in through the
+// one-statement page or row by row.
+func FuzzPlanDeliveriesText(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"<a@b>", ""},
+		{`<"q\"uo\\te"@x>`, `a "b" \ c`},
+		{"<é@ü>", "zürich ✓"},
+		{"<a\tb@c>", "line\nbreak"},
+		{"<\xff@x>", "\x00"},
+		{"<\u2028@x>", "\ufffd"},
+		{"<]},[{@x>", `"],null,["`},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	db := openTest(f)
+	ctx := context.Background()
+	brief := mustUpsertBrief(f, db, sampleBrief("b", "lagos", at(1, 0))).ID
+	sub := mustCreateSubscriber(f, db, sampleSubscriber("r@example.com", "lagos")).ID
+	var day int
+	f.Fuzz(func(t *testing.T, messageID, errText string) {
+		if messageID == "" {
+			return // refused by validation, tested elsewhere
+		}
+		day++
+		date := digest.DateOf(at(0, 0).AddDate(0, 0, day))
+		d := sampleDelivery(sub, date, at(7, 0), brief)
+		d.MessageID, d.Error = messageID, errText
+		if _, err := db.PlanDeliveries(ctx, []*digest.Delivery{&d}); err != nil {
+			if errors.Is(err, digest.ErrConflict) {
+				return // the fuzzer repeated a Message-ID
+			}
+			t.Fatalf("PlanDeliveries(Message-ID %q, error %q): %v", messageID, errText, err)
+		}
+		got, err := db.Delivery(ctx, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.MessageID != messageID || got.Error != errText {
+			t.Errorf("stored Message-ID %q, error %q; want %q, %q", got.MessageID, got.Error, messageID, errText)
+		}
+	})
 }
