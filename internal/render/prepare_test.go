@@ -513,7 +513,9 @@ func benchDigests(b *testing.B) []struct {
 	return out
 }
 
-func BenchmarkPersonalize(b *testing.B) {
+// benchPrepared runs bench for each of benchDigests, prepared (exactly,
+// without the full-render fallback), with its reader.
+func benchPrepared(b *testing.B, bench func(b *testing.B, p *Prepared, rd Reader)) {
 	r := newRenderer(b)
 	for _, d := range benchDigests(b) {
 		b.Run(d.name, func(b *testing.B) {
@@ -524,41 +526,38 @@ func BenchmarkPersonalize(b *testing.B) {
 			if !p.Exact() {
 				b.Fatalf("fallback: %s", p.Reason())
 			}
-			rd := ReaderOf(d.in)
-			var size int
-			b.ReportAllocs()
-			for b.Loop() {
-				out, err := p.Personalize(rd)
-				if err != nil {
-					b.Fatal(err)
-				}
-				size = len(out.HTML) + len(out.Text)
-			}
-			b.ReportMetric(float64(size), "bytes/digest")
+			bench(b, p, ReaderOf(d.in))
 		})
 	}
+}
+
+func BenchmarkPersonalize(b *testing.B) {
+	benchPrepared(b, func(b *testing.B, p *Prepared, rd Reader) {
+		var size int
+		b.ReportAllocs()
+		for b.Loop() {
+			out, err := p.Personalize(rd)
+			if err != nil {
+				b.Fatal(err)
+			}
+			size = len(out.HTML) + len(out.Text)
+		}
+		b.ReportMetric(float64(size), "bytes/digest")
+	})
 }
 
 // BenchmarkPersonalizeSplit is BenchmarkPersonalize for the form the
 // workers of a pass use, into a Split reused from reader to reader.
 func BenchmarkPersonalizeSplit(b *testing.B) {
-	r := newRenderer(b)
-	for _, d := range benchDigests(b) {
-		b.Run(d.name, func(b *testing.B) {
-			p, err := r.Prepare(d.in)
-			if err != nil {
+	benchPrepared(b, func(b *testing.B, p *Prepared, rd Reader) {
+		var split Split
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := p.PersonalizeSplit(rd, &split); err != nil {
 				b.Fatal(err)
 			}
-			rd := ReaderOf(d.in)
-			var split Split
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := p.PersonalizeSplit(rd, &split); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // BenchmarkRenderSameDigests is BenchmarkRender over benchDigests, to
