@@ -91,15 +91,11 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (create
 	// instead of 11.5; see BenchmarkSettlePages).
 	// A page naming a reader twice for a day stores the first it names:
 	// the repeats are left out before the order changes (their ID stays 0).
-	type day struct {
-		sub  int64
-		date digest.Date
-	}
-	seen := make(map[day]bool, len(ds))
+	byDay := make(map[readerDay]*digest.Delivery, len(ds))
 	inOrder := make([]*digest.Delivery, 0, len(ds))
 	for _, d := range ds {
-		if k := (day{d.SubscriberID, d.DigestDate}); !seen[k] {
-			seen[k] = true
+		if k := (readerDay{d.SubscriberID, d.DigestDate}); byDay[k] == nil {
+			byDay[k] = d
 			inOrder = append(inOrder, d)
 		}
 	}
@@ -114,7 +110,7 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (create
 		w := newDeliveryWriter(tx, now, true)
 		defer w.close()
 		var err error
-		if created, err = w.insertAll(ctx, inOrder); err != nil {
+		if created, err = w.insertAll(ctx, inOrder, byDay); err != nil {
 			return err
 		}
 		return w.flush(ctx)
@@ -233,41 +229,28 @@ func (w *deliveryWriter) insertEach(ctx context.Context, ds []*digest.Delivery) 
 	return created, nil
 }
 
-// insertAll inserts ds, which must be queued and validated, with one
-// statement, and sets the IDs and times of those it inserted. The rows
-// travel as one JSON array; the statement returns the id of each row it
-// inserted with its subscriber and date, which tell which delivery it was
-// (SQLite does not promise to return them in order). Of deliveries
-// sharing a subscriber and date only the first can be inserted, as with
-// one statement per row.
+// readerDay is a subscriber and a digest date: at most one delivery each.
+type readerDay struct {
+	sub  int64
+	date digest.Date
+}
+
+// insertAll inserts ds, which must be queued and validated and name each
+// subscriber and date once, with one statement, and sets the IDs and times
+// of those it inserted. The rows travel as one JSON array; the statement
+// returns the id of each row it inserted with its subscriber and date,
+// which byDay (ds by subscriber and date) turns into the delivery it was:
+// SQLite does not promise to return them in order.
 //
 // When the statement breaks a constraint (a Message-ID in use, a
 // subscriber that does not exist), SQLite undoes the statement alone, and
 // the rows go in again one by one, so that the error names the delivery;
 // a text that a JSON string cannot carry faithfully (invalid UTF-8, a
 // control character) takes that way from the start.
-func (w *deliveryWriter) insertAll(ctx context.Context, ds []*digest.Delivery) (created int, err error) {
+func (w *deliveryWriter) insertAll(ctx context.Context, ds []*digest.Delivery, byDay map[readerDay]*digest.Delivery) (created int, err error) {
 	rows, ok := w.rowsJSON(ds)
 	if !ok {
 		return w.insertEach(ctx, ds)
-	}
-	// The first delivery of each subscriber; a page plans a reader once,
-	// so a subscriber with deliveries of two dates is looked up in ds.
-	bySub := make(map[int64]int, len(ds))
-	for i := len(ds) - 1; i >= 0; i-- {
-		bySub[ds[i].SubscriberID] = i
-	}
-	find := func(sub int64, date []byte) *digest.Delivery {
-		i, ok := bySub[sub]
-		if !ok {
-			return nil
-		}
-		for ; i < len(ds); i++ {
-			if d := ds[i]; d.SubscriberID == sub && string(d.DigestDate) == string(date) {
-				return d // the first with this subscriber and date: the one inserted
-			}
-		}
-		return nil
 	}
 	res, err := w.tx.QueryContext(ctx, `
 		INSERT INTO deliveries (subscriber_id, digest_date, message_id, status, attempts, error,
@@ -278,7 +261,7 @@ func (w *deliveryWriter) insertAll(ctx context.Context, ds []*digest.Delivery) (
 		RETURNING id, subscriber_id, digest_date`,
 		string(digest.DeliveryQueued), w.stamp, rows)
 	if err == nil {
-		created, err = w.scanInserted(res, find)
+		created, err = w.scanInserted(res, byDay)
 	}
 	if isConstraint(err) {
 		for _, d := range ds {
@@ -291,8 +274,8 @@ func (w *deliveryWriter) insertAll(ctx context.Context, ds []*digest.Delivery) (
 }
 
 // scanInserted reads the rows insertAll's statement returned, finding
-// each one's delivery with find.
-func (w *deliveryWriter) scanInserted(rows *sql.Rows, find func(sub int64, date []byte) *digest.Delivery) (created int, err error) {
+// each one's delivery in byDay.
+func (w *deliveryWriter) scanInserted(rows *sql.Rows, byDay map[readerDay]*digest.Delivery) (created int, err error) {
 	defer rows.Close()
 	for rows.Next() {
 		var (
@@ -302,7 +285,7 @@ func (w *deliveryWriter) scanInserted(rows *sql.Rows, find func(sub int64, date 
 		if err := rows.Scan(&id, &sub, &date); err != nil {
 			return 0, fmt.Errorf("scan inserted delivery: %w", err)
 		}
-		d := find(sub, date)
+		d := byDay[readerDay{sub, digest.Date(date)}]
 		if d == nil || d.ID != 0 {
 			return 0, fmt.Errorf("inserted delivery %d for subscriber %d on %s was not asked for", id, sub, date)
 		}
