@@ -164,7 +164,8 @@ const (
 func record(ctx context.Context, tx *sql.Tx, at time.Time, o digest.DeliveryResult) error {
 	switch o.Status {
 	case digest.DeliverySent:
-		return markSent(ctx, tx, o.DeliveryID, at, o.SentAt, o.Reason)
+		_, _, err := markSent(ctx, tx, o.DeliveryID, at, o.SentAt, o.Reason)
+		return err
 	case digest.DeliveryDeferred:
 		return markDeferred(ctx, tx, o.DeliveryID, at, o.Next, o.Reason)
 	case digest.DeliveryFailed:

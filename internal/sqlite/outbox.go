@@ -78,32 +78,38 @@ func (db *DB) MarkDeliverySent(ctx context.Context, id int64, sentAt time.Time, 
 	if err := checkSentAt(id, sentAt); err != nil {
 		return err
 	}
-	err := db.write(ctx, func(tx *sql.Tx) error { return markSent(ctx, tx, id, db.now(), sentAt, reply) })
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		now := db.now()
+		subID, cutoff, err := markSent(ctx, tx, id, now, sentAt, reply)
+		if err != nil {
+			return err
+		}
+		// Text comparison is time comparison: see timeLayout.
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE subscribers SET watermark = ?1, updated_at = ?2
+			WHERE id = ?3 AND (watermark IS NULL OR watermark < ?1)`,
+			cutoff, formatTime(now), subID); err != nil {
+			return fmt.Errorf("move watermark of subscriber %d: %w", subID, err)
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("mark delivery %d sent: %w", id, err)
 	}
 	return nil
 }
 
-// markSent is MarkDeliverySent inside tx. The send pass records its sent
-// deliveries a round at a time (recordSent); what reaches markSent there is
-// an outcome that round could not take, which this refuses with the errors
-// callers expect, or a delivery sent from queued or deferred.
-func markSent(ctx context.Context, tx *sql.Tx, id int64, now, sentAt time.Time, reply string) error {
-	subID, cutoff, err := transition(ctx, tx, id, now,
+// markSent marks one delivery sent inside tx, with its event, and returns
+// its reader and cut-off; the watermark is the caller's (MarkDeliverySent
+// moves it at once, Settle leaves it to CatchUpWatermarks). The send pass
+// records its sent deliveries a round at a time (recordSent); what
+// reaches markSent there is an outcome that round could not take, which
+// this refuses with the errors callers expect, or a delivery sent from
+// queued or deferred.
+func markSent(ctx context.Context, tx *sql.Tx, id int64, now, sentAt time.Time, reply string) (subID int64, cutoff string, err error) {
+	return transition(ctx, tx, id, now,
 		[]digest.DeliveryStatus{digest.DeliverySending, digest.DeliveryQueued, digest.DeliveryDeferred}, digest.DeliverySent,
 		reply, "sent_at = ?, error = '', next_attempt_at = NULL", formatTime(sentAt))
-	if err != nil {
-		return err
-	}
-	// Text comparison is time comparison: see timeLayout.
-	if _, err := tx.ExecContext(ctx, `
-		UPDATE subscribers SET watermark = ?1, updated_at = ?2
-		WHERE id = ?3 AND (watermark IS NULL OR watermark < ?1)`,
-		cutoff, formatTime(now), subID); err != nil {
-		return fmt.Errorf("move watermark of subscriber %d: %w", subID, err)
-	}
-	return nil
 }
 
 func checkSentAt(id int64, sentAt time.Time) error {

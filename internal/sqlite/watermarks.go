@@ -24,7 +24,7 @@ import (
 // marked sent since the last catch-up to the latest cut-off among those
 // deliveries, never back, and reports how many readers' watermarks moved.
 // It reads the "sent" events appended since the last catch-up (the mark in
-// watermark_progress), each reader once, in id order.
+// watermark_progress), each reader once, in one statement.
 func (db *DB) CatchUpWatermarks(ctx context.Context) (moved int, err error) {
 	err = db.write(ctx, func(tx *sql.Tx) error {
 		var from, to int64

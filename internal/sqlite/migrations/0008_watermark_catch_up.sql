@@ -4,7 +4,7 @@
 -- on a 100,000-reader pass: the largest share of the pages a round wrote
 -- besides the deliveries themselves). Instead the watermarks catch up in
 -- bulk (CatchUpWatermarks): from the "sent" events appended since the last
--- catch-up, each reader once, in id order, at the start and end of a pass.
+-- catch-up, each reader once, at the start and end of a pass.
 --
 -- watermark_progress holds the last delivery_events id a catch-up has
 -- applied. Every watermark is current when this migration runs (they were
