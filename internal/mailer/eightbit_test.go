@@ -266,9 +266,9 @@ func TestFits8bit(t *testing.T) {
 	}
 }
 
-// writeData writes chunks as transact does without a ready gate: the
+// writeChunks writes chunks as transact does without a ready gate: the
 // content of DATA, then the terminating ".\r\n", and flushes w.
-func writeData(w *bufio.Writer, chunks ...[]byte) error {
+func writeChunks(w *bufio.Writer, chunks ...[]byte) error {
 	if err := writeContent(w, chunks...); err != nil {
 		return err
 	}
@@ -298,7 +298,7 @@ func TestWriteData(t *testing.T) {
 			for _, c := range tt.chunks {
 				chunks = append(chunks, []byte(c))
 			}
-			if err := writeData(w, chunks...); err != nil {
+			if err := writeChunks(w, chunks...); err != nil {
 				t.Fatal(err)
 			}
 			if out.String() != tt.want {
@@ -315,7 +315,7 @@ func TestWriteData(t *testing.T) {
 		})
 	}
 	t.Run("chunk in the middle of a line", func(t *testing.T) {
-		if err := writeData(bufio.NewWriter(io.Discard), []byte("a"), []byte("b\r\n")); err == nil {
+		if err := writeChunks(bufio.NewWriter(io.Discard), []byte("a"), []byte("b\r\n")); err == nil {
 			t.Error("writeData accepted a chunk that does not start a line")
 		}
 	})
@@ -350,8 +350,13 @@ func FuzzBuild8bit(f *testing.F) {
 		if err := r.render(msg); err != nil {
 			t.Fatal(err)
 		}
+		// The way a Sender writes it: the dots found while building.
 		var wire bytes.Buffer
-		if err := writeData(bufio.NewWriter(&wire), r.body); err != nil {
+		w := bufio.NewWriter(&wire)
+		if err := r.writeData(w); err != nil {
+			t.Fatal(err)
+		}
+		if err := endData(w); err != nil {
 			t.Fatal(err)
 		}
 		checkWireLines(t, wire.Bytes())
