@@ -39,42 +39,6 @@ func fits8bit(s string) bool {
 	}
 }
 
-// writeCRLF writes s to w with every line ending as CRLF: an 8bit part goes
-// out as it is written, and SMTP (RFC 5321 2.3.8) and the DKIM signature
-// computed over the rendering both want CRLF. s has no bare CR (fits8bit).
-func writeCRLF(w io.Writer, s string) (int64, error) {
-	var total int64
-	for len(s) > 0 {
-		i := strings.IndexByte(s, '\n')
-		if i < 0 {
-			n, err := io.WriteString(w, s)
-			return total + int64(n), err
-		}
-		if i > 0 && s[i-1] == '\r' {
-			// Already CRLF: carry on to the next bare LF in one write.
-			n, err := io.WriteString(w, s[:i+1])
-			total += int64(n)
-			if err != nil {
-				return total, err
-			}
-			s = s[i+1:]
-			continue
-		}
-		n, err := io.WriteString(w, s[:i])
-		total += int64(n)
-		if err != nil {
-			return total, err
-		}
-		n, err = io.WriteString(w, "\r\n")
-		total += int64(n)
-		if err != nil {
-			return total, err
-		}
-		s = s[i+1:]
-	}
-	return total, nil
-}
-
 // partBody returns the transfer encoding and the body writer go-mail uses
 // for c: with sp (the server offers 8BITMIME), 8bit where the content
 // fits, left for sp to splice in; else quoted-printable. The writer writes
@@ -131,10 +95,7 @@ func UseEightBit(msg *gomail.Msg) error {
 		if !fits8bit(s) {
 			continue
 		}
-		var b bytes.Buffer
-		b.Grow(len(s) + len(s)/32)
-		_, _ = writeCRLF(&b, s)
-		normalised := b.Bytes()
+		normalised := appendCRLF(make([]byte, 0, len(s)+len(s)/32), s, &dotTracker{})
 		p.SetWriteFunc(func(w io.Writer) (int64, error) {
 			n, err := w.Write(normalised)
 			return int64(n), err

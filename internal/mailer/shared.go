@@ -199,9 +199,10 @@ func (b Spliced) appendCRLF(dst []byte, dots *dotTracker) []byte {
 	return dst
 }
 
-// appendCRLF appends s to dst with every bare LF as CRLF, as writeCRLF
-// writes it, and the offsets in dst of the dots that begin a line to
-// dots. s has no bare CR (fits8bit).
+// appendCRLF appends s to dst with every bare LF as CRLF, and the offsets
+// in dst of the dots that begin a line to dots: an 8bit part goes out as
+// it is written, and SMTP (RFC 5321 2.3.8) and the DKIM signature computed
+// over the rendering both want CRLF. s has no bare CR (fits8bit).
 func appendCRLF(dst []byte, s string, dots *dotTracker) []byte {
 	if s == "" {
 		return dst
@@ -259,8 +260,9 @@ func (c content) fits8bit() bool {
 	return fits8bit(c.s)
 }
 
-// appendCRLF appends the text to dst with CRLF line ends, as writeCRLF
-// writes it, noting its line-starting dots in dots. The text fits 8bit.
+// appendCRLF appends the text to dst with CRLF line ends, as the function
+// appendCRLF does, noting its line-starting dots in dots. The text fits
+// 8bit.
 func (c content) appendCRLF(dst []byte, dots *dotTracker) []byte {
 	if c.spliced() {
 		return c.pieces.appendCRLF(dst, dots)
