@@ -41,8 +41,9 @@ func fits8bit(s string) bool {
 
 // partBody returns the transfer encoding and the body writer go-mail uses
 // for c: with sp (the server offers 8BITMIME), 8bit where the content
-// fits, left for sp to splice in; else quoted-printable. The writer writes
-// the string itself, without the copy go-mail's SetBodyString makes.
+// fits, where the writer writes only a mark for sp to splice the content
+// in at; else quoted-printable, where it writes the string itself, without
+// the copy go-mail's SetBodyString makes.
 func partBody(c content, sp *splicer) (gomail.Encoding, func(io.Writer) (int64, error)) {
 	if c.spliced() && c.pieces.joinFirst() {
 		c = content{s: c.pieces.String()}

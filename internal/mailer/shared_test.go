@@ -51,8 +51,10 @@ func inParts(m Message, text, html Spliced) (spliced, joined Message) {
 // parts returns a Spliced of alternating pieces and values: piece, value,
 // piece, ... piece.
 func parts(s ...string) Spliced {
-	sp := Spliced{Shared: NewShared(nil)}
-	var pieces []string
+	var (
+		sp     Spliced
+		pieces []string
+	)
 	for i, x := range s {
 		if i%2 == 0 {
 			pieces = append(pieces, x)
