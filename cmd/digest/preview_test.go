@@ -42,37 +42,61 @@ func lastMessage(t *testing.T, sink *smtpsink.Server) []byte {
 	return msgs[len(msgs)-1].Data
 }
 
-// The preview of a reader is byte for byte what the next pass sends them.
+// The preview of a reader is byte for byte what the next pass sends them,
+// for two readers of one digest whose copies differ in shape (one has no
+// name): the pass renders their digest once and sends each a copy spliced
+// from its shared pieces.
 func TestPreviewEqualsWhatAPassSends(t *testing.T) {
 	c, cfg, sink := previewFixture(t)
-	const at = "2026-11-26T08:00:00Z"
-	parts := map[string]string{}
-	for _, f := range []string{"html", "text"} {
-		code, stdout, stderr := c.run("--config", cfg, "preview", "--subscriber", "ada@example.com", "--at", at, "--format", f)
-		if code != 0 {
-			t.Fatalf("preview --format %s: exit %d: %s", f, code, stderr)
-		}
-		parts[f] = stdout
+	if code, _, stderr := c.run("--config", cfg, "subscribers", "add", "bo@example.com", "--regions", "bxl,lagos"); code != 0 {
+		t.Fatal(stderr)
 	}
-	if !strings.Contains(parts["text"], "Budget deal in Brussels") || strings.Index(parts["text"], "Budget deal") > strings.Index(parts["text"], "Port congestion") {
-		t.Fatalf("preview text lacks the reader's briefs in their order:\n%s", parts["text"])
+	const at = "2026-11-26T08:00:00Z"
+	readers := []string{"ada@example.com", "bo@example.com"}
+	previews := map[string]map[string]string{} // reader → format → body
+	for _, r := range readers {
+		previews[r] = map[string]string{}
+		for _, f := range []string{"html", "text"} {
+			code, stdout, stderr := c.run("--config", cfg, "preview", "--subscriber", r, "--at", at, "--format", f)
+			if code != 0 {
+				t.Fatalf("preview %s --format %s: exit %d: %s", r, f, code, stderr)
+			}
+			previews[r][f] = stdout
+		}
+	}
+	if text := previews["ada@example.com"]["text"]; !strings.Contains(text, "Budget deal in Brussels") ||
+		strings.Index(text, "Budget deal") > strings.Index(text, "Port congestion") {
+		t.Fatalf("preview text lacks the reader's briefs in their order:\n%s", text)
+	}
+	if previews["ada@example.com"]["text"] == strings.Replace(previews["bo@example.com"]["text"], "bo@example.com", "ada@example.com", -1) {
+		t.Fatal("the two readers' previews do not differ beyond the address: the test would not tell their shapes apart")
 	}
 	// Nothing recorded: the pass that follows still sends.
 	code, stdout, _ := c.run("--config", cfg, "send", "--now", at)
-	if code != 0 || !strings.Contains(stdout, "sent 1") {
+	if code != 0 || !strings.Contains(stdout, "sent 2") {
 		t.Fatalf("send after preview: %d\n%s", code, stdout)
 	}
-	_, got, err := demo.Parts(lastMessage(t, sink))
-	if err != nil {
-		t.Fatal(err)
+	for _, m := range sink.Messages() {
+		want, ok := previews[m.To[0]]
+		if !ok {
+			t.Fatalf("a message to %v, who was not previewed", m.To)
+		}
+		_, got, err := demo.Parts(m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		html, _ := demo.PartOf(got, "text/html")
+		text, _ := demo.PartOf(got, "text/plain")
+		if crlf(string(html.Body)) != crlf(want["html"]) {
+			t.Errorf("%s: the HTML sent differs from the preview (%d vs %d bytes)", m.To[0], len(html.Body), len(want["html"]))
+		}
+		if crlf(string(text.Body)) != crlf(want["text"]) {
+			t.Errorf("%s: the text sent differs from the preview:\n--- sent\n%s\n--- preview\n%s", m.To[0], text.Body, want["text"])
+		}
+		delete(previews, m.To[0])
 	}
-	html, _ := demo.PartOf(got, "text/html")
-	text, _ := demo.PartOf(got, "text/plain")
-	if crlf(string(html.Body)) != crlf(parts["html"]) {
-		t.Errorf("the HTML sent differs from the preview (%d vs %d bytes)", len(html.Body), len(parts["html"]))
-	}
-	if crlf(string(text.Body)) != crlf(parts["text"]) {
-		t.Errorf("the text sent differs from the preview:\n--- sent\n%s\n--- preview\n%s", text.Body, parts["text"])
+	if len(previews) != 0 {
+		t.Errorf("no message reached %v", previews)
 	}
 }
 
