@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
-	"syscall"
 	"time"
 
 	digest "github.com/newsroom/digest"
@@ -153,9 +152,9 @@ func (a *app) bench(ctx context.Context, f benchFlags) error {
 	}
 	build := func() (*gomail.Msg, error) { return mailer.Build(pv.Message) }
 	rawRun := func() (time.Duration, time.Duration, error) {
-		cpu0 := cpuTime()
+		cpu0 := bench.CPUTime()
 		wall, err := bench.RawLimit(ctx, host, port, f.concurrency, f.subscribers, build)
-		return wall, cpuTime() - cpu0, err
+		return wall, bench.CPUTime() - cpu0, err
 	}
 	a.say("raw limit before the pass...\n")
 	rawBefore, rawCPUBefore, err := rawRun()
@@ -174,11 +173,11 @@ func (a *app) bench(ctx context.Context, f benchFlags) error {
 		}
 	}
 	peakOfPass := bench.ResetPeakRSS()
-	cpu0 := cpuTime()
+	cpu0 := bench.CPUTime()
 	passStart := time.Now()
 	rep, err := pl.pass.Run(ctx, at, delivery.RunOptions{MaxItems: 1000}) // a sample, for the message size
 	passWall := time.Since(passStart)
-	cpu := cpuTime() - cpu0
+	cpu := bench.CPUTime() - cpu0
 	peak := bench.PeakRSSMB()
 	if f.cpuProfile != "" {
 		pprof.StopCPUProfile()
@@ -249,14 +248,6 @@ func loadBench(ctx context.Context, db *sqlite.DB, briefs []digest.Brief, reader
 		}
 	}
 	return nil
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func avgHTMLKB(rep delivery.Report) float64 {

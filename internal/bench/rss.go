@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // ResetPeakRSS starts the process's peak resident set anew (Linux: writing
@@ -38,4 +39,16 @@ func PeakRSSMB() float64 {
 		return 0
 	}
 	return float64(ru.Maxrss) / 1024
+}
+
+// CPUTime is the CPU time (user and system) the process has used so far,
+// from getrusage, or 0 where it cannot be read. Benchmarks report it
+// beside wall time: on a machine shared with other work the wall time says
+// more about the neighbours than about the code.
+func CPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -75,10 +75,10 @@ func BenchmarkPlan(b *testing.B) {
 		var tm Timings
 		b.StartTimer()
 
-		begun, cpuBefore := time.Now(), processCPU()
+		begun, cpuBefore := time.Now(), bench.CPUTime()
 		n, err := p.plan(ctx, now, false, t, &tm)
 		elapsed += time.Since(begun)
-		cpu += processCPU() - cpuBefore
+		cpu += bench.CPUTime() - cpuBefore
 
 		b.StopTimer()
 		if err != nil {
