@@ -75,11 +75,10 @@ func (g *renderGroups) group(in render.Input) (*group, error) {
 	return gr, nil
 }
 
-// bodies is a reader's digest as a worker sends it: the subject, and the
-// text and HTML parts in pieces shared with the other readers of the
-// group, which the mailer need not scan again for each of them.
+// bodies is a reader's digest as a worker sends it: the text and HTML
+// parts in pieces shared with the other readers of the group, which the
+// mailer need not scan again for each of them, and the subject in split.
 type bodies struct {
-	subject    string
 	text, html mailer.Spliced
 	// split is the worker's, reused from reader to reader; text and html
 	// hold its Values until the next reader.
@@ -96,7 +95,6 @@ func (g *renderGroups) renderBodies(in render.Input, b *bodies) error {
 	if err := gr.prepared.PersonalizeSplit(render.ReaderOf(in), &b.split); err != nil {
 		return err
 	}
-	b.subject = b.split.Subject
 	b.text = gr.spliced(b.split.Text, b.split.Shared)
 	b.html = gr.spliced(b.split.HTML, b.split.Shared)
 	return nil

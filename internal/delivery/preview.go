@@ -61,23 +61,23 @@ func (p *Pass) Preview(ctx context.Context, sub digest.Subscriber, at time.Time)
 	if pv.Output, err = p.render(sub, del, pv.Briefs); err != nil {
 		return Preview{}, err
 	}
-	pv.Message = p.message(sub, pv.Output, p.links.Unsubscribe(sub.ID), "<preview."+strings.ReplaceAll(string(pv.Date), "-", "")+"@"+p.opts.MessageIDDomain+">", at)
+	pv.Message = p.message(sub, pv.Output.Subject, p.links.Unsubscribe(sub.ID), "<preview."+strings.ReplaceAll(string(pv.Date), "-", "")+"@"+p.opts.MessageIDDomain+">", at)
+	pv.Message.Text, pv.Message.HTML = pv.Output.Text, pv.Output.HTML
 	return pv, nil
 }
 
-// message is the mailer.Message of a digest; the pass and previews share it
-// so a preview carries exactly the headers a real send does. unsubscribeURL
-// is the reader's, as the body links it (the pass has it from the render
-// input: signing it again per message would be wasted).
-func (p *Pass) message(sub digest.Subscriber, out render.Output, unsubscribeURL, messageID string, date time.Time) mailer.Message {
+// message is the mailer.Message of a digest without its body, which the
+// caller sets (a preview as strings, a worker in pieces); the pass and
+// previews share it so a preview carries exactly the headers a real send
+// does. unsubscribeURL is the reader's, as the body links it (the pass has
+// it from the render input: signing it again per message would be wasted).
+func (p *Pass) message(sub digest.Subscriber, subject, unsubscribeURL, messageID string, date time.Time) mailer.Message {
 	return mailer.Message{
 		MessageID:      messageID,
 		From:           p.opts.From,
 		ToName:         sub.Name,
 		ToEmail:        sub.Email,
-		Subject:        out.Subject,
-		Text:           out.Text,
-		HTML:           out.HTML,
+		Subject:        subject,
 		Date:           date,
 		ListID:         p.opts.ListID,
 		UnsubscribeURL: unsubscribeURL,

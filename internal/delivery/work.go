@@ -10,7 +10,6 @@ import (
 
 	digest "github.com/newsroom/digest"
 	"github.com/newsroom/digest/internal/mailer"
-	"github.com/newsroom/digest/internal/render"
 	"golang.org/x/time/rate"
 )
 
@@ -290,14 +289,14 @@ func (p *Pass) deliver(ctx, sendCtx context.Context, sender Sender, lim *rate.Li
 	if err := groups.renderBodies(in, body); err != nil {
 		return p.failed(item, fmt.Errorf("render digest: %w", err), false), false
 	}
-	item.Subject, item.HTMLBytes, item.TextBytes = body.subject, body.html.Len(), body.text.Len()
+	item.Subject, item.HTMLBytes, item.TextBytes = body.split.Subject, body.html.Len(), body.text.Len()
 	if lim != nil {
 		if err := lim.Wait(ctx); err != nil {
 			return p.release(item, "pass stopped before sending", err), false
 		}
 	}
-	// The parts go in pieces (see bodies), not as Output's strings.
-	msg := p.message(sub, render.Output{Subject: body.subject}, in.UnsubscribeURL, d.MessageID, p.now())
+	// The parts go in pieces (see bodies), not as strings.
+	msg := p.message(sub, body.split.Subject, in.UnsubscribeURL, d.MessageID, p.now())
 	msg.TextParts, msg.HTMLParts = body.text, body.html
 	if p.opts.EnvelopeFrom != nil {
 		msg.EnvelopeFrom = p.opts.EnvelopeFrom(d.ID)
