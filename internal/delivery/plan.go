@@ -230,10 +230,7 @@ func (p *Pass) planPage(ctx context.Context, now time.Time, subs []digest.Subscr
 			t.add(Item{Subscriber: r.sub, Date: r.date, Outcome: OutcomeNothingNew})
 			continue
 		}
-		msgID, err := pd.ids.next(r.date, time.Now())
-		if err != nil {
-			return nil, err
-		}
+		msgID := pd.ids.next(r.date, time.Now())
 		plans = append(plans, planned{sub: r.sub, delivery: digest.Delivery{
 			SubscriberID: r.sub.ID,
 			DigestDate:   r.date,
