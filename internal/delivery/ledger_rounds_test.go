@@ -53,9 +53,11 @@ func TestLedgerRounds(t *testing.T) {
 			store := &roundStore{}
 			l := newLedger(store, time.Now, 3)
 			l.gather = tt.gather
+			// Both are waiting before the ledger starts (the channel holds
+			// one per worker), so no scheduling delay can split them.
+			a, b := l.submit(sent(1), digest.ClaimRequest{}), l.submit(sent(2), digest.ClaimRequest{})
 			go l.run()
 			defer l.close()
-			a, b := l.submit(sent(1), digest.ClaimRequest{}), l.submit(sent(2), digest.ClaimRequest{})
 			tt.third(l)
 			if sa, sb := <-a.done, <-b.done; sa.err != nil || sb.err != nil {
 				t.Fatalf("settle errors %v, %v", sa.err, sb.err)
