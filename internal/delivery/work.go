@@ -130,6 +130,14 @@ func (p *Pass) worker(ctx, sendCtx context.Context, n int, lim *rate.Limiter, ca
 		}
 		return lerr
 	}
+	// ready is await as a message's gate: a message whose DATA it stops is
+	// held back, not failed.
+	ready := func() error {
+		if err := await(); err != nil {
+			return fmt.Errorf("%w: %w", errHeldBack, err)
+		}
+		return nil
+	}
 	// submit hands done to the ledger with a claim for want more, without
 	// waiting. Only one request is outstanding at a time.
 	submit := func(want int) {
@@ -197,12 +205,6 @@ func (p *Pass) worker(ctx, sendCtx context.Context, n int, lim *rate.Limiter, ca
 		}
 		c := queue[0]
 		queue = queue[1:]
-		ready := func() error {
-			if err := await(); err != nil {
-				return fmt.Errorf("%w: %w", errHeldBack, err)
-			}
-			return nil
-		}
 		f, unreachable := p.deliver(ctx, sendCtx, sender, lim, cache, groups, &body, c, ready)
 		if err := await(); err != nil {
 			// The round before was not recorded, so this message was held
