@@ -302,7 +302,8 @@ func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, e
 	// Settle recorded the sent deliveries without moving their readers'
 	// watermarks; move them now, each reader once. Should this fail, the
 	// next pass does it before planning, and until then a lagging
-	// watermark only widens a window (see sqlite.CatchUpWatermarks).
+	// watermark widens a window, never sends a brief twice (see
+	// sqlite.CatchUpWatermarks).
 	if _, err := p.store.CatchUpWatermarks(context.WithoutCancel(ctx)); err != nil {
 		p.logger.Warn("could not catch up the watermarks of readers sent a digest; the next pass will", "err", err)
 	}

@@ -16,9 +16,12 @@ import (
 // last pass left behind.
 //
 // A watermark that lags (the process died mid-pass, before the catch-up)
-// only widens the reader's next window: planning excludes what a sent
-// digest cut off inside the window carried (see RecentDeliveries), so it
-// costs a longer read, never a brief sent twice.
+// widens the reader's next window: planning excludes what a sent digest
+// cut off inside the window carried (see RecentDeliveries), so it costs a
+// longer read, never a brief sent twice; a brief published before the
+// true cut-off but stored later than late_brief_grace allows could come
+// in. The next pass catches up before it plans, so that window is the
+// exception, not the rule.
 
 // CatchUpWatermarks moves the watermark of every reader with a delivery
 // marked sent since the last catch-up to the latest cut-off among those
