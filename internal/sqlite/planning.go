@@ -64,11 +64,12 @@ func activePage(ctx context.Context, tx *sql.Tx, afterID int64, limit int) ([]di
 		regions    = map[string][]string{}
 		watermarks = map[string]time.Time{}
 	)
+	var zone, st, watermark, list sql.RawBytes
 	for rows.Next() {
-		var (
-			s                         = digest.Subscriber{Status: digest.StatusActive}
-			zone, st, watermark, list sql.RawBytes
-		)
+		// Scanned in place: a local Subscriber escapes through Scan's
+		// pointers, one heap copy per reader.
+		subs = append(subs, digest.Subscriber{Status: digest.StatusActive})
+		s := &subs[len(subs)-1]
 		if err := rows.Scan(&s.ID, &s.Email, &s.Name, &zone, &st, &watermark, &list); err != nil {
 			return nil, fmt.Errorf("scan subscriber: %w", err)
 		}
@@ -97,7 +98,6 @@ func activePage(ctx context.Context, tx *sql.Tx, afterID int64, limit int) ([]di
 			}
 			regions[string(list)] = s.Regions
 		}
-		subs = append(subs, s)
 	}
 	return subs, rows.Err()
 }
@@ -146,28 +146,41 @@ func (db *DB) RecentDeliveries(ctx context.Context, subscriberIDs []int64, since
 			return err
 		}
 		defer rows.Close()
+		// A page's readers have a delivery or two each in the window.
+		ds = make([]digest.Delivery, 0, len(subscriberIDs))
+		var (
+			date, status, cutoff sql.RawBytes
+			briefIDs             sql.RawBytes // parsed only when wanted: no copy otherwise
+			// Dates, statuses and cut-offs repeat across a page (readers of
+			// one zone and send time share their cut-off): each distinct
+			// text is copied or parsed once.
+			texts   = interner{}
+			cutoffs = map[string]time.Time{}
+		)
 		for rows.Next() {
-			var (
-				d            digest.Delivery
-				date, status string
-				cutoff       string
-				briefIDs     sql.RawBytes // parsed only when wanted: no copy otherwise
-			)
+			// Scanned in place: a local Delivery escapes through Scan's
+			// pointers, one heap copy per row.
+			ds = append(ds, digest.Delivery{})
+			d := &ds[len(ds)-1]
 			if err := rows.Scan(&d.ID, &d.SubscriberID, &date, &d.MessageID, &status, &d.Attempts, &d.Error,
 				&cutoff, timeCol{&d.NextAttemptAt}, &briefIDs); err != nil {
 				return fmt.Errorf("scan delivery: %w", err)
 			}
-			d.DigestDate, d.Status = digest.Date(date), digest.DeliveryStatus(status)
-			if d.Cutoff, err = parseTime(cutoff); err != nil {
-				return fmt.Errorf("delivery %d: cutoff: %w", d.ID, err)
+			d.DigestDate = digest.Date(texts.intern(date))
+			d.Status = digest.DeliveryStatus(texts.intern(status))
+			var ok bool
+			if d.Cutoff, ok = cutoffs[string(cutoff)]; !ok {
+				if d.Cutoff, err = parseTime(string(cutoff)); err != nil {
+					return fmt.Errorf("delivery %d: cutoff: %w", d.ID, err)
+				}
+				cutoffs[string(cutoff)] = d.Cutoff
 			}
 			// The same text comparison as the query (and BriefsNotSent).
-			if d.Status == digest.DeliverySent && cutoff > bound {
+			if d.Status == digest.DeliverySent && string(cutoff) > bound {
 				if d.BriefIDs, err = parseIDList(string(briefIDs)); err != nil {
 					return fmt.Errorf("delivery %d: %w", d.ID, err)
 				}
 			}
-			ds = append(ds, d)
 		}
 		return rows.Err()
 	})
@@ -201,4 +214,17 @@ func (db *DB) BriefHeads(ctx context.Context, after, upTo time.Time) ([]digest.B
 			after.UTC().Format(time.RFC3339), upTo.UTC().Format(time.RFC3339), err)
 	}
 	return bs, nil
+}
+
+// interner hands out one string per distinct text, so that texts read
+// again and again (dates, statuses) are copied out of SQLite's buffer once.
+type interner map[string]string
+
+func (in interner) intern(b []byte) string {
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	in[s] = s
+	return s
 }
