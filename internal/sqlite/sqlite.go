@@ -71,8 +71,13 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// and compiling each one anew cost more than running it. (The driver's
 	// cache needs no care from callers; a DB-level Prepare on rw would, as
 	// it waits for the one connection that a transaction may hold.)
+	// _cache_size gives the writer 8 MB of pages instead of SQLite's 2 MB:
+	// a page of a pass's plan dirties more than 2 MB of table and index
+	// pages, and SQLite spills dirty pages to the WAL before the commit
+	// when its cache is full (BenchmarkPlan at 1,000,000 readers with
+	// 8,000-reader pages: 11.3–12.8 s against 13.0–13.2 s).
 	rw, err := sql.Open("sqlite3", "file:"+escapePath(path)+
-		"?_journal_mode=WAL&_busy_timeout=1000&_txlock=immediate&_foreign_keys=on&_synchronous=NORMAL&_stmt_cache_size=64")
+		"?_journal_mode=WAL&_busy_timeout=1000&_txlock=immediate&_foreign_keys=on&_synchronous=NORMAL&_stmt_cache_size=64&_cache_size=-8192")
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
