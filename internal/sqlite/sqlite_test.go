@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -189,5 +190,52 @@ func TestOpenNotADatabase(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(path); !strings.HasPrefix(string(b), "this is not a database") {
 		t.Errorf("Open changed the file it refused: %q", b)
+	}
+}
+
+// TestWALCheckpointMark checks that the writer lets the WAL grow to its
+// mark (walAutocheckpoint pages) before it checkpoints, and no further: a
+// plan's commits are not slowed by a checkpoint every 1,000 pages, and the
+// WAL file still stays bounded however much is written.
+func TestWALCheckpointMark(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "digest.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE scratch (b BLOB)`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	const mib = 1 << 20
+	walSize := func() int64 {
+		fi, err := os.Stat(path + "-wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	write := func(n int) {
+		for range n {
+			if err := db.write(ctx, func(tx *sql.Tx) error {
+				_, err := tx.ExecContext(ctx, `INSERT INTO scratch VALUES (randomblob(?))`, mib)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	mark := int64(walAutocheckpoint) * 4096
+	write(int(mark/mib) * 3 / 4)
+	if got := walSize(); got < mark/2 {
+		t.Fatalf("WAL after writing three quarters of the mark = %d bytes: checkpointed before its mark of %d", got, mark)
+	}
+	write(int(mark/mib) * 2)
+	if got, limit := walSize(), mark+8*mib; got > limit {
+		t.Fatalf("WAL after writing twice its mark = %d bytes, want at most %d", got, limit)
 	}
 }
