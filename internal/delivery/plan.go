@@ -18,8 +18,8 @@ import (
 // rewrites every page of the queue index that its rows touch, one per send
 // time in the page, so fewer, larger commits write less: at 1,000,000
 // readers, 8,000 stored a plan in about 11.5 s against 16.5 s with 4,000
-// (BenchmarkPlan, with the writer's 8 MB cache), and held ~100 MB at the
-// peak against ~65 MB.
+// (BenchmarkPlan, with the writer's planning cache; see sqlite.writePlan),
+// and held ~100 MB at the peak against ~65 MB.
 const planPageSize = 8000
 
 // planned is one new delivery a pass is about to queue. sub points into

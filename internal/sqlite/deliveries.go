@@ -106,7 +106,7 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (create
 		return cmp.Compare(a.SubscriberID, b.SubscriberID)
 	})
 	now := db.now()
-	err = db.write(ctx, func(tx *sql.Tx) error {
+	err = db.writePlan(ctx, func(tx *sql.Tx) error {
 		w := newDeliveryWriter(tx, now, true)
 		defer w.close()
 		var err error

@@ -53,7 +53,24 @@ type DB struct {
 	path string
 	rw   *sql.DB // exactly one connection: every write transaction queues here
 	ro   *sql.DB // query-only connections for reads
+	// planning says the writer's page cache is planningCacheKiB (see
+	// writePlan). Only a write transaction reads or sets it: the one
+	// connection orders them.
+	planning bool
 }
+
+// planningCacheKiB is the writer's page cache while it stores a plan, and
+// defaultCacheKiB (SQLite's default) otherwise. A page of a pass's plan
+// dirties more than 2 MB of table and index pages, which SQLite spills
+// to the WAL before the commit when its cache is full, and the next page
+// touches most of the same index pages again (BenchmarkPlan at 1,000,000
+// readers: 10.1–10.9 s with 8 MB, 11.8–14.0 s with 2 MB). The send pass
+// gains nothing from it, and kept for the whole pass it raised the pass's
+// peak RSS by about 12 MB.
+const (
+	planningCacheKiB = 8192
+	defaultCacheKiB  = 2000
+)
 
 // Open opens the database at path, creating the file if it is missing, and
 // applies any pending migrations before returning. The directory must exist.
@@ -72,13 +89,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// and compiling each one anew cost more than running it. (The driver's
 	// cache needs no care from callers; a DB-level Prepare on rw would, as
 	// it waits for the one connection that a transaction may hold.)
-	// _cache_size gives the writer 8 MB of pages instead of SQLite's 2 MB:
-	// a page of a pass's plan dirties more than 2 MB of table and index
-	// pages, and SQLite spills dirty pages to the WAL before the commit
-	// when its cache is full (BenchmarkPlan at 1,000,000 readers with
-	// 8,000-reader pages: 11.3–12.8 s against 13.0–13.2 s).
 	rw := sql.OpenDB(writerConnector{dsn: "file:" + escapePath(path) +
-		"?_journal_mode=WAL&_busy_timeout=1000&_txlock=immediate&_foreign_keys=on&_synchronous=NORMAL&_stmt_cache_size=64&_cache_size=-8192"})
+		"?_journal_mode=WAL&_busy_timeout=1000&_txlock=immediate&_foreign_keys=on&_synchronous=NORMAL&_stmt_cache_size=64"})
 	rw.SetMaxOpenConns(1)
 	rw.SetMaxIdleConns(1)
 	rw.SetConnMaxIdleTime(0)
@@ -161,9 +173,32 @@ func (db *DB) now() time.Time { return db.Now().UTC() }
 
 // write runs fn in a write transaction, committing when fn returns nil.
 func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	return db.writeWithCache(ctx, false, fn)
+}
+
+// writePlan is write for storing a page of a plan: the writer's page cache
+// is planningCacheKiB until a write of any other kind.
+func (db *DB) writePlan(ctx context.Context, fn func(*sql.Tx) error) error {
+	return db.writeWithCache(ctx, true, fn)
+}
+
+func (db *DB) writeWithCache(ctx context.Context, planning bool, fn func(*sql.Tx) error) error {
 	tx, err := db.beginWrite(ctx)
 	if err != nil {
 		return err
+	}
+	if planning != db.planning {
+		size := defaultCacheKiB
+		if planning {
+			size = planningCacheKiB
+		}
+		// The cache size belongs to the connection, not the transaction:
+		// it holds even if fn rolls back.
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", size)); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("set the page cache to %d KiB: %w", size, err)
+		}
+		db.planning = planning
 	}
 	return finishTx(tx, fn)
 }

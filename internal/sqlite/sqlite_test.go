@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	digest "github.com/newsroom/digest"
 )
 
 func TestOpenAppliesMigrationsOnceAndReopens(t *testing.T) {
@@ -237,5 +239,47 @@ func TestWALCheckpointMark(t *testing.T) {
 	write(int(mark/mib) * 2)
 	if got, limit := walSize(), mark+8*mib; got > limit {
 		t.Fatalf("WAL after writing twice its mark = %d bytes, want at most %d", got, limit)
+	}
+}
+
+// TestPlanningCache checks that the writer's page cache is large while it
+// stores a plan and back to SQLite's default after any other write, so a
+// send pass does not carry planning's memory.
+func TestPlanningCache(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	cacheKiB := func() int {
+		var n int
+		if err := db.write(ctx, func(tx *sql.Tx) error {
+			return tx.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&n)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return -n
+	}
+	// What the writer reports inside a plan's own transaction.
+	planCacheKiB := func() int {
+		var n int
+		if err := db.writePlan(ctx, func(tx *sql.Tx) error {
+			return tx.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&n)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return -n
+	}
+	if got := cacheKiB(); got != defaultCacheKiB {
+		t.Fatalf("cache before planning = %d KiB, want %d", got, defaultCacheKiB)
+	}
+	sub := mustCreateSubscriber(t, db, sampleSubscriber("cache@example.com", "lagos"))
+	d := sampleDelivery(sub.ID, "2026-11-26", at(6, 0))
+	if n, err := db.PlanDeliveries(ctx, []*digest.Delivery{&d}); err != nil || n != 1 {
+		t.Fatalf("PlanDeliveries = %d, %v", n, err)
+	}
+	if got := planCacheKiB(); got != planningCacheKiB {
+		t.Fatalf("cache while planning = %d KiB, want %d", got, planningCacheKiB)
+	}
+	mustCreateSubscriber(t, db, sampleSubscriber("after@example.com", "lagos"))
+	if got := cacheKiB(); got != defaultCacheKiB {
+		t.Fatalf("cache after another write = %d KiB, want %d", got, defaultCacheKiB)
 	}
 }
