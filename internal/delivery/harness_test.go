@@ -83,8 +83,10 @@ type harnessOptions struct {
 	timeout     time.Duration // the senders' SMTP timeout (10s)
 	tls         string        // the senders' TLS mode ("none")
 	maxAttempts int
-	concurrency int     // (2)
-	rate        float64 // messages per second; 0 for no limit
+	concurrency int           // (2)
+	rate        float64       // messages per second; 0 for no limit
+	lookback    time.Duration // FirstDigestLookback (24h)
+	grace       time.Duration // LateBriefGrace (6h)
 	// store, when set, wraps the real database the pass uses (to make a
 	// write fail on cue).
 	store func(*sqlite.DB) delivery.Store
@@ -105,6 +107,12 @@ func newHarnessWith(t *testing.T, o harnessOptions) *harness {
 	}
 	if o.concurrency == 0 {
 		o.concurrency = 2
+	}
+	if o.lookback == 0 {
+		o.lookback = 24 * time.Hour
+	}
+	if o.grace == 0 {
+		o.grace = 6 * time.Hour
 	}
 	ctx := context.Background()
 	h := &harness{t: t, ctx: ctx, regions: config.Default().Regions, clock: &fakeClock{t: time.Now()}}
@@ -153,8 +161,8 @@ func newHarnessWith(t *testing.T, o harnessOptions) *harness {
 		From:                "The Regional Brief <digest@news.example.org>",
 		ListID:              "The Regional Brief <digest.news.example.org>",
 		MessageIDDomain:     "news.example.org",
-		FirstDigestLookback: 24 * time.Hour,
-		LateBriefGrace:      6 * time.Hour,
+		FirstDigestLookback: o.lookback,
+		LateBriefGrace:      o.grace,
 		Concurrency:         o.concurrency,
 		MaxAttempts:         o.maxAttempts,
 		Rate:                o.rate,
