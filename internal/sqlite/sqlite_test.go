@@ -248,26 +248,18 @@ func TestWALCheckpointMark(t *testing.T) {
 func TestPlanningCache(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t)
-	cacheKiB := func() int {
+	// cacheKiB reports the writer's cache inside a transaction of the
+	// given kind.
+	cacheKiB := func(write func(context.Context, func(*sql.Tx) error) error) int {
 		var n int
-		if err := db.write(ctx, func(tx *sql.Tx) error {
+		if err := write(ctx, func(tx *sql.Tx) error {
 			return tx.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&n)
 		}); err != nil {
 			t.Fatal(err)
 		}
 		return -n
 	}
-	// What the writer reports inside a plan's own transaction.
-	planCacheKiB := func() int {
-		var n int
-		if err := db.writePlan(ctx, func(tx *sql.Tx) error {
-			return tx.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&n)
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return -n
-	}
-	if got := cacheKiB(); got != defaultCacheKiB {
+	if got := cacheKiB(db.write); got != defaultCacheKiB {
 		t.Fatalf("cache before planning = %d KiB, want %d", got, defaultCacheKiB)
 	}
 	sub := mustCreateSubscriber(t, db, sampleSubscriber("cache@example.com", "lagos"))
@@ -275,11 +267,11 @@ func TestPlanningCache(t *testing.T) {
 	if n, err := db.PlanDeliveries(ctx, []*digest.Delivery{&d}); err != nil || n != 1 {
 		t.Fatalf("PlanDeliveries = %d, %v", n, err)
 	}
-	if got := planCacheKiB(); got != planningCacheKiB {
+	if got := cacheKiB(db.writePlan); got != planningCacheKiB {
 		t.Fatalf("cache while planning = %d KiB, want %d", got, planningCacheKiB)
 	}
 	mustCreateSubscriber(t, db, sampleSubscriber("after@example.com", "lagos"))
-	if got := cacheKiB(); got != defaultCacheKiB {
+	if got := cacheKiB(db.write); got != defaultCacheKiB {
 		t.Fatalf("cache after another write = %d KiB, want %d", got, defaultCacheKiB)
 	}
 }
