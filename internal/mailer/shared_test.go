@@ -195,3 +195,32 @@ func withoutBoundary(t *testing.T, data []byte) string {
 	b := strings.Trim(strings.Fields(after)[0], `";`)
 	return strings.ReplaceAll(string(data), b, "BOUNDARY")
 }
+
+// TestSharedKeepsNoCopy checks that NewShared keeps a digest's pieces as
+// they are rather than a CRLF copy: a pass holds one Shared per distinct
+// digest for its whole length, so a copy would double that memory. What
+// it may allocate is its line index, four octets a line.
+func TestSharedKeepsNoCopy(t *testing.T) {
+	const lines = 2000
+	var sb strings.Builder
+	for i := range lines {
+		fmt.Fprintf(&sb, "<p style=\"margin:0 0 12px\">line %d of a digest, long enough to be typical</p>\n", i)
+	}
+	piece := sb.String()
+	pieces := []string{piece, piece}
+	var s *Shared
+	allocated := testing.Benchmark(func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			s = NewShared(pieces)
+		}
+	}).AllocedBytesPerOp()
+	if limit := int64(2*lines*4 + 4096); allocated > limit {
+		t.Errorf("NewShared of two %d-octet pieces allocated %d octets, want at most %d (a line index, no copy)",
+			len(piece), allocated, limit)
+	}
+	if got, want := parts(piece, "Zoë", piece).String(), piece+"Zoë"+piece; got != want {
+		t.Errorf("the pieces read back differently")
+	}
+	_ = s
+}
