@@ -124,8 +124,12 @@ func TestCrashAndRestart(t *testing.T) {
 					return err
 				}
 				for {
+					// Count and wait on one snapshot: a message that came
+					// between two reads of Messages would be waited for
+					// again, and the last held one would never come.
+					msgs := s.Messages()
 					n := 0
-					for _, m := range s.Messages() {
+					for _, m := range msgs {
 						if m.Unacknowledged {
 							n++
 						}
@@ -133,7 +137,7 @@ func TestCrashAndRestart(t *testing.T) {
 					if n == concurrency {
 						return nil
 					}
-					if _, err := s.Wait(ctx, len(s.Messages())+1); err != nil {
+					if _, err := s.Wait(ctx, len(msgs)+1); err != nil {
 						return err
 					}
 				}
