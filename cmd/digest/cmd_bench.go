@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -143,8 +144,11 @@ func (a *app) bench(ctx context.Context, f benchFlags) error {
 	// mean: a shared machine's speed drifts over the minutes a run takes,
 	// and the spread of the two says by how much.
 	first, err := pl.db.ActivePage(ctx, 0, 1)
-	if err != nil || len(first) == 0 {
-		return fmt.Errorf("bench: no reader to build the raw limit's message for: %v", err)
+	if err != nil {
+		return fmt.Errorf("bench: read the reader to build the raw limit's message for: %w", err)
+	}
+	if len(first) == 0 {
+		return errors.New("bench: no active reader to build the raw limit's message for")
 	}
 	pv, err := pl.pass.Preview(ctx, first[0], at)
 	if err != nil {
