@@ -91,8 +91,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// it waits for the one connection that a transaction may hold.)
 	// synchronous=NORMAL syncs the WAL only at checkpoints: a power cut
 	// (not a process kill) can undo the commits since the last one, and
-	// the digests they recorded as sent go again with the same Message-ID
-	// (README, "Crashes, restarts and stopping").
+	// the digests they recorded as sent go again (README, "Crashes,
+	// restarts and stopping").
 	rw := sql.OpenDB(writerConnector{dsn: "file:" + escapePath(path) +
 		"?_journal_mode=WAL&_busy_timeout=1000&_txlock=immediate&_foreign_keys=on&_synchronous=NORMAL&_stmt_cache_size=64"})
 	rw.SetMaxOpenConns(1)
