@@ -1,6 +1,7 @@
 package digest
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 )
@@ -81,6 +82,16 @@ type Delivery struct {
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 	SentAt        time.Time // zero until sent
+}
+
+// ClaimOrder compares two new deliveries in the order workers claim them:
+// by due time, then by reader. A plan is stored in this order, so that the
+// ids of the deliveries a worker claims together are neighbours.
+func ClaimOrder(a, b *Delivery) int {
+	if c := a.DueAt.Compare(b.DueAt); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.SubscriberID, b.SubscriberID)
 }
 
 // DeliveryEvent is one transition of a delivery, kept for operators.

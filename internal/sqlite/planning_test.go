@@ -434,3 +434,54 @@ func FuzzPlanDeliveriesText(f *testing.F) {
 		}
 	})
 }
+
+// Removing or inspecting a brief finds the deliveries that carry it
+// through the dates it was planned for; a plan whose deliveries come in
+// runs with the same date and briefs notes each run once, and must still
+// note every (brief, date) that any delivery carries.
+func TestPlanDeliveriesNotesEveryBriefDate(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	var slugs []string
+	var b []int64
+	for i := range 3 {
+		slugs = append(slugs, fmt.Sprintf("b%d", i))
+		b = append(b, mustUpsertBrief(t, db, sampleBrief(slugs[i], "lagos", at(1, i))).ID)
+	}
+	type want struct {
+		date   digest.Date
+		briefs []int64
+	}
+	plan := []want{
+		{"2026-03-01", []int64{b[0], b[1]}},
+		{"2026-03-01", []int64{b[0], b[1]}}, // the same run
+		{"2026-03-02", []int64{b[0], b[1]}}, // same briefs, another date
+		{"2026-03-02", []int64{b[2]}},
+		{"2026-03-01", []int64{b[1], b[0]}}, // back to the first date, in another order
+		{"2026-03-03", []int64{b[0]}},
+	}
+	page := make([]digest.Delivery, len(plan))
+	ptrs := make([]*digest.Delivery, len(plan))
+	carried := map[string]int{}
+	for i, w := range plan {
+		sub := mustCreateSubscriber(t, db, sampleSubscriber(fmt.Sprintf("r%d@example.com", i), "lagos"))
+		page[i] = sampleDelivery(sub.ID, w.date, at(6, 0), slices.Clone(w.briefs)...)
+		page[i].DueAt = at(7, 0)
+		ptrs[i] = &page[i]
+		for _, id := range w.briefs {
+			carried[slugs[slices.Index(b, id)]]++
+		}
+	}
+	if n, err := db.PlanDeliveries(ctx, ptrs); err != nil || n != len(page) {
+		t.Fatalf("PlanDeliveries = %d, %v; want %d", n, err, len(page))
+	}
+	for _, slug := range slugs {
+		rec, err := db.BriefRecordBySlug(ctx, slug)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rec.Deliveries[digest.DeliveryQueued]; got != carried[slug] {
+			t.Errorf("brief %s: %d queued deliveries carry it, want %d", slug, got, carried[slug])
+		}
+	}
+}
