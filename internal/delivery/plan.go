@@ -57,7 +57,8 @@ type planned struct {
 // list and the write lock is never held for long. Reading and deciding the
 // next page overlaps with writing the last one (SQLite lets one writer and
 // readers work at once): storing, not deciding, is what takes the time. At
-// most three pages are held at once. Readers whose digest for today
+// most four pages are held at once: one being decided, one waiting, and
+// two in the store (see storePages). Readers whose digest for today
 // already exists are reported and left to the workers (or to nobody, when
 // it is final).
 //
@@ -77,31 +78,22 @@ func (p *Pass) plan(ctx context.Context, now time.Time, dryRun bool, t *tally, t
 		defer close(pages)
 		decideTime, decideErr = p.decide(ctx, now, t, pages)
 	}()
-	var rendering *dryRendering
 	if dryRun {
-		rendering = &dryRendering{cache: newBriefCache(p.store), groups: newRenderGroups(p.renderer, p.logger)}
-	}
-	for page := range pages {
-		plans := page.plans
-		start := time.Now()
-		if dryRun {
-			err = p.dryRun(ctx, plans, rendering, t)
+		rendering := &dryRendering{cache: newBriefCache(p.store), groups: newRenderGroups(p.renderer, p.logger)}
+		for page := range pages {
+			start := time.Now()
+			err = p.dryRun(ctx, page.plans, rendering, t)
 			tm.Work += time.Since(start)
-		} else {
-			var n int
-			n, err = p.store.PlanDeliveries(ctx, page.ds)
-			tm.Store += time.Since(start)
-			created += n
 			if err != nil {
-				err = fmt.Errorf("plan deliveries of subscribers %d-%d: %w",
-					plans[0].sub.ID, plans[len(plans)-1].sub.ID, err)
+				break
 			}
 		}
-		if err != nil {
-			cancel()
-			for range pages { // let the reader see the cancellation and stop
-			}
-			break
+	} else {
+		created, err = p.storePages(ctx, pages, tm)
+	}
+	if err != nil {
+		cancel()
+		for range pages { // let the reader see the cancellation and stop
 		}
 	}
 	// pages is closed: decideTime and decideErr are set.
@@ -110,6 +102,66 @@ func (p *Pass) plan(ctx context.Context, now time.Time, dryRun bool, t *tally, t
 		return created, err
 	}
 	return created, decideErr
+}
+
+// storedPage is what became of storing one page of a plan.
+type storedPage struct {
+	page         plannedPage
+	created      int
+	err          error
+	began, ended time.Time
+}
+
+// storePages stores the pages decide sends until one fails or they run
+// out, and returns how many deliveries it created. Two pages are in the
+// store at a time: PlanDeliveries checks and encodes a page before it
+// takes the write lock (about a tenth of its time at a million readers),
+// so that work for the next page runs while the last one is written. The
+// writer's one connection keeps their transactions one at a time. tm.Store
+// is the time with at least one page in the store.
+func (p *Pass) storePages(ctx context.Context, pages <-chan plannedPage, tm *Timings) (created int, err error) {
+	var (
+		inStore chan storedPage // the page being stored, if any
+		lastEnd time.Time
+	)
+	finish := func(r storedPage) {
+		created += r.created
+		tm.Store += r.ended.Sub(later(r.began, lastEnd))
+		lastEnd = r.ended
+		if r.err != nil && err == nil {
+			plans := r.page.plans
+			err = fmt.Errorf("plan deliveries of subscribers %d-%d: %w",
+				plans[0].sub.ID, plans[len(plans)-1].sub.ID, r.err)
+		}
+	}
+	for page := range pages {
+		done := make(chan storedPage, 1)
+		go func() {
+			r := storedPage{page: page, began: time.Now()}
+			r.created, r.err = p.store.PlanDeliveries(ctx, page.ds)
+			r.ended = time.Now()
+			done <- r
+		}()
+		if inStore != nil {
+			finish(<-inStore)
+		}
+		inStore = done
+		if err != nil {
+			break
+		}
+	}
+	if inStore != nil {
+		finish(<-inStore)
+	}
+	return created, err
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return b
+	}
+	return a
 }
 
 // decide reads the active readers a page at a time and sends each page's

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -400,5 +401,69 @@ func TestPlanEmptyAndCancelled(t *testing.T) {
 	cancel()
 	if n, err := p.plan(ctx, now, false, newTally(0), &Timings{}); n != 0 || !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %d, %v; want 0 and context.Canceled", n, err)
+	}
+}
+
+// failingStore fails the nth page it is asked to store, and counts the
+// calls still running.
+type failingStore struct {
+	Store
+	n      int32
+	calls  atomic.Int32
+	active atomic.Int32
+}
+
+var errPageRefused = errors.New("page refused")
+
+func (s *failingStore) PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (int, error) {
+	s.active.Add(1)
+	defer s.active.Add(-1)
+	if s.calls.Add(1) == s.n {
+		return 0, errPageRefused
+	}
+	return s.Store.PlanDeliveries(ctx, ds)
+}
+
+// A page that cannot be stored stops the plan with an error naming its
+// readers. Pages are stored two at a time, so the one after it may be
+// stored too; what the pass reports as created is what the database
+// holds, and the next pass plans the rest.
+func TestPlanStopsAtAPageThatFails(t *testing.T) {
+	f := newPlanFixture(t)
+	now := mustParse(t, "2026-11-26T09:30:00Z")
+	f.brief("b", "lagos", "2026-11-26T06:00:00Z")
+	var readers []digest.Subscriber
+	for i := range 8 {
+		readers = append(readers, f.reader(fmt.Sprintf("r%d@example.com", i), "lagos", "Africa/Lagos", "06:00"))
+	}
+	store := &failingStore{Store: &pagedStore{Store: f.db, size: 2}, n: 2}
+	p := newPlanPass(t, store, now)
+	before := maxDeliveryID(t, f.db)
+	created, err := p.plan(f.ctx, now, false, newTally(0), &Timings{})
+	if n := store.active.Load(); n != 0 {
+		t.Errorf("plan returned with %d pages still being stored", n)
+	}
+	if !errors.Is(err, errPageRefused) {
+		t.Fatalf("plan: %v; want the refused page's error", err)
+	}
+	if want := fmt.Sprintf("subscribers %d-%d", readers[2].ID, readers[3].ID); !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not name %s", err, want)
+	}
+	got := newDeliveries(t, f.db, before)
+	if created != len(got) || created != 2 && created != 4 {
+		t.Errorf("reported %d created, the database holds %d; want 2 or 4 (the first page, and maybe the third)", created, len(got))
+	}
+	for _, r := range readers[2:4] {
+		if _, ok := got[r.ID]; ok {
+			t.Errorf("reader %d of the refused page has a delivery", r.ID)
+		}
+	}
+
+	p = newPlanPass(t, f.db, now)
+	if n, err := p.plan(f.ctx, now, false, newTally(0), &Timings{}); err != nil || n != len(readers)-created {
+		t.Errorf("the next pass: %d, %v; want the other %d", n, err, len(readers)-created)
+	}
+	if got := newDeliveries(t, f.db, before); len(got) != len(readers) {
+		t.Errorf("%d readers have a delivery after both passes, want %d", len(got), len(readers))
 	}
 }
