@@ -7,7 +7,8 @@
 // Writes go through a pool of exactly one connection, so writers in this
 // process queue in Go instead of fighting over SQLite's lock; reads go through
 // a separate pool of query-only connections that WAL lets run beside the
-// writer.
+// writer; and a checkpointer copies the WAL into the database file on a
+// connection of its own (checkpoint.go).
 package sqlite
 
 import (
@@ -53,6 +54,7 @@ type DB struct {
 	path string
 	rw   *sql.DB // exactly one connection: every write transaction queues here
 	ro   *sql.DB // query-only connections for reads
+	ckpt *checkpointer
 	// planning says the writer's page cache is planningCacheKiB (see
 	// writePlan). Only a write transaction reads or sets it: the one
 	// connection orders them.
@@ -123,12 +125,24 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open database %s for reading: %w", path, err)
 	}
 	db.ro = ro
+	// synchronous=NORMAL: a checkpoint syncs the WAL before it copies and
+	// the database file after. Another checkpoint running (another
+	// process's) is waited for briefly, then left to finish the work.
+	db.ckpt, err = startCheckpointer("file:"+escapePath(path)+"?_busy_timeout=200&_synchronous=NORMAL", rw)
+	if err != nil {
+		ro.Close()
+		rw.Close()
+		return nil, fmt.Errorf("open database %s for checkpoints: %w", path, err)
+	}
 	return db, nil
 }
 
 // Close closes both connection pools.
 func (db *DB) Close() error {
 	var errs []error
+	if db.ckpt != nil {
+		errs = append(errs, db.ckpt.close())
+	}
 	if db.ro != nil {
 		errs = append(errs, db.ro.Close())
 	}
@@ -139,16 +153,6 @@ func (db *DB) Close() error {
 	return nil
 }
 
-// walAutocheckpoint is how many WAL pages the writer lets pile up before a
-// commit copies them into the database file (SQLite's default is 1,000).
-// The copy runs inside the commit that crosses the mark, with the write
-// lock held, and a page rewritten by many commits (an index's hot pages)
-// is copied once per checkpoint: storing a plan of a million readers
-// checkpointed about 250 times and spent 2–3 s of its ~12 s there
-// (BenchmarkPlan at 1,000,000 readers: 10.8–13.1 s with 1,000 pages,
-// 9.4–10.6 s with 4,000–16,000). 8,000 pages bound the WAL at about 32 MB.
-const walAutocheckpoint = 8000
-
 // writerConnector opens the writer's connection with the settings the DSN
 // cannot carry: every new connection gets them, should database/sql ever
 // replace the one it holds.
@@ -158,8 +162,14 @@ func (c writerConnector) Connect(context.Context) (driver.Conn, error) { return 
 
 func (c writerConnector) Driver() driver.Driver {
 	return &sqlite3.SQLiteDriver{ConnectHook: func(conn *sqlite3.SQLiteConn) error {
-		if _, err := conn.Exec(fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", walAutocheckpoint), nil); err != nil {
+		// The checkpointer copies the WAL, never the writer's commits;
+		// when it has made the writer start the WAL over, the file is
+		// cut back to the size it is allowed (see checkpointer).
+		if _, err := conn.Exec("PRAGMA wal_autocheckpoint = 0", nil); err != nil {
 			return fmt.Errorf("set wal_autocheckpoint: %w", err)
+		}
+		if _, err := conn.Exec(fmt.Sprintf("PRAGMA journal_size_limit = %d", walRestartPages*4096), nil); err != nil {
+			return fmt.Errorf("set journal_size_limit: %w", err)
 		}
 		return nil
 	}}
@@ -204,7 +214,13 @@ func (db *DB) writeWithCache(ctx context.Context, planning bool, fn func(*sql.Tx
 		}
 		db.planning = planning
 	}
-	return finishTx(tx, fn)
+	if err := finishTx(tx, fn); err != nil {
+		return err
+	}
+	if db.ckpt != nil { // nil while Open migrates
+		db.ckpt.committed()
+	}
+	return nil
 }
 
 // read runs fn in a read transaction, so that the several queries that load
