@@ -404,12 +404,11 @@ func TestPlanEmptyAndCancelled(t *testing.T) {
 	}
 }
 
-// failingStore fails the nth page it is asked to store, and counts the
-// calls still running.
+// failingStore refuses to store the page that holds a delivery for the
+// subscriber fail, and counts the calls still running.
 type failingStore struct {
 	Store
-	n      int32
-	calls  atomic.Int32
+	fail   int64
 	active atomic.Int32
 }
 
@@ -418,8 +417,10 @@ var errPageRefused = errors.New("page refused")
 func (s *failingStore) PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (int, error) {
 	s.active.Add(1)
 	defer s.active.Add(-1)
-	if s.calls.Add(1) == s.n {
-		return 0, errPageRefused
+	for _, d := range ds {
+		if d.SubscriberID == s.fail {
+			return 0, errPageRefused
+		}
 	}
 	return s.Store.PlanDeliveries(ctx, ds)
 }
@@ -436,7 +437,7 @@ func TestPlanStopsAtAPageThatFails(t *testing.T) {
 	for i := range 8 {
 		readers = append(readers, f.reader(fmt.Sprintf("r%d@example.com", i), "lagos", "Africa/Lagos", "06:00"))
 	}
-	store := &failingStore{Store: &pagedStore{Store: f.db, size: 2}, n: 2}
+	store := &failingStore{Store: &pagedStore{Store: f.db, size: 2}, fail: readers[2].ID}
 	p := newPlanPass(t, store, now)
 	before := maxDeliveryID(t, f.db)
 	created, err := p.plan(f.ctx, now, false, newTally(0), &Timings{})
