@@ -78,8 +78,9 @@ func TestLateDigestExpires(t *testing.T) {
 	}
 }
 
-// A report keeps at most MaxItems items, while its counts cover every
-// reader: a pass over a million readers must not hold a million items.
+// A report keeps at most MaxItems items, while its counts and the size
+// of what it sent cover every reader: a pass over a million readers must
+// not hold a million items.
 func TestReportKeepsAtMostMaxItems(t *testing.T) {
 	h := newHarness(t)
 	for i := range 5 {
@@ -98,6 +99,16 @@ func TestReportKeepsAtMostMaxItems(t *testing.T) {
 	}
 	if rep.Count(delivery.OutcomeSent) != 5 || rep.Count(delivery.OutcomeNotDue) != 1 || len(h.sink.Messages()) != 5 {
 		t.Errorf("counts %v with %d messages; want 5 sent and 1 not due", rep.Counts, len(h.sink.Messages()))
+	}
+	// The five digests are alike (one brief, addresses and links of one
+	// length), and the size sent counts all five, not the items kept.
+	for _, it := range rep.Items {
+		if it.Outcome == delivery.OutcomeSent {
+			if want := int64(5 * (it.HTMLBytes + it.TextBytes)); rep.SentBytes != want || want == 0 {
+				t.Errorf("SentBytes = %d, want %d (five digests of %d+%d bytes)", rep.SentBytes, want, it.HTMLBytes, it.TextBytes)
+			}
+			break
+		}
 	}
 	none, err := h.pass.Run(h.ctx, at, delivery.RunOptions{MaxItems: -1})
 	if err != nil {

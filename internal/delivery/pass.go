@@ -219,7 +219,10 @@ type Report struct {
 	// RunOptions.MaxItems; Omitted says how many more there were.
 	Items   []Item
 	Omitted int
-	Timings Timings
+	// SentBytes is the size of the digests sent (HTML and text, as in
+	// Item), all of them.
+	SentBytes int64
+	Timings   Timings
 }
 
 // Timings is the wall time of each phase of a pass. Planning goes a page

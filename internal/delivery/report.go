@@ -11,6 +11,7 @@ type tally struct {
 	counts  map[Outcome]int
 	items   []Item
 	omitted int
+	sent    int64 // bytes of the digests sent, HTML and text
 	lastErr error // the last item's error, for a pass that sent nothing
 }
 
@@ -23,6 +24,9 @@ func (t *tally) add(it Item) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.counts[it.Outcome]++
+	if it.Outcome == OutcomeSent {
+		t.sent += int64(it.HTMLBytes + it.TextBytes)
+	}
 	if it.Err != nil {
 		t.lastErr = it.Err
 	}
@@ -56,4 +60,5 @@ func (t *tally) fill(rep *Report) {
 	}
 	rep.Items = append([]Item(nil), t.items...)
 	rep.Omitted = t.omitted
+	rep.SentBytes = t.sent
 }
