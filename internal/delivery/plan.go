@@ -126,8 +126,10 @@ func (p *Pass) storePages(ctx context.Context, pages <-chan plannedPage, tm *Tim
 	)
 	finish := func(r storedPage) {
 		created += r.created
-		tm.Store += r.ended.Sub(later(r.began, lastEnd))
-		lastEnd = r.ended
+		if r.ended.After(lastEnd) { // a page may commit before the one it follows
+			tm.Store += r.ended.Sub(later(r.began, lastEnd))
+			lastEnd = r.ended
+		}
 		if r.err != nil && err == nil {
 			plans := r.page.plans
 			err = fmt.Errorf("plan deliveries of subscribers %d-%d: %w",

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 )
 
@@ -40,6 +39,12 @@ const (
 	// walRestartPages is the size of the WAL (in 4 KiB pages: 64 MiB) at
 	// which the checkpointer holds the writer back to restart it.
 	walRestartPages = 16384
+	// restartWait bounds how long a RESTART waits for readers to leave
+	// the WAL, with the writer held back; restartPause is how long the
+	// checkpointer leaves the writer alone after a RESTART that gave up
+	// (a long read, an operator's report, is under way).
+	restartWait  = 100 * time.Millisecond
+	restartPause = time.Second
 )
 
 // checkpointer runs the checkpoints of one DB. Commits wake it; it
@@ -51,8 +56,7 @@ type checkpointer struct {
 	stop   context.CancelFunc
 	done   chan struct{}
 
-	mu  sync.Mutex
-	err error // the first failure other than SQLITE_BUSY, for Close
+	err error // the first failure other than SQLITE_BUSY; read once done is closed
 }
 
 // startCheckpointer opens the checkpointer's connection to the database
@@ -87,6 +91,7 @@ func (c *checkpointer) run(ctx context.Context) {
 	// until a writer starts it over, the WAL still reports that size, and
 	// restarting it again would only hold the writer back again.
 	restarted := -1
+	var pausedUntil time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -100,18 +105,17 @@ func (c *checkpointer) run(ctx context.Context) {
 		case <-time.After(checkpointEvery):
 		}
 		frames, _, err := checkpoint(ctx, c.conn, "PASSIVE")
-		if err == nil && frames >= walRestartPages && frames != restarted {
+		if err == nil && frames >= walRestartPages && frames != restarted && time.Now().After(pausedUntil) {
 			var busy bool
-			if frames, busy, err = checkpoint(ctx, c.writer, "RESTART"); err == nil && !busy {
+			switch frames, busy, err = c.restart(ctx); {
+			case err == nil && busy:
+				pausedUntil = time.Now().Add(restartPause)
+			case err == nil:
 				restarted = frames
 			}
 		}
-		if err != nil && ctx.Err() == nil {
-			c.mu.Lock()
-			if c.err == nil {
-				c.err = err
-			}
-			c.mu.Unlock()
+		if err != nil && ctx.Err() == nil && c.err == nil {
+			c.err = err
 		}
 	}
 }
@@ -121,7 +125,9 @@ func (c *checkpointer) run(ctx context.Context) {
 // checkpoint was running, or a RESTART could not get the writer or the
 // readers out of the way in time. That is not an error; a later commit
 // brings another try.
-func checkpoint(ctx context.Context, conn *sql.DB, mode string) (frames int, busy bool, err error) {
+func checkpoint(ctx context.Context, conn interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, mode string) (frames int, busy bool, err error) {
 	var blocked, copied int
 	err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&blocked, &frames, &copied)
 	if isBusy(err) {
@@ -133,13 +139,32 @@ func checkpoint(ctx context.Context, conn *sql.DB, mode string) (frames int, bus
 	return frames, blocked != 0, nil
 }
 
+// restart runs a RESTART checkpoint on the writer's connection, waiting
+// at most restartWait for readers (its busy_timeout, set back after).
+func (c *checkpointer) restart(ctx context.Context) (frames int, busy bool, err error) {
+	conn, err := c.writer.Conn(ctx)
+	if err != nil {
+		return 0, false, fmt.Errorf("RESTART checkpoint: %w", err)
+	}
+	defer conn.Close()
+	setWait := func(d time.Duration) error {
+		_, err := conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA busy_timeout = %d", d.Milliseconds()))
+		return err
+	}
+	if err := setWait(restartWait); err != nil {
+		return 0, false, fmt.Errorf("RESTART checkpoint: %w", err)
+	}
+	frames, busy, err = checkpoint(ctx, conn, "RESTART")
+	if werr := setWait(writerBusyTimeout); werr != nil && err == nil {
+		err = fmt.Errorf("RESTART checkpoint: %w", werr)
+	}
+	return frames, busy, err
+}
+
 // close stops the checkpointer and closes its connection, returning the
 // first checkpoint that failed.
 func (c *checkpointer) close() error {
 	c.stop()
 	<-c.done
-	c.mu.Lock()
-	err := c.err
-	c.mu.Unlock()
-	return errors.Join(err, c.conn.Close())
+	return errors.Join(c.err, c.conn.Close())
 }

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,11 @@ var ErrAlreadySent = errors.New("delivery already sent")
 // because giving up is costly: a sender that cannot record a message the
 // SMTP server accepted sends it again after recovery.
 const DefaultLockWait = 2 * time.Minute
+
+// writerBusyTimeout is the writer's busy_timeout: how long SQLite polls for
+// a lock before a statement fails with SQLITE_BUSY (BEGIN is retried; see
+// beginWrite).
+const writerBusyTimeout = time.Second
 
 // DB is an open digest database. It is safe for concurrent use.
 type DB struct {
@@ -96,7 +102,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// the digests they recorded as sent go again (README, "Crashes,
 	// restarts and stopping").
 	rw := sql.OpenDB(writerConnector{dsn: "file:" + escapePath(path) +
-		"?_journal_mode=WAL&_busy_timeout=1000&_txlock=immediate&_foreign_keys=on&_synchronous=NORMAL&_stmt_cache_size=64"})
+		"?_journal_mode=WAL&_busy_timeout=" + strconv.FormatInt(writerBusyTimeout.Milliseconds(), 10) +
+		"&_txlock=immediate&_foreign_keys=on&_synchronous=NORMAL&_stmt_cache_size=64"})
 	rw.SetMaxOpenConns(1)
 	rw.SetMaxIdleConns(1)
 	rw.SetConnMaxIdleTime(0)

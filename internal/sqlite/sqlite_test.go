@@ -244,6 +244,78 @@ func TestCheckpointer(t *testing.T) {
 	if got, limit := size(path+"-wal"), 2*mark; got > limit {
 		t.Errorf("WAL after writing %d bytes = %d bytes, want at most %d", written, got, limit)
 	}
+	// A RESTART shortens the writer's busy_timeout while it runs; the
+	// writer's own waits are as long as before after it.
+	var ms int64
+	if err := db.rw.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&ms); err != nil || ms != writerBusyTimeout.Milliseconds() {
+		t.Errorf("writer's busy_timeout after the restarts = %d (%v), want %d", ms, err, writerBusyTimeout.Milliseconds())
+	}
+}
+
+// TestCheckpointerWaitsOutALongRead: while a reader holds a snapshot in
+// the WAL, the WAL cannot start over, and the writer goes on committing
+// (a RESTART gives up after restartWait and leaves the writer alone for
+// restartPause). Once the reader is gone, the WAL is brought back near
+// its mark.
+func TestCheckpointerWaitsOutALongRead(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "digest.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE scratch (b BLOB)`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	const mib = 1 << 20
+	write := func(n int64) {
+		for range n {
+			if err := db.write(ctx, func(tx *sql.Tx) error {
+				_, err := tx.ExecContext(ctx, `INSERT INTO scratch VALUES (randomblob(?))`, mib)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	walSize := func() int64 {
+		fi, err := os.Stat(path + "-wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	mark := int64(walRestartPages) * 4096
+	write(1) // the reader's snapshot is in the WAL
+	tx, err := db.ro.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM scratch`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("reader sees %d rows (%v), want 1", n, err)
+	}
+	write(2 * mark / mib)
+	if got := walSize(); got < 2*mark {
+		t.Errorf("WAL = %d bytes with a reader holding its start, want it to have grown past %d", got, 2*mark)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	// Without the reader, the next restart succeeds (after the pause a
+	// refused one earns) and the WAL is cut back to its mark.
+	deadline := time.Now().Add(20 * time.Second)
+	for walSize() > mark && time.Now().Before(deadline) {
+		write(4)
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := walSize(); got > mark {
+		t.Errorf("WAL = %d bytes after the reader left, want at most %d", got, mark)
+	}
 }
 
 // TestPlanningCache checks that the writer's page cache is large while it
