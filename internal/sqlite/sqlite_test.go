@@ -196,58 +196,75 @@ func TestOpenNotADatabase(t *testing.T) {
 	}
 }
 
-// TestCheckpointer checks that the WAL is copied into the database file
-// in the background, without a commit doing it: what a run of commits
-// wrote reaches the database file while the writer goes on, and the WAL
-// file stays near its restart mark however much is written, where with
-// no checkpoints at all it would hold everything.
-func TestCheckpointer(t *testing.T) {
+// scratchDB is a database with a table of blobs, for tests that write a
+// lot: write(n) commits n transactions of 1 MiB each, size the size of
+// one of its files ("" for the database, "-wal" for the WAL).
+type scratchDB struct {
+	*DB
+	write func(n int64)
+	size  func(suffix string) int64
+}
+
+const mib = 1 << 20
+
+func openScratch(t *testing.T) scratchDB {
+	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "digest.db")
-	db, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openAt(t, path)
 	if err := db.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `CREATE TABLE scratch (b BLOB)`)
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	const mib = 1 << 20
-	size := func(p string) int64 {
-		fi, err := os.Stat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return fi.Size()
+	return scratchDB{
+		DB: db,
+		write: func(n int64) {
+			for range n {
+				if err := db.write(ctx, func(tx *sql.Tx) error {
+					_, err := tx.ExecContext(ctx, `INSERT INTO scratch VALUES (randomblob(?))`, mib)
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		},
+		size: func(suffix string) int64 {
+			fi, err := os.Stat(path + suffix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fi.Size()
+		},
 	}
+}
+
+// TestCheckpointer checks that the WAL is copied into the database file
+// in the background, without a commit doing it: what a run of commits
+// wrote reaches the database file while the writer goes on, and the WAL
+// file stays near its restart mark however much is written, where with
+// no checkpoints at all it would hold everything.
+func TestCheckpointer(t *testing.T) {
+	db := openScratch(t)
 	mark := int64(walRestartPages) * 4096
 	written := 3 * mark
-	for range written / mib {
-		if err := db.write(ctx, func(tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, `INSERT INTO scratch VALUES (randomblob(?))`, mib)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db.write(written / mib)
 	// The checkpointer copies what the last commits wrote a moment later.
 	deadline := time.Now().Add(10 * time.Second)
-	for size(path) < written && time.Now().Before(deadline) {
+	for db.size("") < written && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if got := size(path); got < written {
+	if got := db.size(""); got < written {
 		t.Errorf("database file holds %d bytes after %d were committed: the WAL was not copied into it", got, written)
 	}
-	if got, limit := size(path+"-wal"), 2*mark; got > limit {
+	if got, limit := db.size("-wal"), 2*mark; got > limit {
 		t.Errorf("WAL after writing %d bytes = %d bytes, want at most %d", written, got, limit)
 	}
 	// A RESTART shortens the writer's busy_timeout while it runs; the
 	// writer's own waits are as long as before after it.
 	var ms int64
-	if err := db.rw.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&ms); err != nil || ms != writerBusyTimeout.Milliseconds() {
+	if err := db.rw.QueryRow(`PRAGMA busy_timeout`).Scan(&ms); err != nil || ms != writerBusyTimeout.Milliseconds() {
 		t.Errorf("writer's busy_timeout after the restarts = %d (%v), want %d", ms, err, writerBusyTimeout.Milliseconds())
 	}
 }
@@ -258,49 +275,19 @@ func TestCheckpointer(t *testing.T) {
 // restartPause). Once the reader is gone, the WAL is brought back near
 // its mark.
 func TestCheckpointerWaitsOutALongRead(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "digest.db")
-	db, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `CREATE TABLE scratch (b BLOB)`)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	const mib = 1 << 20
-	write := func(n int64) {
-		for range n {
-			if err := db.write(ctx, func(tx *sql.Tx) error {
-				_, err := tx.ExecContext(ctx, `INSERT INTO scratch VALUES (randomblob(?))`, mib)
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	walSize := func() int64 {
-		fi, err := os.Stat(path + "-wal")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return fi.Size()
-	}
+	db := openScratch(t)
 	mark := int64(walRestartPages) * 4096
-	write(1) // the reader's snapshot is in the WAL
-	tx, err := db.ro.BeginTx(ctx, nil)
+	db.write(1) // the reader's snapshot is in the WAL
+	tx, err := db.ro.Begin()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM scratch`).Scan(&n); err != nil || n != 1 {
+	if err := tx.QueryRow(`SELECT count(*) FROM scratch`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("reader sees %d rows (%v), want 1", n, err)
 	}
-	write(2 * mark / mib)
-	if got := walSize(); got < 2*mark {
+	db.write(2 * mark / mib)
+	if got := db.size("-wal"); got < 2*mark {
 		t.Errorf("WAL = %d bytes with a reader holding its start, want it to have grown past %d", got, 2*mark)
 	}
 	if err := tx.Rollback(); err != nil {
@@ -309,11 +296,11 @@ func TestCheckpointerWaitsOutALongRead(t *testing.T) {
 	// Without the reader, the next restart succeeds (after the pause a
 	// refused one earns) and the WAL is cut back to its mark.
 	deadline := time.Now().Add(20 * time.Second)
-	for walSize() > mark && time.Now().Before(deadline) {
-		write(4)
+	for db.size("-wal") > mark && time.Now().Before(deadline) {
+		db.write(4)
 		time.Sleep(50 * time.Millisecond)
 	}
-	if got := walSize(); got > mark {
+	if got := db.size("-wal"); got > mark {
 		t.Errorf("WAL = %d bytes after the reader left, want at most %d", got, mark)
 	}
 }
