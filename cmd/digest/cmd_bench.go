@@ -150,7 +150,7 @@ func (a *app) bench(ctx context.Context, f benchFlags) error {
 	// at 100,000 readers it put 20.6 KB on the wire per message against
 	// the pass's 51.6 KB, so the limit measured smaller messages than the
 	// pass sent.
-	pv, sampleKB, err := typicalDigest(ctx, pl, at, f.subscribers, rawSample)
+	pv, sampleKB, sampled, err := typicalDigest(ctx, pl, at, f.subscribers, rawSample)
 	if err != nil {
 		return err
 	}
@@ -216,7 +216,7 @@ func (a *app) bench(ctx context.Context, f benchFlags) error {
 		float64(f.subscribers)/rawBefore.Seconds(), float64(f.subscribers)/rawAfter.Seconds())
 	fmt.Fprintf(w, "  ratio       %.0f%% of the raw limit\n", 100*passRate/rawRate)
 	fmt.Fprintf(w, "  sizes       raw limit's digest %.1f KB of HTML and text (the mean of %d readers' %.1f KB); the pass's %.1f KB on average\n",
-		digestKB(pv.Output.HTML, pv.Output.Text), min(rawSample, f.subscribers), sampleKB, float64(rep.SentBytes)/float64(sent)/1024)
+		digestKB(pv.Output.HTML, pv.Output.Text), sampled, sampleKB, float64(rep.SentBytes)/float64(sent)/1024)
 	perMsg := func(d time.Duration) float64 { return d.Seconds() / float64(sent) * 1000 }
 	rawPerMsg := rawCPU.Seconds() / float64(f.subscribers) * 1000
 	fmt.Fprintf(w, "  cpu         %.2f s per 1,000 messages (%.3f ms each); raw limit %.3f ms each\n", perMsg(cpu), perMsg(cpu), rawPerMsg)
@@ -261,12 +261,11 @@ func loadBench(ctx context.Context, db *sqlite.DB, briefs []digest.Brief, reader
 const rawSample = 200
 
 // typicalDigest previews the digests of n readers spread evenly over the
-// ids of the readers readers generated, and returns the one whose size,
-// HTML and text, is nearest their mean, with the mean in KB. (The first n
-// readers are no sample: the pass's report items are the first to be
-// sent, and neither their region mixes nor their zones are the whole
-// list's.)
-func typicalDigest(ctx context.Context, pl *pipeline, at time.Time, readers, n int) (delivery.Preview, float64, error) {
+// ids of the generated readers (not the first n, so that the sample does
+// not depend on how the list begins) and returns the one whose size, HTML
+// and text, is nearest their mean, with the mean in KB and how many
+// digests it is the mean of.
+func typicalDigest(ctx context.Context, pl *pipeline, at time.Time, readers, n int) (delivery.Preview, float64, int, error) {
 	n = min(n, readers)
 	var pvs []delivery.Preview
 	total := 0.0
@@ -274,7 +273,7 @@ func typicalDigest(ctx context.Context, pl *pipeline, at time.Time, readers, n i
 		after := int64(i) * int64(readers) / int64(n)
 		page, err := pl.db.ActivePage(ctx, after, 1)
 		if err != nil {
-			return delivery.Preview{}, 0, fmt.Errorf("bench: read a reader to choose the raw limit's message from: %w", err)
+			return delivery.Preview{}, 0, 0, fmt.Errorf("bench: read a reader to choose the raw limit's message from: %w", err)
 		}
 		if len(page) == 0 {
 			continue
@@ -282,7 +281,7 @@ func typicalDigest(ctx context.Context, pl *pipeline, at time.Time, readers, n i
 		r := page[0]
 		pv, err := pl.pass.Preview(ctx, r, at)
 		if err != nil {
-			return delivery.Preview{}, 0, fmt.Errorf("bench: preview subscriber %d's digest: %w", r.ID, err)
+			return delivery.Preview{}, 0, 0, fmt.Errorf("bench: preview subscriber %d's digest: %w", r.ID, err)
 		}
 		if len(pv.Briefs) == 0 {
 			continue
@@ -291,7 +290,7 @@ func typicalDigest(ctx context.Context, pl *pipeline, at time.Time, readers, n i
 		total += digestKB(pv.Output.HTML, pv.Output.Text)
 	}
 	if len(pvs) == 0 {
-		return delivery.Preview{}, 0, errors.New("bench: no active reader has a digest to build the raw limit's message from")
+		return delivery.Preview{}, 0, 0, errors.New("bench: no active reader has a digest to build the raw limit's message from")
 	}
 	mean := total / float64(len(pvs))
 	best := pvs[0]
@@ -300,7 +299,7 @@ func typicalDigest(ctx context.Context, pl *pipeline, at time.Time, readers, n i
 			best = pv
 		}
 	}
-	return best, mean, nil
+	return best, mean, len(pvs), nil
 }
 
 func digestKB(html, text string) float64 { return float64(len(html)+len(text)) / 1024 }

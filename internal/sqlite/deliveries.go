@@ -333,7 +333,8 @@ func rowsJSON(ds []*digest.Delivery) (string, bool) {
 		}
 		// About the row's length, for ids of up to seven digits: a
 		// page's rows are a megabyte or more, and an estimate of twice
-		// that made the buffers a sixth of what planning allocated.
+		// that, copied again into a string, made these buffers a fifth of
+		// what planning a million readers allocated (365 of 1,940 MB).
 		size += 112 + len(d.MessageID) + len(d.Error) + 8*len(d.BriefIDs)
 	}
 	// Readers of one zone and send time share their cut-off and due time:
@@ -501,8 +502,8 @@ func validatePlan(record func() string, briefIDs []int64, cutoff time.Time) erro
 }
 
 // dateCheck is validDate remembering the last date it accepted: a page of
-// a plan names two or three dates for thousands of deliveries, and parsing
-// each one was a tenth of the time spent checking a plan.
+// a plan names two or three dates for thousands of deliveries, and each
+// run of one date is parsed once instead of once per delivery.
 type dateCheck struct{ last digest.Date }
 
 func (c *dateCheck) valid(d digest.Date) bool {
