@@ -25,7 +25,8 @@ import (
 // connection of its own, SQLite's busy handler would poll for the write
 // lock and lose it to a writer that begins again at once). It copies what
 // the PASSIVE ones left, which is little, waits for the readers to leave
-// the WAL, and makes the next transaction start the WAL over;
+// the WAL (at most restartWait), and makes the next transaction start the
+// WAL over;
 // journal_size_limit then cuts the file back, so the WAL stays near
 // walRestartPages pages however much is written.
 const (
@@ -34,7 +35,7 @@ const (
 	// the WAL and the database file, and copies each page once however
 	// many commits rewrote it; commits younger than this are what a power
 	// cut can undo (README, "Crashes"). At a million readers, 250 ms
-	// stored a plan as fast as 50 ms with fewer checkpoints.
+	// stored a plan about as fast as 50 ms, with fewer checkpoints.
 	checkpointEvery = 250 * time.Millisecond
 	// walRestartPages is the size of the WAL (in 4 KiB pages: 64 MiB) at
 	// which the checkpointer holds the writer back to restart it.
