@@ -84,9 +84,10 @@ type Delivery struct {
 	SentAt        time.Time // zero until sent
 }
 
-// ClaimOrder compares two new deliveries in the order workers claim them:
-// by due time, then by reader. A plan is stored in this order, so that the
-// ids of the deliveries a worker claims together are neighbours.
+// ClaimOrder compares two new deliveries in the order a plan stores them:
+// by due time, as workers claim them, then by reader. Workers break ties
+// of due time by id, and the ids follow this order, so the deliveries a
+// worker claims together are neighbours.
 func ClaimOrder(a, b *Delivery) int {
 	if c := a.DueAt.Compare(b.DueAt); c != 0 {
 		return c

@@ -133,8 +133,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	db.ro = ro
 	// synchronous=NORMAL: a checkpoint syncs the WAL before it copies and
-	// the database file after. Another checkpoint running (another
-	// process's) is waited for briefly, then left to finish the work.
+	// the database file after. A PASSIVE checkpoint never calls the busy
+	// handler: one that finds another running (another process's) gives
+	// up at once, and a later commit brings another try. The busy_timeout
+	// covers the connection's own reads of the schema.
 	db.ckpt, err = startCheckpointer("file:"+escapePath(path)+"?_busy_timeout=200&_synchronous=NORMAL", rw)
 	if err != nil {
 		ro.Close()
