@@ -36,11 +36,11 @@ func (a *app) benchCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure one complete pass over generated readers, against the raw SMTP limit",
-		Long: `Create a fresh database, generate briefs and readers (region mixes, zones,
+		Long: fmt.Sprintf(`Create a fresh database, generate briefs and readers (region mixes, zones,
 non-ASCII names), and run one complete pass — plan, select, render, send,
 record — against an SMTP server: by default one inside this process that
 accepts and discards, or --smtp HOST:PORT (e.g. Postfix's smtp-sink).
-Before and after the pass, send a digest of typical size (of 200 readers'
+Before and after the pass, send a digest of typical size (of %d readers'
 digests, spread over the list, the one nearest their mean size), pre-built
 once, the same number of times over the same number of connections with
 go-mail's own client: the raw limit, measured twice because a shared
@@ -48,9 +48,9 @@ machine's speed drifts.
 
 It prints messages per second for the pass and the mean raw limit and their
 ratio, the size of the raw limit's digest and the pass's mean, CPU per
-message for both, the pass's peak RSS, the wall time of each
-phase and the outcomes recorded per ledger transaction. With the in-process
-server the CPU and memory figures include the server's.`,
+message for both, the pass's peak RSS, the wall time of each phase and the
+outcomes recorded per ledger transaction. With the in-process server the
+CPU and memory figures include the server's.`, rawSample),
 		Example: `  digest bench
   digest bench --subscribers 1000000 --concurrency 8 --smtp 127.0.0.1:2525`,
 		Args: exactArgs(0),
