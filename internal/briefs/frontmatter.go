@@ -156,11 +156,12 @@ func (r *reader) signal(path string, f *signalFile) (s digest.Signal, ok bool) {
 			r.require(item, "name", given(&src.Name))
 		}
 	}
-	if n := r.doc.Value(sources); n != nil && n.Kind == yaml.SequenceNode && len(n.Content) == 0 {
-		r.failAt(sources, n, "at least one source is required")
+	list := r.doc.Value(sources)
+	if list != nil && list.Kind == yaml.SequenceNode && len(list.Content) == 0 {
+		r.failAt(sources, list, "at least one source is required")
 	}
 	r.require(path, "title", given(&f.Title))
-	r.require(path, "sources", r.doc.Value(sources) != nil && !yamlnode.IsNull(r.doc.Value(sources)))
+	r.require(path, "sources", list != nil && !yamlnode.IsNull(list))
 	return s, true
 }
 
