@@ -57,7 +57,9 @@ func ParseFile(path string, regions digest.Regions) (digest.Brief, error) {
 // Record of every error; regions are the configured editions, one of which
 // the brief must name.
 //
-// The error joins one *digest.FieldError per problem, all found at once;
+// The error joins one *digest.FieldError per problem, all found at once
+// and in the order of the file (front matter that uses a YAML alias or
+// merge key, or gives a key twice, is reported with those problems alone);
 // Field is the front-matter key as written ("signals[1].sources[0].url")
 // or "body", and Record is "name:line" where the line is known. Text values
 // come back trimmed and PublishedAt in UTC; the Brief has no ID or

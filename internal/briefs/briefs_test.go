@@ -210,6 +210,21 @@ func TestParseRules(t *testing.T) {
 				"briefs/x.md:5: lede: YAML aliases (*h) are not supported; write the value out"}},
 		{"yaml syntax error", "author: Jane Doe", "author: Jane: Doe", []string{
 			"briefs/x.md: front matter is not valid YAML: yaml: line 7: mapping values are not allowed in this context"}},
+		{"null signal", "  - title: Markets shrug\n    sources: [{name: Interfax, url: \"https://interfax.ru/2\"}]\n", "  - ~\n", []string{
+			`briefs/x.md:20: signals[1]: must be a mapping of keys to values, not the value "~"`}},
+		{"signal that is text", "  - title: Markets shrug\n    sources: [{name: Interfax, url: \"https://interfax.ru/2\"}]\n", "  - Markets shrug\n", []string{
+			`briefs/x.md:20: signals[1]: must be a mapping of keys to values, not the value "Markets shrug"`}},
+		{"problems in the order of the file", "slug: moscow-weighs-washington\nregion: dc", "slug: Moscow\nregoin: dc", []string{
+			`briefs/x.md:2: slug: "Moscow" is not a slug: 1 to 128 lowercase letters, digits and hyphens, starting with a letter or digit`,
+			"briefs/x.md:3: regoin: unknown key (known keys here: slug, region, headline, lede, published_at, author, image, signals)",
+			"briefs/x.md: region: is required"}},
+		{"a missing key after its mapping's other problems", "  - title: Markets shrug\n    sources: [{name: Interfax, url: \"https://interfax.ru/2\"}]\n",
+			"  - sources: [{url: \"javascript:x\", nmae: I}]\n    body: \"\\0\"\n", []string{
+				`briefs/x.md:20: signals[1].sources[0].url: "javascript:x" is not an http(s) URL`,
+				"briefs/x.md:20: signals[1].sources[0].nmae: unknown key (known keys here: name, url)",
+				"briefs/x.md:20: signals[1].sources[0].name: is required",
+				"briefs/x.md:21: signals[1].body: must not contain control characters other than tab and newline",
+				"briefs/x.md:20: signals[1].title: is required"}},
 		{"several problems at once", "region: dc\nheadline: Moscow weighs Washington's offer", "region: x\nheadline:", []string{
 			`briefs/x.md:3: region: unknown region "x" (known: dc, bxl)`,
 			"briefs/x.md:4: headline: is required"}},

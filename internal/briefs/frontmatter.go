@@ -1,9 +1,11 @@
 package briefs
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
-	"io"
+	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,192 +14,236 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// reader walks the front matter's YAML nodes. Walking nodes rather than
-// decoding into a struct keeps each value's line for errors, refuses
-// unknown keys with the key's path in the message, and takes scalars as
-// written (a headline "2026" or "true" stays text).
+// frontMatter is the layout of a brief's front matter. The YAML library
+// matches its keys to these fields and refuses unknown ones; each value
+// stays a yaml.Node, which reader checks and takes as written (a headline
+// "2026" or "true" stays text). A struct's field order is the order an
+// "unknown key" error lists its keys in.
+type frontMatter struct {
+	Slug        yaml.Node     `yaml:"slug"`
+	Region      yaml.Node     `yaml:"region"`
+	Headline    yaml.Node     `yaml:"headline"`
+	Lede        yaml.Node     `yaml:"lede"`
+	PublishedAt yaml.Node     `yaml:"published_at"`
+	Author      yaml.Node     `yaml:"author"`
+	Image       *imageFile    `yaml:"image"`
+	Signals     []*signalFile `yaml:"signals"`
+}
+
+type imageFile struct {
+	URL     yaml.Node `yaml:"url"`
+	Alt     yaml.Node `yaml:"alt"`
+	Caption yaml.Node `yaml:"caption"`
+	Credit  yaml.Node `yaml:"credit"`
+}
+
+type signalFile struct {
+	Title   yaml.Node     `yaml:"title"`
+	Body    yaml.Node     `yaml:"body"`
+	Sources []*sourceFile `yaml:"sources"`
+}
+
+type sourceFile struct {
+	Name yaml.Node `yaml:"name"`
+	URL  yaml.Node `yaml:"url"`
+}
+
+// reader checks a brief file and collects its problems, each with the
+// field and line.
 type reader struct {
 	name    string
 	regions digest.Regions
+	doc     *yamlnode.Doc
+	front   []problem // the front matter's, until frontMatter sorts them
 	errs    []*digest.FieldError
 }
 
-// field is one key a mapping may hold and how to read its value.
-type field struct {
-	key      string
-	required bool
-	// read reads, checks and stores a value; it reports whether the
-	// value was there at all (not empty), valid or not.
-	read func(path string, n *yaml.Node) bool
+// problem is a problem of the front matter and where it sorts: at the node
+// it is about, or after the mapping a missing key is missing from.
+type problem struct {
+	line, column int
+	err          *digest.FieldError
 }
 
-// KeyName makes field a row of a yamlnode.Mapping table.
-func (f field) KeyName() string { return f.key }
-
+// frontMatter reads the front matter into b. Its problems come in the
+// order of the file, a missing key at the end of its mapping.
 func (r *reader) frontMatter(front string, b *digest.Brief) {
-	dec := yaml.NewDecoder(strings.NewReader(front))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+	r.readFrontMatter(front, b)
+	slices.SortStableFunc(r.front, func(a, b problem) int {
+		return cmp.Or(cmp.Compare(a.line, b.line), cmp.Compare(a.column, b.column))
+	})
+	for _, p := range r.front {
+		r.errs = append(r.errs, p.err)
+	}
+}
+
+func (r *reader) readFrontMatter(front string, b *digest.Brief) {
+	var fm frontMatter
+	doc, err := yamlnode.Decode([]byte(front), &fm)
+	var refused yamlnode.Problems
+	var extra *yamlnode.ExtraDocumentError
+	switch {
+	case errors.As(err, &refused):
+		for _, p := range refused {
+			r.problem(p)
+		}
+		return
+	case errors.As(err, &extra):
+		r.fail("", extra.Line, "front matter must be one YAML document")
+		return
+	case err != nil:
 		r.fail("", 0, "front matter is not valid YAML: %v", err)
 		return
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		r.fail("", extra.Line, "front matter must be one YAML document")
+	r.doc = doc
+	for _, p := range doc.Problems {
+		r.problem(p)
+	}
+	if root := doc.Value(""); root != nil && root.Kind != yaml.MappingNode {
+		if yamlnode.IsNull(root) { // the library reports the other kinds
+			r.failAt("", root, "must be a mapping of keys to values, not %s", yamlnode.Describe(root))
+		}
 		return
 	}
-	root := yamlnode.Root(&doc)
-	if doc.Kind == 0 {
-		root = &yaml.Node{Kind: yaml.MappingNode, Line: 1} // empty: every required key is missing
+	b.Slug = r.text(&fm.Slug, checkSlug)
+	b.Region = r.text(&fm.Region, r.checkRegion)
+	b.Headline = r.text(&fm.Headline, line(maxHeadline))
+	b.Lede = r.text(&fm.Lede, paragraph(maxLede))
+	b.PublishedAt = r.time(&fm.PublishedAt)
+	b.Author = r.text(&fm.Author, line(maxName))
+	if n := doc.Value("image"); n != nil && n.Kind == yaml.MappingNode {
+		b.Image = r.image(fm.Image)
 	}
-	r.mapping("", 0, root, []field{
-		{"slug", true, r.text(&b.Slug, checkSlug)},
-		{"region", true, r.text(&b.Region, r.checkRegion)},
-		{"headline", true, r.text(&b.Headline, line(maxHeadline))},
-		{"lede", false, r.text(&b.Lede, paragraph(maxLede))},
-		{"published_at", true, r.time(&b.PublishedAt)},
-		{"author", true, r.text(&b.Author, line(maxName))},
-		{"image", false, r.image(&b.Image)},
-		{"signals", false, r.signals(&b.Signals)},
-	})
+	for i, s := range yamlnode.Align(doc, "signals", fm.Signals) {
+		if sig, ok := r.signal(yamlnode.Index("signals", i), s); ok {
+			b.Signals = append(b.Signals, sig)
+		}
+	}
+	r.require("", "slug", given(&fm.Slug))
+	r.require("", "region", given(&fm.Region))
+	r.require("", "headline", given(&fm.Headline))
+	r.require("", "published_at", given(&fm.PublishedAt))
+	r.require("", "author", given(&fm.Author))
 }
 
-func (r *reader) image(dst **digest.Image) func(string, *yaml.Node) bool {
-	return func(path string, n *yaml.Node) bool {
-		var img digest.Image
-		if !r.mapping(path, n.Line, n, []field{
-			{"url", true, r.text(&img.URL, checkURL(true))},
-			{"alt", false, r.text(&img.Alt, line(maxAlt))},
-			{"caption", false, r.text(&img.Caption, paragraph(maxCaption))},
-			{"credit", false, r.text(&img.Credit, line(maxName))},
-		}) {
-			return true
-		}
-		if img.Alt == "" && img.Caption == "" {
-			r.fail(path, n.Line, "needs alt text or a caption, for readers who cannot see the image")
-		}
-		*dst = &img
-		return true
+func (r *reader) image(f *imageFile) *digest.Image {
+	img := &digest.Image{
+		URL:     r.text(&f.URL, checkURL(true)),
+		Alt:     r.text(&f.Alt, line(maxAlt)),
+		Caption: r.text(&f.Caption, paragraph(maxCaption)),
+		Credit:  r.text(&f.Credit, line(maxName)),
 	}
+	r.require("image", "url", given(&f.URL))
+	if img.Alt == "" && img.Caption == "" {
+		n := r.doc.Value("image")
+		r.add("image", n.Line, end(n), "needs alt text or a caption, for readers who cannot see the image")
+	}
+	return img
 }
 
-func (r *reader) signals(dst *[]digest.Signal) func(string, *yaml.Node) bool {
-	return func(path string, n *yaml.Node) bool {
-		return r.list(path, n, func(item string, n *yaml.Node) {
-			var s digest.Signal
-			r.mapping(item, n.Line, n, []field{
-				{"title", true, r.text(&s.Title, line(maxHeadline))},
-				{"body", false, r.text(&s.Body, markdown)},
-				{"sources", true, r.sources(&s.Sources)},
-			})
-			*dst = append(*dst, s)
-		})
+// signal reads the signal at path; ok is false when it is not a mapping.
+func (r *reader) signal(path string, f *signalFile) (s digest.Signal, ok bool) {
+	if !r.isMapping(path, f != nil) {
+		return s, false
 	}
+	s.Title = r.text(&f.Title, line(maxHeadline))
+	s.Body = r.text(&f.Body, markdown)
+	sources := yamlnode.Join(path, "sources")
+	for i, src := range yamlnode.Align(r.doc, sources, f.Sources) {
+		item := yamlnode.Index(sources, i)
+		if r.isMapping(item, src != nil) {
+			s.Sources = append(s.Sources, digest.Source{Name: r.text(&src.Name, line(maxName)), URL: r.text(&src.URL, checkURL(false))})
+			r.require(item, "name", given(&src.Name))
+		}
+	}
+	list := r.doc.Value(sources)
+	if list != nil && list.Kind == yaml.SequenceNode && len(list.Content) == 0 {
+		r.failAt(sources, list, "at least one source is required")
+	}
+	r.require(path, "title", given(&f.Title))
+	r.require(path, "sources", list != nil && !yamlnode.IsNull(list))
+	return s, true
 }
 
-func (r *reader) sources(dst *[]digest.Source) func(string, *yaml.Node) bool {
-	return func(path string, n *yaml.Node) bool {
-		ok := r.list(path, n, func(item string, n *yaml.Node) {
-			var s digest.Source
-			r.mapping(item, n.Line, n, []field{
-				{"name", true, r.text(&s.Name, line(maxName))},
-				{"url", false, r.text(&s.URL, checkURL(false))},
-			})
-			*dst = append(*dst, s)
-		})
-		if ok && len(*dst) == 0 {
-			r.fail(path, n.Line, "at least one source is required")
-		}
-		return true
+// isMapping reports whether the list item at path was decoded, which the
+// library does for a mapping or a null, and reports a null item: a list of
+// signals or sources holds mappings.
+func (r *reader) isMapping(path string, decoded bool) bool {
+	n := r.doc.Value(path)
+	if yamlnode.IsNull(n) {
+		r.failAt(path, n, "must be a mapping of keys to values, not %s", yamlnode.Describe(n))
+		return false
 	}
+	return decoded // else the library has reported it
 }
 
-// mapping reads the keys of a mapping node: it refuses unknown and repeated
-// keys, and reports required keys that are missing or null at keyLine (the
-// line of the mapping's own key; 0 for the whole file). It reports whether
-// n was a mapping.
-func (r *reader) mapping(path string, keyLine int, n *yaml.Node, fields []field) bool {
-	seen := map[string]int{}     // known key → line of its first occurrence
-	present := map[string]bool{} // keys with a value, valid or not
-	ok := yamlnode.Mapping(r.fail, path, n, fields, func(f field, full string, k, v *yaml.Node) {
-		seen[f.key] = k.Line
-		// "key:" with no value is the same as no key.
-		if !yamlnode.IsNull(v) && f.read(full, v) {
-			present[f.key] = true
-		}
-	})
+// given reports whether the leaf n has a value: "key:" with nothing, or
+// with only spaces, is the same as no key.
+func given(n *yaml.Node) bool {
+	return n.Kind != 0 && !yamlnode.IsNull(n) && (n.Kind != yaml.ScalarNode || strings.TrimSpace(n.Value) != "")
+}
+
+// require reports key, in the mapping at path, as missing unless present.
+// The line is the key's when it is there without a value, else the
+// mapping's (0 for the front matter as a whole).
+func (r *reader) require(path, key string, present bool) {
+	if present {
+		return
+	}
+	full := yamlnode.Join(path, key)
+	if path == "" {
+		r.add(full, r.doc.Line(full), [2]int{math.MaxInt, 0}, "is required")
+		return
+	}
+	mapping := r.doc.Value(path)
+	line := r.doc.Line(full)
+	if line == 0 {
+		line = mapping.Line
+	}
+	r.add(full, line, end(mapping), "is required")
+}
+
+// text reads the leaf n as written, trimmed, and checks it; it returns ""
+// when n has no value or a problem (reported).
+func (r *reader) text(n *yaml.Node, check func(string) string) string {
+	v, ok := r.scalar(n)
 	if !ok {
-		return false
+		return ""
 	}
-	for _, f := range fields {
-		if f.required && !present[f.key] {
-			at := keyLine
-			if l, ok := seen[f.key]; ok {
-				at = l // present but empty
-			}
-			r.fail(yamlnode.Join(path, f.key), at, "is required")
-		}
+	if reason := check(v); reason != "" {
+		r.failAt(r.doc.PathOf(n), n, "%s", reason)
+		return ""
 	}
-	return true
+	return v
 }
 
-// list calls item for each element of a sequence node, with its path. It
-// reports whether n was a list.
-func (r *reader) list(path string, n *yaml.Node, item func(path string, n *yaml.Node)) bool {
-	if yamlnode.RefuseAlias(r.fail, path, n) {
-		return false
+func (r *reader) time(n *yaml.Node) time.Time {
+	v, ok := r.scalar(n)
+	if !ok {
+		return time.Time{}
 	}
-	if n.Kind != yaml.SequenceNode {
-		r.fail(path, n.Line, "must be a list (items starting with \"- \"), not %s", yamlnode.Describe(n))
-		return false
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		r.failAt(r.doc.PathOf(n), n, "%q is not an RFC 3339 time with a zone offset, like 2026-11-25T19:34:00Z", v)
+		return time.Time{}
 	}
-	for i, el := range n.Content {
-		item(yamlnode.Index(path, i), el)
+	if t.Year() < 1970 {
+		// Most likely a typo; and the zero time means "unset" to
+		// every layer that stores or compares it.
+		r.failAt(r.doc.PathOf(n), n, "%q is before 1970; check the year", v)
+		return time.Time{}
 	}
-	return true
+	return t.UTC()
 }
 
-// text reads a scalar as written, trimmed, checks it and stores it. An
-// empty value counts as absent.
-func (r *reader) text(dst *string, check func(string) string) func(string, *yaml.Node) bool {
-	return func(path string, n *yaml.Node) bool {
-		v, ok := r.scalar(path, n)
-		if v == "" {
-			return !ok // a non-text value was there, and is reported
-		}
-		if reason := check(v); reason != "" {
-			r.fail(path, n.Line, "%s", reason)
-			return true
-		}
-		*dst = v
-		return true
+// scalar returns the trimmed text of the leaf n; ok is false when it has
+// none, or is not text (reported).
+func (r *reader) scalar(n *yaml.Node) (string, bool) {
+	if !given(n) {
+		return "", false
 	}
-}
-
-func (r *reader) time(dst *time.Time) func(string, *yaml.Node) bool {
-	return func(path string, n *yaml.Node) bool {
-		v, ok := r.scalar(path, n)
-		if v == "" {
-			return !ok
-		}
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			r.fail(path, n.Line, "%q is not an RFC 3339 time with a zone offset, like 2026-11-25T19:34:00Z", v)
-			return true
-		}
-		if t.Year() < 1970 {
-			// Most likely a typo; and the zero time means "unset" to
-			// every layer that stores or compares it.
-			r.fail(path, n.Line, "%q is before 1970; check the year", v)
-			return true
-		}
-		*dst = t.UTC()
-		return true
-	}
-}
-
-func (r *reader) scalar(path string, n *yaml.Node) (string, bool) {
-	if !yamlnode.Scalar(r.fail, path, n, "text") {
+	if n.Kind != yaml.ScalarNode {
+		r.failAt(r.doc.PathOf(n), n, "must be text, not %s", yamlnode.Describe(n))
 		return "", false
 	}
 	return strings.TrimSpace(n.Value), true
@@ -215,11 +261,37 @@ func (r *reader) checkRegion(code string) string {
 
 // fail records a problem; line 0 means the file as a whole.
 func (r *reader) fail(path string, line int, format string, args ...any) {
+	r.errs = append(r.errs, r.fieldError(path, line, format, args...))
+}
+
+func (r *reader) fieldError(path string, line int, format string, args ...any) *digest.FieldError {
 	record := r.name
 	if line > 0 {
 		record = fmt.Sprintf("%s:%d", r.name, line)
 	}
-	r.errs = append(r.errs, &digest.FieldError{Record: record, Field: path, Reason: fmt.Sprintf(format, args...)})
+	return &digest.FieldError{Record: record, Field: path, Reason: fmt.Sprintf(format, args...)}
+}
+
+// failAt records a problem of the front matter with node n at path.
+func (r *reader) failAt(path string, n *yaml.Node, format string, args ...any) {
+	r.add(path, n.Line, [2]int{n.Line, n.Column}, format, args...)
+}
+
+// add records a problem of the front matter reported on line and sorted
+// at position at.
+func (r *reader) add(path string, line int, at [2]int, format string, args ...any) {
+	r.front = append(r.front, problem{line: at[0], column: at[1], err: r.fieldError(path, line, format, args...)})
+}
+
+// problem records a problem the decoder found.
+func (r *reader) problem(p yamlnode.Problem) {
+	r.add(p.Path, p.Line, [2]int{p.Line, p.Column}, "%s", p.Reason)
+}
+
+// end is the sort position of a problem found after reading n.
+func end(n *yaml.Node) [2]int {
+	line, column := yamlnode.End(n)
+	return [2]int{line, column + 1}
 }
 
 // body checks the Markdown after the front matter, which starts on file

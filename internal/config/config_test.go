@@ -307,6 +307,22 @@ func TestParseValidationRules(t *testing.T) {
 			[]string{"smpt: unknown key (known keys here: database, base_url, from, list_id, postal_address, secret, schedule, send_time, first_digest_lookback, late_brief_grace, templates_dir, http, smtp, bounce_address, dkim, delivery, bounces, optin, regions)"}},
 		{"unknown smtp key", map[string]string{"smtp.hots": "x"}, nil,
 			[]string{"smtp.hots: unknown key (known keys here: host, port, tls, username, password, timeout, helo)"}},
+		{"region that is not a mapping", map[string]string{"regions": "[x, {code: kyiv, name: Kyiv}]"}, nil,
+			[]string{
+				`regions[0]: must be a mapping of keys to values, not the value "x"`,
+				"regions[0].code: is required",
+				"regions[0].name: is required",
+				"regions[0].timezone: is required, e.g. Europe/Brussels",
+				"regions[1].timezone: is required, e.g. Europe/Brussels",
+			}},
+		{"regions not a list", map[string]string{"regions": "{code: kyiv}"}, nil,
+			[]string{"regions: must be a list of regions, each with code, name and timezone"}},
+		{"problems in the order of the file", map[string]string{"database": "[a]", "smtp.hots": "x", "smtp.port": "x"}, nil,
+			[]string{
+				"database: must be a single value, not a list",
+				"smtp.hots: unknown key (known keys here: host, port, tls, username, password, timeout, helo)",
+				`smtp.port: "x" is not a whole number`,
+			}},
 		{"unknown region key", map[string]string{"regions": "[{code: dc, name: D.C., zone: UTC}]"}, nil,
 			[]string{"regions[0].zone: unknown key (known keys here: code, name, timezone)", "regions[0].timezone: is required, e.g. Europe/Brussels"}},
 		{"list where a value belongs", map[string]string{"database": "[a, b]"}, nil,
@@ -483,6 +499,16 @@ func TestParseRefusesDocumentTricks(t *testing.T) {
 				t.Errorf("first error %q\nwant %q", first, tt.want)
 			}
 		})
+	}
+}
+
+// TestParseRefusedDocumentAlone checks that a document refused before
+// decoding (here for a key given twice) reports only why: the rest of it
+// was not read, so validating it would report keys as missing that are not.
+func TestParseRefusedDocumentAlone(t *testing.T) {
+	_, err := Parse(strings.NewReader(configYAML(map[string]string{"smtp.port": "x"})+"from: again\n"), testEnv(nil))
+	if err == nil || err.Error() != "line 13: from: is set twice (first on line 3)" {
+		t.Errorf("error %v", err)
 	}
 }
 

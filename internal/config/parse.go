@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,7 +35,9 @@ func Load(path string, getenv func(string) (string, bool)) (*Config, error) {
 // ("smtp.port") and whose Record is "line N" where the line is known.
 //
 // Unknown keys are errors, so that a misspelt key cannot silently leave a
-// setting at its default. Values may reference the environment as ${VAR};
+// setting at its default. A file that uses a YAML alias or merge key, or
+// gives a key twice, is refused with those problems alone: the YAML
+// library would follow, merge or drop them, so the rest is not read. Values may reference the environment as ${VAR};
 // "$$" writes a literal "$". secret and smtp.password must be exactly one
 // ${VAR} reference.
 func Parse(r io.Reader, getenv func(string) (string, bool)) (*Config, error) {
@@ -42,60 +45,206 @@ func Parse(r io.Reader, getenv func(string) (string, bool)) (*Config, error) {
 }
 
 func parse(r io.Reader, source string, getenv func(string) (string, bool)) (*Config, error) {
-	p := &parser{source: source, getenv: getenv, lines: map[string]int{}, failed: map[string]bool{}, fromEnv: map[string][2]string{}}
-	c := Default()
-	var doc yaml.Node
-	dec := yaml.NewDecoder(r)
-	switch err := dec.Decode(&doc); {
-	case errors.Is(err, io.EOF):
-		// An empty file: every key takes its default, and validation
-		// names the required ones.
+	p := &parser{source: source, getenv: getenv, failed: map[string]bool{}, fromEnv: map[string][2]string{}}
+	src, err := io.ReadAll(r)
+	if err != nil {
+		return nil, p.wrap(err)
+	}
+	var f file
+	doc, err := yamlnode.Decode(src, &f)
+	var refused yamlnode.Problems
+	var extra *yamlnode.ExtraDocumentError
+	switch {
+	case errors.As(err, &refused):
+		// The document was not decoded: what it holds is not known, so
+		// validating it would only add noise.
+		for _, pr := range refused {
+			p.fail(pr)
+		}
+		return nil, p.joined(nil)
+	case errors.As(err, &extra) && extra.Err == nil:
+		return nil, p.wrap(fmt.Errorf("line %d: a second YAML document; the configuration is one document", extra.Line))
+	case errors.As(err, &extra):
+		return nil, p.wrap(extra.Err)
 	case err != nil:
 		return nil, p.wrap(err)
-	default:
-		var extra yaml.Node
-		if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-			if err != nil {
-				return nil, p.wrap(err)
-			}
-			return nil, p.wrap(fmt.Errorf("line %d: a second YAML document; the configuration is one document", extra.Line))
-		}
-		p.document(&doc, c)
 	}
+	p.doc = doc
+	for _, pr := range doc.Problems {
+		p.fail(pr)
+	}
+	c := Default()
+	p.read(&f, c)
 	c.ApplyDerived()
-
-	errs := make([]error, 0, len(p.errs))
-	for _, e := range p.errs {
-		e.Reason = p.hideEnvValue(e.Field, c.redactSecrets(e.Reason))
-		errs = append(errs, e)
-	}
-	for _, e := range c.problems() {
-		if p.failed[e.Field] {
-			continue // already reported while parsing; the value is not the user's
-		}
-		e.Record = p.at(p.lineOf(e.Field))
-		e.Reason = p.hideEnvValue(e.Field, e.Reason)
-		errs = append(errs, e)
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if err := p.joined(c); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
 
-// parser walks the YAML node tree of a configuration file. Walking nodes,
-// rather than decoding into a struct, lets it expand ${VAR} inside scalar
-// values only, keep each key's line for validation errors, and refuse
-// unknown keys with the dotted key in the message.
+// file is the layout of the configuration file. The YAML library matches
+// its keys to these fields and refuses unknown ones; each value stays a
+// yaml.Node, read by parser.read, because ${VAR} expansion needs the
+// environment, which the library has no way to hand to a field's decoder.
+// A struct's field order is the order an "unknown key" error lists its keys in.
+type file struct {
+	Database            yaml.Node     `yaml:"database"`
+	BaseURL             yaml.Node     `yaml:"base_url"`
+	From                yaml.Node     `yaml:"from"`
+	ListID              yaml.Node     `yaml:"list_id"`
+	PostalAddress       yaml.Node     `yaml:"postal_address"`
+	Secret              yaml.Node     `yaml:"secret"`
+	Schedule            yaml.Node     `yaml:"schedule"`
+	SendTime            yaml.Node     `yaml:"send_time"`
+	FirstDigestLookback yaml.Node     `yaml:"first_digest_lookback"`
+	LateBriefGrace      yaml.Node     `yaml:"late_brief_grace"`
+	TemplatesDir        yaml.Node     `yaml:"templates_dir"`
+	HTTP                httpFile      `yaml:"http"`
+	SMTP                smtpFile      `yaml:"smtp"`
+	BounceAddress       yaml.Node     `yaml:"bounce_address"`
+	DKIM                dkimFile      `yaml:"dkim"`
+	Delivery            deliveryFile  `yaml:"delivery"`
+	Bounces             bouncesFile   `yaml:"bounces"`
+	OptIn               optInFile     `yaml:"optin"`
+	Regions             []*regionFile `yaml:"regions"`
+}
+
+type httpFile struct {
+	Listen      yaml.Node `yaml:"listen"`
+	BehindProxy yaml.Node `yaml:"behind_proxy"`
+}
+
+type smtpFile struct {
+	Host     yaml.Node `yaml:"host"`
+	Port     yaml.Node `yaml:"port"`
+	TLS      yaml.Node `yaml:"tls"`
+	Username yaml.Node `yaml:"username"`
+	Password yaml.Node `yaml:"password"`
+	Timeout  yaml.Node `yaml:"timeout"`
+	HELO     yaml.Node `yaml:"helo"`
+}
+
+type dkimFile struct {
+	Domain         yaml.Node `yaml:"domain"`
+	Selector       yaml.Node `yaml:"selector"`
+	PrivateKeyFile yaml.Node `yaml:"private_key_file"`
+}
+
+type deliveryFile struct {
+	Concurrency   yaml.Node `yaml:"concurrency"`
+	Rate          yaml.Node `yaml:"rate"`
+	MaxAttempts   yaml.Node `yaml:"max_attempts"`
+	RetryWindow   yaml.Node `yaml:"retry_window"`
+	MaxLateness   yaml.Node `yaml:"max_lateness"`
+	ShutdownGrace yaml.Node `yaml:"shutdown_grace"`
+}
+
+type bouncesFile struct {
+	SoftThreshold yaml.Node `yaml:"soft_threshold"`
+}
+
+type optInFile struct {
+	ExpireAfter        yaml.Node `yaml:"expire_after"`
+	ConsentTextVersion yaml.Node `yaml:"consent_text_version"`
+}
+
+type regionFile struct {
+	Code     yaml.Node `yaml:"code"`
+	Name     yaml.Node `yaml:"name"`
+	TimeZone yaml.Node `yaml:"timezone"`
+}
+
+// read stores into c each value f sets. A key that is missing, or has no
+// value, keeps c's default.
+func (p *parser) read(f *file, c *Config) {
+	p.str(&f.Database, &c.Database)
+	p.str(&f.BaseURL, &c.BaseURL)
+	p.str(&f.From, &c.From)
+	p.str(&f.ListID, &c.ListID)
+	p.str(&f.PostalAddress, &c.PostalAddress)
+	p.secret(&f.Secret, &c.Secret, "DIGEST_SECRET")
+	p.str(&f.Schedule, &c.Schedule)
+	p.timeOfDay(&f.SendTime, &c.SendTime)
+	p.duration(&f.FirstDigestLookback, &c.FirstDigestLookback)
+	p.duration(&f.LateBriefGrace, &c.LateBriefGrace)
+	p.str(&f.TemplatesDir, &c.TemplatesDir)
+	p.str(&f.HTTP.Listen, &c.HTTP.Listen)
+	p.boolean(&f.HTTP.BehindProxy, &c.HTTP.BehindProxy)
+	p.str(&f.SMTP.Host, &c.SMTP.Host)
+	p.integer(&f.SMTP.Port, &c.SMTP.Port)
+	p.str(&f.SMTP.TLS, &c.SMTP.TLS)
+	p.str(&f.SMTP.Username, &c.SMTP.Username)
+	p.secret(&f.SMTP.Password, &c.SMTP.Password, "DIGEST_SMTP_PASSWORD")
+	p.duration(&f.SMTP.Timeout, &c.SMTP.Timeout)
+	p.str(&f.SMTP.HELO, &c.SMTP.HELO)
+	p.str(&f.BounceAddress, &c.BounceAddress)
+	p.str(&f.DKIM.Domain, &c.DKIM.Domain)
+	p.str(&f.DKIM.Selector, &c.DKIM.Selector)
+	p.str(&f.DKIM.PrivateKeyFile, &c.DKIM.PrivateKeyFile)
+	p.integer(&f.Delivery.Concurrency, &c.Delivery.Concurrency)
+	p.number(&f.Delivery.Rate, &c.Delivery.Rate)
+	p.integer(&f.Delivery.MaxAttempts, &c.Delivery.MaxAttempts)
+	p.duration(&f.Delivery.RetryWindow, &c.Delivery.RetryWindow)
+	p.duration(&f.Delivery.MaxLateness, &c.Delivery.MaxLateness)
+	p.duration(&f.Delivery.ShutdownGrace, &c.Delivery.ShutdownGrace)
+	p.integer(&f.Bounces.SoftThreshold, &c.Bounces.SoftThreshold)
+	p.duration(&f.OptIn.ExpireAfter, &c.OptIn.ExpireAfter)
+	p.str(&f.OptIn.ConsentTextVersion, &c.OptIn.ConsentTextVersion)
+	if f.Regions != nil { // a list replaces the defaults entirely
+		items := yamlnode.Align(p.doc, "regions", f.Regions)
+		c.Regions = make(digest.Regions, len(items))
+		for i, r := range items {
+			if r != nil { // else not a mapping (reported) or empty
+				p.str(&r.Code, &c.Regions[i].Code)
+				p.str(&r.Name, &c.Regions[i].Name)
+				p.str(&r.TimeZone, &c.Regions[i].TimeZone)
+			}
+		}
+	}
+}
+
+// parser reads a decoded configuration file: it expands ${VAR} inside each
+// scalar value, converts it, and keeps each problem with its key and line.
 type parser struct {
 	source string // file name for errors, "" for Parse
 	getenv func(string) (string, bool)
-	errs   []*digest.FieldError
-	lines  map[string]int  // dotted key → line of the key
+	doc    *yamlnode.Doc
+	errs   []yamlnode.Problem
 	failed map[string]bool // keys whose value could not be read
 	// fromEnv holds, for each key whose value has a ${VAR} reference, the
 	// value as written and as expanded.
 	fromEnv map[string][2]string
+}
+
+// joined returns every problem, those found reading the file in the order
+// of the file, then c's validation problems in key order; nil if none. c
+// is nil when the file could not be read at all.
+func (p *parser) joined(c *Config) error {
+	slices.SortStableFunc(p.errs, func(a, b yamlnode.Problem) int {
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		return a.Column - b.Column
+	})
+	var errs []error
+	for _, e := range p.errs {
+		reason := e.Reason
+		if c != nil {
+			reason = c.redactSecrets(reason)
+		}
+		errs = append(errs, &digest.FieldError{Record: p.at(e.Line), Field: e.Path, Reason: p.hideEnvValue(e.Path, reason)})
+	}
+	if c != nil {
+		for _, e := range c.problems() {
+			if p.failed[e.Field] {
+				continue // already reported while reading; the value is not the user's
+			}
+			e.Record = p.at(p.lineOf(e.Field))
+			e.Reason = p.hideEnvValue(e.Field, e.Reason)
+			errs = append(errs, e)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // hideEnvValue shows a value that came from the environment as written in
@@ -116,248 +265,145 @@ func (p *parser) hideEnvValue(field, reason string) string {
 	return reason
 }
 
-// key is one key a mapping may hold and how to read its value.
-type key struct {
-	name string
-	read func(field string, n *yaml.Node)
-}
-
-// KeyName makes key a row of a yamlnode.Mapping table.
-func (k key) KeyName() string { return k.name }
-
-func (p *parser) document(doc *yaml.Node, c *Config) {
-	p.mapping("", yamlnode.Root(doc), []key{
-		{"database", p.str(&c.Database)},
-		{"base_url", p.str(&c.BaseURL)},
-		{"from", p.str(&c.From)},
-		{"list_id", p.str(&c.ListID)},
-		{"postal_address", p.str(&c.PostalAddress)},
-		{"secret", p.secret(&c.Secret, "DIGEST_SECRET")},
-		{"schedule", p.str(&c.Schedule)},
-		{"send_time", p.timeOfDay(&c.SendTime)},
-		{"first_digest_lookback", p.duration(&c.FirstDigestLookback)},
-		{"late_brief_grace", p.duration(&c.LateBriefGrace)},
-		{"templates_dir", p.str(&c.TemplatesDir)},
-		{"http", func(field string, n *yaml.Node) {
-			p.mapping(field, n, []key{
-				{"listen", p.str(&c.HTTP.Listen)},
-				{"behind_proxy", p.boolean(&c.HTTP.BehindProxy)},
-			})
-		}},
-		{"smtp", func(field string, n *yaml.Node) {
-			p.mapping(field, n, []key{
-				{"host", p.str(&c.SMTP.Host)},
-				{"port", p.integer(&c.SMTP.Port)},
-				{"tls", p.str(&c.SMTP.TLS)},
-				{"username", p.str(&c.SMTP.Username)},
-				{"password", p.secret(&c.SMTP.Password, "DIGEST_SMTP_PASSWORD")},
-				{"timeout", p.duration(&c.SMTP.Timeout)},
-				{"helo", p.str(&c.SMTP.HELO)},
-			})
-		}},
-		{"bounce_address", p.str(&c.BounceAddress)},
-		{"dkim", func(field string, n *yaml.Node) {
-			p.mapping(field, n, []key{
-				{"domain", p.str(&c.DKIM.Domain)},
-				{"selector", p.str(&c.DKIM.Selector)},
-				{"private_key_file", p.str(&c.DKIM.PrivateKeyFile)},
-			})
-		}},
-		{"delivery", func(field string, n *yaml.Node) {
-			p.mapping(field, n, []key{
-				{"concurrency", p.integer(&c.Delivery.Concurrency)},
-				{"rate", p.number(&c.Delivery.Rate)},
-				{"max_attempts", p.integer(&c.Delivery.MaxAttempts)},
-				{"retry_window", p.duration(&c.Delivery.RetryWindow)},
-				{"max_lateness", p.duration(&c.Delivery.MaxLateness)},
-				{"shutdown_grace", p.duration(&c.Delivery.ShutdownGrace)},
-			})
-		}},
-		{"bounces", func(field string, n *yaml.Node) {
-			p.mapping(field, n, []key{{"soft_threshold", p.integer(&c.Bounces.SoftThreshold)}})
-		}},
-		{"optin", func(field string, n *yaml.Node) {
-			p.mapping(field, n, []key{
-				{"expire_after", p.duration(&c.OptIn.ExpireAfter)},
-				{"consent_text_version", p.str(&c.OptIn.ConsentTextVersion)},
-			})
-		}},
-		{"regions", p.regions(&c.Regions)},
-	})
-}
-
-// mapping reads the keys of a mapping node, refusing unknown and repeated
-// keys. A null value (a key with nothing after it) counts as empty.
-func (p *parser) mapping(field string, n *yaml.Node, keys []key) {
-	if yamlnode.IsNull(n) {
-		return
+// scalar returns the expanded, trimmed value of the leaf n, and its key;
+// ok is false when the file sets no value (take the default) or the value
+// could not be read (reported).
+func (p *parser) scalar(n *yaml.Node) (v, field string, ok bool) {
+	if n.Kind == 0 || yamlnode.IsNull(n) {
+		return "", "", false
 	}
-	yamlnode.Mapping(p.fail, field, n, keys, func(k key, full string, name, v *yaml.Node) {
-		p.lines[full] = name.Line
-		k.read(full, v)
-	})
-}
-
-func (p *parser) regions(dst *digest.Regions) func(string, *yaml.Node) {
-	return func(field string, n *yaml.Node) {
-		if yamlnode.RefuseAlias(p.fail, field, n) || yamlnode.IsNull(n) {
-			return // no list: keep the default regions
-		}
-		if n.Kind != yaml.SequenceNode {
-			p.fail(field, n.Line, "must be a list of regions, each with code, name and timezone")
-			return
-		}
-		rs := make(digest.Regions, 0, len(n.Content))
-		for i, item := range n.Content {
-			f := yamlnode.Index(field, i)
-			p.lines[f] = item.Line
-			var r digest.Region
-			p.mapping(f, item, []key{
-				{"code", p.str(&r.Code)},
-				{"name", p.str(&r.Name)},
-				{"timezone", p.str(&r.TimeZone)},
-			})
-			rs = append(rs, r)
-		}
-		*dst = rs // a list replaces the defaults entirely
-	}
-}
-
-// scalar returns the expanded, trimmed value of a scalar node; ok is false
-// when the value is null (take the default) or could not be read (reported).
-func (p *parser) scalar(field string, n *yaml.Node) (string, bool) {
-	if !yamlnode.Scalar(p.fail, field, n, "a single value") || yamlnode.IsNull(n) {
-		return "", false
+	field = p.doc.PathOf(n)
+	if n.Kind != yaml.ScalarNode {
+		p.failAt(field, n, "must be a single value, not %s", yamlnode.Describe(n))
+		return "", field, false
 	}
 	v, err := expand(n.Value, p.getenv)
 	if err != nil {
-		p.fail(field, n.Line, "%v", err)
-		return "", false
+		p.failAt(field, n, "%v", err)
+		return "", field, false
 	}
 	v = strings.TrimSpace(strings.ReplaceAll(v, "\r\n", "\n"))
 	if strings.Contains(n.Value, "$") {
 		p.fromEnv[field] = [2]string{n.Value, v}
 	}
-	return v, true
+	return v, field, true
 }
 
-func (p *parser) str(dst *string) func(string, *yaml.Node) {
-	return func(field string, n *yaml.Node) {
-		if v, ok := p.scalar(field, n); ok {
-			*dst = v
-		}
+func (p *parser) str(n *yaml.Node, dst *string) {
+	if v, _, ok := p.scalar(n); ok {
+		*dst = v
 	}
 }
 
 // secret reads a key that must come from the environment. The value is
 // never put in an error: a literal secret is refused without quoting it.
-func (p *parser) secret(dst *string, example string) func(string, *yaml.Node) {
-	return func(field string, n *yaml.Node) {
-		if !yamlnode.Scalar(p.fail, field, n, "a single value") || yamlnode.IsNull(n) {
-			return
-		}
-		if !secretRef.MatchString(n.Value) {
-			p.fail(field, n.Line, "must come from the environment, e.g. ${%s}", example)
-			return
-		}
+func (p *parser) secret(n *yaml.Node, dst *string, example string) {
+	if n.Kind == 0 || yamlnode.IsNull(n) {
+		return
+	}
+	field := p.doc.PathOf(n)
+	switch {
+	case n.Kind != yaml.ScalarNode:
+		p.failAt(field, n, "must be a single value, not %s", yamlnode.Describe(n))
+	case !secretRef.MatchString(n.Value):
+		p.failAt(field, n, "must come from the environment, e.g. ${%s}", example)
+	default:
 		v, err := expand(n.Value, p.getenv)
 		if err != nil {
-			p.fail(field, n.Line, "%v", err)
+			p.failAt(field, n, "%v", err)
 			return
 		}
 		*dst = v // exactly as given: a secret's spaces are part of it
 	}
 }
 
-func (p *parser) integer(dst *int) func(string, *yaml.Node) {
-	return func(field string, n *yaml.Node) {
-		v, ok := p.scalar(field, n)
-		if !ok {
-			return
-		}
-		i, err := strconv.Atoi(v)
-		if err != nil {
-			p.fail(field, n.Line, "%q is not a whole number", v)
-			return
-		}
-		*dst = i
+func (p *parser) integer(n *yaml.Node, dst *int) {
+	v, field, ok := p.scalar(n)
+	if !ok {
+		return
 	}
+	i, err := strconv.Atoi(v)
+	if err != nil {
+		p.failAt(field, n, "%q is not a whole number", v)
+		return
+	}
+	*dst = i
 }
 
 // boolean reads true or false, and nothing else: YAML 1.1's yes/no/on/off
 // are refused rather than guessed at.
-func (p *parser) boolean(dst *bool) func(string, *yaml.Node) {
-	return func(field string, n *yaml.Node) {
-		v, ok := p.scalar(field, n)
-		if !ok {
-			return
-		}
-		switch v {
-		case "true":
-			*dst = true
-		case "false":
-			*dst = false
-		default:
-			p.fail(field, n.Line, "%q is not true or false", v)
-		}
+func (p *parser) boolean(n *yaml.Node, dst *bool) {
+	v, field, ok := p.scalar(n)
+	if !ok {
+		return
+	}
+	switch v {
+	case "true":
+		*dst = true
+	case "false":
+		*dst = false
+	default:
+		p.failAt(field, n, "%q is not true or false", v)
 	}
 }
 
-func (p *parser) number(dst *float64) func(string, *yaml.Node) {
-	return func(field string, n *yaml.Node) {
-		v, ok := p.scalar(field, n)
-		if !ok {
-			return
-		}
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			p.fail(field, n.Line, "%q is not a number", v)
-			return
-		}
-		*dst = f
+func (p *parser) number(n *yaml.Node, dst *float64) {
+	v, field, ok := p.scalar(n)
+	if !ok {
+		return
 	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		p.failAt(field, n, "%q is not a number", v)
+		return
+	}
+	*dst = f
 }
 
-func (p *parser) duration(dst *time.Duration) func(string, *yaml.Node) {
-	return func(field string, n *yaml.Node) {
-		v, ok := p.scalar(field, n)
-		if !ok {
-			return
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			p.fail(field, n.Line, "%q is not a duration like 30s, 15m or 24h", v)
-			return
-		}
-		*dst = d
+func (p *parser) duration(n *yaml.Node, dst *time.Duration) {
+	v, field, ok := p.scalar(n)
+	if !ok {
+		return
 	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		p.failAt(field, n, "%q is not a duration like 30s, 15m or 24h", v)
+		return
+	}
+	*dst = d
 }
 
-func (p *parser) timeOfDay(dst *digest.TimeOfDay) func(string, *yaml.Node) {
-	return func(field string, n *yaml.Node) {
-		v, ok := p.scalar(field, n)
-		if !ok {
-			return
-		}
-		t, err := digest.ParseTimeOfDay(v)
-		if err != nil {
-			p.fail(field, n.Line, "%v", err)
-			return
-		}
-		*dst = t
+func (p *parser) timeOfDay(n *yaml.Node, dst *digest.TimeOfDay) {
+	v, field, ok := p.scalar(n)
+	if !ok {
+		return
 	}
+	t, err := digest.ParseTimeOfDay(v)
+	if err != nil {
+		p.failAt(field, n, "%v", err)
+		return
+	}
+	*dst = t
 }
 
-func (p *parser) fail(field string, line int, format string, args ...any) {
-	p.failed[field] = true
-	p.errs = append(p.errs, &digest.FieldError{Record: p.at(line), Field: field, Reason: fmt.Sprintf(format, args...)})
+// failAt records a problem with the value n of field.
+func (p *parser) failAt(field string, n *yaml.Node, format string, args ...any) {
+	p.fail(yamlnode.Problem{Path: field, Line: n.Line, Column: n.Column, Reason: fmt.Sprintf(format, args...)})
+}
+
+func (p *parser) fail(pr yamlnode.Problem) {
+	if pr.Want == yaml.SequenceNode { // regions, the one list
+		pr.Reason = "must be a list of regions, each with code, name and timezone"
+	}
+	p.failed[pr.Path] = true
+	p.errs = append(p.errs, pr)
 }
 
 // lineOf returns the line of field or, failing that, of the nearest
 // enclosing key: a missing "regions[2].code" points at regions[2].
 func (p *parser) lineOf(field string) int {
 	for f := field; f != ""; {
-		if line, ok := p.lines[f]; ok {
+		if line := p.doc.Line(f); line != 0 {
 			return line
 		}
 		i := strings.LastIndexAny(f, ".[")

@@ -1,105 +1,419 @@
-// Package yamlnode walks yaml.Node trees with precise, line-numbered errors
-// for strict formats: the configuration file and the briefs' front matter.
+// Package yamlnode decodes the strict YAML formats, the configuration file
+// and the briefs' front matter, into structs with go.yaml.in/yaml/v3, and
+// adds what the library does not do for them:
 //
-// Those formats read nodes rather than decoding into structs so that every
-// problem names its dotted key and line, unknown keys are refused (a
-// misspelt key must not silently leave a setting unset), and aliases are
-// refused. This package holds the walking and wording they share; what a
-// value means, and how a problem is recorded, stays with each format.
+//   - It refuses, before the library sees them, what the library would
+//     follow, merge or drop silently: aliases (a small file could expand
+//     into a huge one), merge keys, keys that are not plain names, and a key
+//     given twice (the library then skips the whole mapping).
+//   - It names the dotted key and the line of every problem, its own and the
+//     library's (whose messages carry only a line and a Go type name).
+//   - It tells a format where each value it decoded came from, so that the
+//     format's own checks can name the key and line too.
+//
+// A format declares its layout as structs with yaml tags whose leaves are
+// yaml.Node: the library matches keys to fields and refuses unknown ones
+// (KnownFields), and the format reads each leaf itself, since what a value
+// means (an expanded ${VAR}, a strict true/false, a duration) is its own.
 package yamlnode
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
+	"reflect"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
 
-// Fail records a problem with the value at path (a dotted key such as
-// "smtp.port" or "signals[0].title", "" for the document itself) found on
-// line (0 for the document as a whole). The format and args are as for
-// fmt.Sprintf.
-type Fail func(path string, line int, format string, args ...any)
-
-// Key is one entry in a table of the keys a mapping may hold. Tables are
-// slices whose order is the order an "unknown key" error lists them in.
-type Key interface {
-	KeyName() string
+// Problem is one problem found in a document.
+type Problem struct {
+	// Path is the dotted key ("smtp.port", "signals[0].title"), "" for the
+	// document itself.
+	Path string
+	// Line and Column locate the problem; a Line of 0 means the document
+	// as a whole.
+	Line, Column int
+	Reason       string
+	// Want is the kind of node the place needs when the problem is a
+	// value of the wrong kind (yaml.MappingNode or yaml.SequenceNode), so
+	// a format can word it its own way; 0 otherwise.
+	Want yaml.Kind
 }
 
-// Root returns the single top-level node of a decoded document, or doc
-// itself when it is not a one-node document.
-func Root(doc *yaml.Node) *yaml.Node {
-	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
-		return doc.Content[0]
+// Problems is the error Decode returns when the document breaks a rule
+// that makes decoding it pointless or unsafe (an alias, a repeated key).
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	msgs := make([]string, len(ps))
+	for i, p := range ps {
+		msgs[i] = fmt.Sprintf("line %d: %s: %s", p.Line, p.Path, p.Reason)
 	}
-	return doc
+	return strings.Join(msgs, "\n")
 }
 
-// Mapping walks the keys of mapping node n at path against the table keys.
-// It reports through fail an alias, a node that is not a mapping, a key
-// that is not a plain name, a key given twice and a key not in the table;
-// for every other key it calls value with the table entry, the key's
-// dotted path, and the key and value nodes. It reports whether n was a
-// mapping.
+// ExtraDocumentError is the error Decode returns when the input goes on
+// after its first YAML document: with a second document, which starts on
+// Line, or with text that is no YAML (Err, the library's syntax error).
+type ExtraDocumentError struct {
+	Line int
+	Err  error
+}
+
+func (e *ExtraDocumentError) Error() string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("line %d: a second YAML document", e.Line)
+}
+
+func (e *ExtraDocumentError) Unwrap() error { return e.Err }
+
+// Doc is a decoded document: where each key and value of it is.
+type Doc struct {
+	// Problems are the library's refusals (unknown keys, a value of the
+	// wrong kind for a mapping or list), in document order, each with
+	// its dotted key. Decode has still filled what it could.
+	Problems []Problem
+
+	entries []*entry          // every key, list item and the root, in document order
+	byPath  map[string]*entry // first entry of each path
+	leaves  map[[2]int]string // line and column of each non-null leaf value → its path
+}
+
+// entry is one place in the document: a key and its value, a list item
+// (key is nil), or the root (path "", key nil).
+type entry struct {
+	path  string
+	key   *yaml.Node
+	value *yaml.Node
+	// typ is the Go type the library decodes value into, pointers
+	// removed as the library removes them; nil for an unknown key.
+	typ reflect.Type
+	// parent is the struct type of the mapping that holds key.
+	parent reflect.Type
+	// reported is set once a library problem has been put on this entry.
+	reported bool
+}
+
+var nodeType = reflect.TypeOf(yaml.Node{})
+
+// Decode decodes src, which must hold at most one YAML document, into v, a
+// pointer to a struct whose fields carry yaml tags; its leaves should be
+// yaml.Node, which the library fills without interpreting. Values v already
+// holds stay where the document has no key, or a key with no value.
 //
-// A null n is not a mapping here: formats where "key:" with no value means
-// an empty mapping check IsNull first.
-func Mapping[K Key](fail Fail, path string, n *yaml.Node, keys []K, value func(key K, path string, name, val *yaml.Node)) bool {
-	if RefuseAlias(fail, path, n) {
-		return false
+// The error is the library's for a syntax error in the first document,
+// *ExtraDocumentError for anything after it, and Problems when the
+// document breaks one of the rules above; v is then left as it was.
+// Problems the library finds while decoding are in Doc.Problems. An empty
+// src decodes to nothing.
+func Decode(src []byte, v any) (*Doc, error) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	switch err := dec.Decode(&doc); {
+	case errors.Is(err, io.EOF):
+		return newDoc(), nil
+	case err != nil:
+		return nil, err
 	}
-	if n.Kind != yaml.MappingNode {
-		fail(path, n.Line, "must be a mapping of keys to values, not %s", Describe(n))
-		return false
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, &ExtraDocumentError{Line: extra.Line, Err: err}
 	}
+
+	d := newDoc()
+	var refused Problems
+	root := &doc
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		root = doc.Content[0]
+	}
+	d.walk(&refused, "", nil, root, nil, reflect.TypeOf(v))
+	if len(refused) > 0 {
+		return nil, refused
+	}
+
+	// The library parses src again: only its Decoder checks known fields.
+	strict := yaml.NewDecoder(bytes.NewReader(src))
+	strict.KnownFields(true)
+	if err := strict.Decode(v); err != nil {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			// walk refuses what makes the library give up; should a
+			// new version give up on more, its message (without a line)
+			// still reaches the user.
+			d.Problems = append(d.Problems, Problem{Reason: err.Error()})
+			return d, nil
+		}
+		for _, msg := range te.Errors {
+			d.Problems = append(d.Problems, d.translate(msg))
+		}
+	}
+	return d, nil
+}
+
+func newDoc() *Doc {
+	return &Doc{byPath: map[string]*entry{}, leaves: map[[2]int]string{}}
+}
+
+// walk indexes the value n at path, which the library will decode into a
+// value of type t, and reports through refused what the library must not
+// see. It follows the layout: it does not descend into leaves, which the
+// library keeps as written, nor into unknown keys, which it refuses.
+func (d *Doc) walk(refused *Problems, path string, key, n *yaml.Node, parent, t reflect.Type) {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	e := &entry{path: path, key: key, value: n, typ: t, parent: parent}
+	d.entries = append(d.entries, e)
+	if _, dup := d.byPath[path]; !dup {
+		d.byPath[path] = e
+	}
+	switch {
+	case t == nil:
+		// An unknown key: the library reports it, and decodes nothing
+		// of its value.
+	case n.Kind == yaml.AliasNode:
+		refused.add(path, n, "YAML aliases (*%s) are not supported; write the value out", n.Value)
+	case wantKind(t) != 0 && n.Kind == yaml.ScalarNode && converted(n):
+		// The library would fail on "!!int x" where a mapping or list
+		// belongs without naming a line.
+		*refused = append(*refused, wrongKind(path, n, wantKind(t)))
+	case t == nodeType:
+		if !IsNull(n) {
+			d.leaves[[2]int{n.Line, n.Column}] = path
+		}
+	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+		d.mapping(refused, path, n, t)
+	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+		for i, item := range n.Content {
+			d.walk(refused, Index(path, i), nil, item, nil, t.Elem())
+		}
+	}
+}
+
+// mapping walks the keys of mapping n, decoded into struct type t.
+func (d *Doc) mapping(refused *Problems, path string, n *yaml.Node, t reflect.Type) {
+	fields := fieldsOf(t)
 	first := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		name, val := n.Content[i], n.Content[i+1]
 		if name.Kind != yaml.ScalarNode {
-			fail(path, name.Line, "keys must be plain names, not %s", Describe(name))
+			refused.add(path, name, "keys must be plain names, not %s", Describe(name))
 			continue
 		}
 		full := Join(path, name.Value)
 		if line, dup := first[name.Value]; dup {
-			fail(full, name.Line, "is set twice (first on line %d)", line)
+			refused.add(full, name, "is set twice (first on line %d)", line)
 			continue
 		}
 		first[name.Value] = name.Line
-		key, ok := lookup(keys, name.Value)
-		if !ok {
-			fail(full, name.Line, "unknown key (known keys here: %s)", keyNames(keys))
+		ft := fields.types[name.Value]
+		if !readAsWritten(name) {
+			// "~", "<<" or "!!binary ...": the library would skip,
+			// merge or decode the key instead of matching its text.
+			refused.add(full, name, "%s", unknownKey(t))
 			continue
 		}
-		value(key, full, name, val)
+		d.walk(refused, full, name, val, t, ft)
 	}
-	return true
 }
 
-// Scalar reports whether n is a single value. When it is not, it reports
-// through fail an alias as RefuseAlias does, or anything else as "must be
-// <what>, not <Describe(n)>": what is the format's word for the value
-// ("text", "a single value").
-func Scalar(fail Fail, path string, n *yaml.Node, what string) bool {
-	if RefuseAlias(fail, path, n) {
+// readAsWritten reports whether the library matches key to a field by the
+// text it shows: it skips a null key ("~"), merges a merge key ("<<") and
+// converts a key by an explicit tag.
+func readAsWritten(key *yaml.Node) bool {
+	switch key.ShortTag() {
+	case "!!null", "!!merge":
 		return false
 	}
-	if n.Kind != yaml.ScalarNode {
-		fail(path, n.Line, "must be %s, not %s", what, Describe(n))
-		return false
-	}
-	return true
+	return !converted(key)
 }
 
-// RefuseAlias reports through fail, and reports whether, n is a YAML
-// alias. Following aliases would let a small file expand into a huge one
-// (nested aliases grow exponentially), and strict formats have no need.
-func RefuseAlias(fail Fail, path string, n *yaml.Node) bool {
-	if n.Kind != yaml.AliasNode {
+// converted reports whether scalar n has an explicit tag that the library
+// converts its value by ("!!int 5", "!!binary aGk="), failing without a
+// line when the value is not of that type.
+func converted(n *yaml.Node) bool {
+	if n.Style&yaml.TaggedStyle == 0 {
 		return false
 	}
-	fail(path, n.Line, "YAML aliases (*%s) are not supported; write the value out", n.Value)
-	return true
+	switch n.ShortTag() {
+	case "!!bool", "!!int", "!!float", "!!null", "!!timestamp", "!!binary":
+		return true
+	}
+	return false
+}
+
+func (ps *Problems) add(path string, n *yaml.Node, format string, args ...any) {
+	*ps = append(*ps, Problem{Path: path, Line: n.Line, Column: n.Column, Reason: fmt.Sprintf(format, args...)})
+}
+
+// fields are the keys of a struct type, in the order of its fields.
+type fields struct {
+	names []string
+	types map[string]reflect.Type
+}
+
+func fieldsOf(t reflect.Type) fields {
+	fs := fields{types: map[string]reflect.Type{}}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if !f.IsExported() || name == "-" {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name) // the library's default
+		}
+		fs.names = append(fs.names, name)
+		fs.types[name] = f.Type
+	}
+	return fs
+}
+
+// translate turns one of the library's messages into a Problem that names
+// the key. The library's messages carry a line and a Go type name only; the
+// index knows which key or value on that line they are about.
+func (d *Doc) translate(msg string) Problem {
+	line, rest, ok := libraryLine(msg)
+	if !ok {
+		return Problem{Reason: msg}
+	}
+	// "field NAME not found in type T": an unknown key.
+	if before, _, found := cutLast(rest, " not found in type "); found && strings.HasPrefix(before, "field ") {
+		name := strings.TrimPrefix(before, "field ")
+		for _, e := range d.entries {
+			if e.typ == nil && !e.reported && e.key != nil && e.key.Line == line && e.key.Value == name {
+				e.reported = true
+				return Problem{Path: e.path, Line: line, Column: e.key.Column, Reason: unknownKey(e.parent)}
+			}
+		}
+	}
+	// "cannot unmarshal !!str `x` into T": a value where a mapping or a
+	// list belongs (leaves take any value).
+	if _, into, found := cutLast(rest, " into "); found && strings.HasPrefix(rest, "cannot unmarshal ") {
+		for _, e := range d.entries {
+			want := wantKind(e.typ)
+			if want == 0 || e.reported || e.value.Line != line || e.typ.String() != into || e.value.Kind == want || IsNull(e.value) {
+				continue
+			}
+			e.reported = true
+			return wrongKind(e.path, e.value, want)
+		}
+	}
+	return Problem{Line: line, Reason: rest}
+}
+
+// unknownKey is the reason for a key that struct type t has no field for.
+func unknownKey(t reflect.Type) string {
+	return fmt.Sprintf("unknown key (known keys here: %s)", strings.Join(fieldsOf(t).names, ", "))
+}
+
+// wrongKind reports n, at path, where a node of kind want belongs.
+func wrongKind(path string, n *yaml.Node, want yaml.Kind) Problem {
+	what := "a mapping of keys to values"
+	if want == yaml.SequenceNode {
+		what = `a list (items starting with "- ")`
+	}
+	return Problem{Path: path, Line: n.Line, Column: n.Column, Want: want, Reason: fmt.Sprintf("must be %s, not %s", what, Describe(n))}
+}
+
+// libraryLine splits "line N: rest", the form of the library's messages.
+func libraryLine(msg string) (int, string, bool) {
+	num, rest, ok := strings.Cut(strings.TrimPrefix(msg, "line "), ": ")
+	if !ok || !strings.HasPrefix(msg, "line ") {
+		return 0, "", false
+	}
+	line, err := strconv.Atoi(num)
+	return line, rest, err == nil
+}
+
+func cutLast(s, sep string) (before, after string, found bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
+// wantKind is the kind of node a value decoded into t must be: a mapping
+// for a struct, a list for a slice; 0 for a leaf.
+func wantKind(t reflect.Type) yaml.Kind {
+	switch {
+	case t == nil || t == nodeType:
+		return 0
+	case t.Kind() == reflect.Struct:
+		return yaml.MappingNode
+	case t.Kind() == reflect.Slice:
+		return yaml.SequenceNode
+	}
+	return 0
+}
+
+// PathOf returns the dotted key of a leaf that Decode filled: n is the
+// yaml.Node the library stored, found by where it is in the document. It
+// returns "" for a leaf the document did not set, or set to null.
+func (d *Doc) PathOf(n *yaml.Node) string {
+	return d.leaves[[2]int{n.Line, n.Column}]
+}
+
+// Value returns the node at path as written (a key's value or a list
+// item; "" is the document's root), or nil when the document has none.
+func (d *Doc) Value(path string) *yaml.Node {
+	if e, ok := d.byPath[path]; ok {
+		return e.value
+	}
+	return nil
+}
+
+// Line returns the line of the key at path, or of the list item at path;
+// 0 when the document has neither (or path is "").
+func (d *Doc) Line(path string) int {
+	e, ok := d.byPath[path]
+	switch {
+	case !ok || path == "":
+		return 0
+	case e.key != nil:
+		return e.key.Line
+	}
+	return e.value.Line
+}
+
+// Align returns the items of the list at path as the library decoded them
+// into decoded, each at its index in the document: the library leaves out
+// an item it could not decode (one of the wrong kind, in Doc.Problems), so
+// that item is nil here, as is a null item.
+func Align[T any](d *Doc, path string, decoded []*T) []*T {
+	list := d.Value(path)
+	if list == nil || list.Kind != yaml.SequenceNode {
+		return decoded
+	}
+	out := make([]*T, len(list.Content))
+	next := 0
+	for i, item := range list.Content {
+		if (item.Kind == yaml.MappingNode || IsNull(item)) && next < len(decoded) {
+			out[i] = decoded[next]
+			next++
+		}
+	}
+	return out
+}
+
+// End returns where the last node inside n starts, or n's own position
+// when it holds none: a problem found after reading a whole mapping (a
+// missing key) sorts there, before the key that follows the mapping.
+func End(n *yaml.Node) (line, column int) {
+	line, column = n.Line, n.Column
+	for _, c := range n.Content {
+		if l, col := End(c); l > line || l == line && col > column {
+			line, column = l, col
+		}
+	}
+	return line, column
 }
 
 // IsNull reports whether n is a null scalar: "~", "null", or a key with
@@ -108,7 +422,7 @@ func IsNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
-// Describe names what n is, for "must be X, not <Describe>" errors: "a
+// Describe names what n is, for "must be X, not <Describe>" messages: "a
 // mapping", "a list", "an alias", or a scalar's value quoted.
 func Describe(n *yaml.Node) string {
 	switch n.Kind {
@@ -134,22 +448,4 @@ func Join(path, key string) string {
 // Index returns the path of item i of the list at path: "regions[2]".
 func Index(path string, i int) string {
 	return fmt.Sprintf("%s[%d]", path, i)
-}
-
-func lookup[K Key](keys []K, name string) (K, bool) {
-	for _, k := range keys {
-		if k.KeyName() == name {
-			return k, true
-		}
-	}
-	var zero K
-	return zero, false
-}
-
-func keyNames[K Key](keys []K) string {
-	names := make([]string, len(keys))
-	for i, k := range keys {
-		names[i] = k.KeyName()
-	}
-	return strings.Join(names, ", ")
 }

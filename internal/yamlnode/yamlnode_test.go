@@ -1,156 +1,269 @@
 package yamlnode_test
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/newsroom/digest/internal/yamlnode"
 	"go.yaml.in/yaml/v3"
 )
 
-type key string
-
-func (k key) KeyName() string { return string(k) }
-
-// walk decodes src and walks its top-level mapping against keys, returning
-// each problem as "line: path: reason" and each key read as "path=value".
-func walk(t *testing.T, src string, keys []key) (problems, read []string) {
-	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
-		t.Fatalf("decode %q: %v", src, err)
-	}
-	fail := func(path string, line int, format string, args ...any) {
-		problems = append(problems, fmt.Sprintf("%d: %s: %s", line, path, fmt.Sprintf(format, args...)))
-	}
-	yamlnode.Mapping(fail, "top", yamlnode.Root(&doc), keys, func(_ key, path string, _, v *yaml.Node) {
-		read = append(read, path+"="+yamlnode.Describe(v))
-	})
-	return problems, read
+// layout is a small format in the shape of the real ones: leaves are
+// yaml.Node, sections are structs, lists hold pointers to structs.
+type layout struct {
+	Name   yaml.Node    `yaml:"name"`
+	Server server       `yaml:"server"`
+	Extra  *server      `yaml:"extra"`
+	Items  []*itemShape `yaml:"items"`
 }
 
-func TestMapping(t *testing.T) {
-	keys := []key{"host", "port"}
-	tests := []struct {
-		name     string
-		src      string
-		problems []string
-		read     []string
+type server struct {
+	Host yaml.Node `yaml:"host"`
+	Port yaml.Node `yaml:"port"`
+}
+
+type itemShape struct {
+	Code yaml.Node `yaml:"code"`
+}
+
+// problems renders problems as "line:column: path: reason".
+func problems(ps []yamlnode.Problem) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, fmt.Sprintf("%d:%d: %s: %s", p.Line, p.Column, p.Path, p.Reason))
+	}
+	return out
+}
+
+func TestDecodeReadsTheLayout(t *testing.T) {
+	src := "name: digest\nserver:\n  host: mail\nitems:\n  - code: a\n  - {code: b}\n"
+	var v layout
+	v.Server.Port = yaml.Node{Kind: yaml.ScalarNode, Value: "25"} // a default
+	d, err := yamlnode.Decode([]byte(src), &v)
+	if err != nil || len(d.Problems) > 0 {
+		t.Fatalf("Decode: %v, %v", err, d)
+	}
+	if v.Name.Value != "digest" || v.Server.Host.Value != "mail" || v.Server.Port.Value != "25" || v.Extra != nil {
+		t.Errorf("decoded %q %q %q %v", v.Name.Value, v.Server.Host.Value, v.Server.Port.Value, v.Extra)
+	}
+	if len(v.Items) != 2 || v.Items[1].Code.Value != "b" {
+		t.Fatalf("items %v", v.Items)
+	}
+	for _, tt := range []struct {
+		leaf *yaml.Node
+		path string
+		line int
 	}{
-		{"known keys are read in order", "port: 25\nhost: mail\n", nil,
-			[]string{`top.port=the value "25"`, `top.host=the value "mail"`}},
-		{"an unknown key lists the known ones", "host: a\nprot: 25\n",
-			[]string{"2: top.prot: unknown key (known keys here: host, port)"},
-			[]string{`top.host=the value "a"`}},
-		{"a repeated key names the first line", "host: a\nport: 1\nhost: b\n",
-			[]string{"3: top.host: is set twice (first on line 1)"},
-			[]string{`top.host=the value "a"`, `top.port=the value "1"`}},
-		{"a key that is not a plain name", "? [a, b]\n: 1\n",
-			[]string{"1: top: keys must be plain names, not a list"}, nil},
-		{"a list is not a mapping", "- host\n",
-			[]string{"1: top: must be a mapping of keys to values, not a list"}, nil},
-		{"a scalar is not a mapping", "mail.example\n",
-			[]string{`1: top: must be a mapping of keys to values, not the value "mail.example"`}, nil},
-		{"an alias value is passed on, for the reader to refuse", "host: &h a\nport: *h\n", nil,
-			[]string{`top.host=the value "a"`, "top.port=an alias"}},
+		{&v.Name, "name", 1},
+		{&v.Server.Host, "server.host", 3},
+		{&v.Items[0].Code, "items[0].code", 5},
+		{&v.Items[1].Code, "items[1].code", 6},
+	} {
+		if got := d.PathOf(tt.leaf); got != tt.path {
+			t.Errorf("PathOf(%q) = %q, want %q", tt.leaf.Value, got, tt.path)
+		}
+		if got := d.Line(tt.path); got != tt.line {
+			t.Errorf("Line(%q) = %d, want %d", tt.path, got, tt.line)
+		}
+	}
+	if got := d.Line("server"); got != 2 {
+		t.Errorf("Line(server) = %d, want the key's line 2", got)
+	}
+	if got := d.Value("server").Line; got != 3 {
+		t.Errorf("Value(server) on line %d, want the mapping's line 3", got)
+	}
+	if d.Value("server.port") != nil || d.Line("server.port") != 0 || d.PathOf(&v.Server.Port) != "" {
+		t.Errorf("a key the document does not have is found")
+	}
+	if line, col := yamlnode.End(d.Value("items")); line != 6 || col != 12 {
+		t.Errorf("End(items) = %d:%d, want 6:12 (the last value inside)", line, col)
+	}
+}
+
+// TestDecodeNamesTheLibrarysProblems checks that each message the library
+// gives while decoding becomes a problem with the key's path and line.
+func TestDecodeNamesTheLibrarysProblems(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []string
+	}{
+		{"unknown key", "name: a\nnmae: b\n",
+			[]string{"2:1: nmae: unknown key (known keys here: name, server, extra, items)"}},
+		{"unknown nested key", "server:\n  hots: a\n",
+			[]string{"2:3: server.hots: unknown key (known keys here: host, port)"}},
+		{"the same unknown key twice on one line", "items: [{code: a, zone: x}, {zone: y}]\n",
+			[]string{"1:19: items[0].zone: unknown key (known keys here: code)", "1:30: items[1].zone: unknown key (known keys here: code)"}},
+		{"a value where a mapping belongs", "server: yes\n",
+			[]string{`1:9: server: must be a mapping of keys to values, not the value "yes"`}},
+		{"a list where a mapping belongs", "extra: [a]\n",
+			[]string{"1:8: extra: must be a mapping of keys to values, not a list"}},
+		{"a mapping where a list belongs", "items: {code: a}\n",
+			[]string{"1:8: items: must be a list (items starting with \"- \"), not a mapping"}},
+		{"a value where a list item's mapping belongs", "items: [x, {code: a}]\n",
+			[]string{`1:9: items[0]: must be a mapping of keys to values, not the value "x"`}},
+		{"a list as the document", "- a\n",
+			[]string{"1:1: : must be a mapping of keys to values, not a list"}},
+		{"a value as the document", "just text\n",
+			[]string{`1:1: : must be a mapping of keys to values, not the value "just text"`}},
+		{"an unknown key whose value would be refused", "name: &a x\nextra2: *a\n",
+			[]string{"2:1: extra2: unknown key (known keys here: name, server, extra, items)"}},
+		{"leaves take any value", "name: [&y a, {b: c}]\nserver: {host: {x: *y, x: 1}}\n", nil},
+		{"a key with no value keeps the default", "server:\nitems:\nextra: ~\n", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			problems, read := walk(t, tt.src, keys)
-			if !slices.Equal(problems, tt.problems) {
-				t.Errorf("problems:\n got %q\nwant %q", problems, tt.problems)
+			var v layout
+			d, err := yamlnode.Decode([]byte(tt.src), &v)
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
 			}
-			if !slices.Equal(read, tt.read) {
-				t.Errorf("read:\n got %q\nwant %q", read, tt.read)
+			if got := problems(d.Problems); !slices.Equal(got, tt.want) {
+				t.Errorf("problems\n got %q\nwant %q", got, tt.want)
 			}
 		})
 	}
 }
 
-func TestRefuseAlias(t *testing.T) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte("a: &x 1\nb: *x\n"), &doc); err != nil {
+func TestDecodeAlignsListItems(t *testing.T) {
+	var v layout
+	d, err := yamlnode.Decode([]byte("items: [x, ~, {code: c}, [d]]\n"), &v)
+	if err != nil {
 		t.Fatal(err)
 	}
-	root := yamlnode.Root(&doc)
-	var problems []string
-	fail := func(path string, line int, format string, args ...any) {
-		problems = append(problems, fmt.Sprintf("%d: %s: %s", line, path, fmt.Sprintf(format, args...)))
+	items := yamlnode.Align(d, "items", v.Items)
+	if len(items) != 4 || items[0] != nil || items[1] != nil || items[3] != nil || items[2] == nil || items[2].Code.Value != "c" {
+		t.Fatalf("aligned items %v", items)
 	}
-	if yamlnode.RefuseAlias(fail, "a", root.Content[1]) {
-		t.Error("RefuseAlias refused a plain value")
+	if got := d.PathOf(&items[2].Code); got != "items[2].code" {
+		t.Errorf("path %q", got)
 	}
-	if !yamlnode.RefuseAlias(fail, "b", root.Content[3]) {
-		t.Error("RefuseAlias let an alias through")
-	}
-	want := []string{"2: b: YAML aliases (*x) are not supported; write the value out"}
-	if !slices.Equal(problems, want) {
-		t.Errorf("problems:\n got %q\nwant %q", problems, want)
+	if got := len(d.Problems); got != 2 {
+		t.Errorf("%d problems, want 2 (x and [d]; a null item is the format's to judge)", got)
 	}
 }
 
-func TestIsNull(t *testing.T) {
+// TestDecodeRefuses checks the rules that keep a document from the
+// library: each is reported, in document order, and nothing is decoded.
+func TestDecodeRefuses(t *testing.T) {
 	tests := []struct {
+		name string
 		src  string
-		want bool
+		want []string
 	}{
-		{"v:\n", true},
-		{"v: ~\n", true},
-		{"v: null\n", true},
-		{`v: ""` + "\n", false},
-		{"v: 'null'\n", false},
-		{"v: 0\n", false},
-		{"v: []\n", false},
+		{"an alias", "name: &n a\nserver: {host: *n}\n",
+			[]string{"2:16: server.host: YAML aliases (*n) are not supported; write the value out"}},
+		{"an alias for a section", "extra: &s {host: a}\nserver: *s\n",
+			[]string{"2:9: server: YAML aliases (*s) are not supported; write the value out"}},
+		{"a key given twice", "name: a\nserver: {}\nname: b\n",
+			[]string{"3:1: name: is set twice (first on line 1)"}},
+		{"a merge key", "server:\n  <<: {host: a}\n",
+			[]string{"2:3: server.<<: unknown key (known keys here: host, port)"}},
+		{"a null key", "~: a\n",
+			[]string{"1:1: ~: unknown key (known keys here: name, server, extra, items)"}},
+		{"a key converted by its tag", "!!binary bmFtZQ==: a\n",
+			[]string{"1:1: bmFtZQ==: unknown key (known keys here: name, server, extra, items)"}},
+		{"a key that is not a plain name", "? [a, b]\n: 1\n",
+			[]string{"1:3: : keys must be plain names, not a list"}},
+		{"a converting tag where a mapping belongs", "server: !!int abc\n",
+			[]string{`1:9: server: must be a mapping of keys to values, not the value "abc"`}},
+		{"several", "name: &x a\nname: b\nitems: [*x]\n", []string{
+			"2:1: name: is set twice (first on line 1)",
+			"3:9: items[0]: YAML aliases (*x) are not supported; write the value out"}},
 	}
 	for _, tt := range tests {
-		var doc yaml.Node
-		if err := yaml.Unmarshal([]byte(tt.src), &doc); err != nil {
-			t.Fatalf("decode %q: %v", tt.src, err)
-		}
-		if got := yamlnode.IsNull(yamlnode.Root(&doc).Content[1]); got != tt.want {
-			t.Errorf("IsNull(%q) = %v, want %v", tt.src, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			var v layout
+			_, err := yamlnode.Decode([]byte(tt.src), &v)
+			var refused yamlnode.Problems
+			if !errors.As(err, &refused) {
+				t.Fatalf("Decode: %v, want Problems", err)
+			}
+			if got := problems(refused); !slices.Equal(got, tt.want) {
+				t.Errorf("problems\n got %q\nwant %q", got, tt.want)
+			}
+			if v.Name.Kind != 0 || v.Server.Host.Kind != 0 {
+				t.Errorf("decoded although refused")
+			}
+		})
 	}
 }
 
-func TestPaths(t *testing.T) {
-	tests := []struct{ got, want string }{
+// TestDecodeAllows checks what the rules let through: an anchor with no
+// alias, a quoted "<<", and keys with a !!str or a custom tag.
+func TestDecodeAllows(t *testing.T) {
+	var v layout
+	d, err := yamlnode.Decode([]byte("name: &n a\n'<<': b\n!!str server: {host: x}\n!mine items: []\n"), &v)
+	if err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	if got, want := problems(d.Problems), []string{"2:1: <<: unknown key (known keys here: name, server, extra, items)"}; !slices.Equal(got, want) {
+		t.Errorf("problems %q, want %q", got, want)
+	}
+	if v.Name.Value != "a" || v.Server.Host.Value != "x" || v.Items == nil {
+		t.Errorf("not read: name %q, host %q, items %v", v.Name.Value, v.Server.Host.Value, v.Items)
+	}
+}
+
+func TestDecodeDocuments(t *testing.T) {
+	var v layout
+	d, err := yamlnode.Decode([]byte("# only a comment\n"), &v)
+	if err != nil || len(d.Problems) > 0 || d.Value("") != nil {
+		t.Errorf("empty document: %v, %v", err, d)
+	}
+
+	_, err = yamlnode.Decode([]byte("name: [\n"), &v)
+	if err == nil || err.Error() != "yaml: line 1: did not find expected node content" {
+		t.Errorf("syntax error: %v", err)
+	}
+
+	_, err = yamlnode.Decode([]byte("name: a\n---\nname: b\n"), &v)
+	var extra *yamlnode.ExtraDocumentError
+	if !errors.As(err, &extra) || extra.Line != 2 || extra.Err != nil {
+		t.Errorf("second document: %v", err)
+	}
+
+	_, err = yamlnode.Decode([]byte("name: a\n--- [\n"), &v)
+	if !errors.As(err, &extra) || extra.Err == nil || !strings.HasPrefix(err.Error(), "yaml: line") {
+		t.Errorf("a second document that is no YAML: %v", err)
+	}
+}
+
+func TestDescribeAndPaths(t *testing.T) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte("a: x\nb: [1]\nc: {d: 1}\ne:\nf: &g 1\nh: *g\n"), &doc); err != nil {
+		t.Fatal(err)
+	}
+	root := doc.Content[0]
+	tests := []struct {
+		n        *yaml.Node
+		describe string
+		null     bool
+	}{
+		{root.Content[1], `the value "x"`, false},
+		{root.Content[3], "a list", false},
+		{root.Content[5], "a mapping", false},
+		{root.Content[7], `the value ""`, true},
+		{root.Content[11], "an alias", false},
+	}
+	for _, tt := range tests {
+		if got := yamlnode.Describe(tt.n); got != tt.describe {
+			t.Errorf("Describe = %q, want %q", got, tt.describe)
+		}
+		if got := yamlnode.IsNull(tt.n); got != tt.null {
+			t.Errorf("IsNull(%s) = %v", tt.describe, got)
+		}
+	}
+	for _, tt := range []struct{ got, want string }{
 		{yamlnode.Join("", "smtp"), "smtp"},
 		{yamlnode.Join("smtp", "port"), "smtp.port"},
 		{yamlnode.Join(yamlnode.Index("regions", 2), "code"), "regions[2].code"},
-	}
-	for _, tt := range tests {
+	} {
 		if tt.got != tt.want {
 			t.Errorf("got %q, want %q", tt.got, tt.want)
-		}
-	}
-}
-
-func TestScalar(t *testing.T) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte("a: &x 1\nb: *x\nc: [1]\nd: {e: 1}\n"), &doc); err != nil {
-		t.Fatal(err)
-	}
-	root := yamlnode.Root(&doc)
-	tests := []struct {
-		path    string
-		value   *yaml.Node
-		want    bool
-		problem string
-	}{
-		{"a", root.Content[1], true, ""},
-		{"b", root.Content[3], false, "2: b: YAML aliases (*x) are not supported; write the value out"},
-		{"c", root.Content[5], false, "3: c: must be text, not a list"},
-		{"d", root.Content[7], false, "4: d: must be text, not a mapping"},
-	}
-	for _, tt := range tests {
-		var problem string
-		fail := func(path string, line int, format string, args ...any) {
-			problem = fmt.Sprintf("%d: %s: %s", line, path, fmt.Sprintf(format, args...))
-		}
-		if got := yamlnode.Scalar(fail, tt.path, tt.value, "text"); got != tt.want || problem != tt.problem {
-			t.Errorf("Scalar(%s) = %v, problem %q; want %v, %q", tt.path, got, problem, tt.want, tt.problem)
 		}
 	}
 }
