@@ -21,6 +21,7 @@ import (
 	"github.com/newsroom/digest/internal/mailer"
 	"github.com/newsroom/digest/internal/smtpsink"
 	"github.com/newsroom/digest/internal/sqlite"
+	"github.com/newsroom/digest/internal/subscribers"
 	"github.com/spf13/cobra"
 	gomail "github.com/wneessen/go-mail"
 )
@@ -243,17 +244,14 @@ func loadBench(ctx context.Context, db *sqlite.DB, briefs []digest.Brief, reader
 			return err
 		}
 	}
-	for i := 0; i < readers; i += sqlite.ImportBatch {
-		subs := bench.Readers(i, min(sqlite.ImportBatch, readers-i), regions, rng)
-		batch := make([]sqlite.ImportRow, len(subs))
-		for j, s := range subs {
-			batch[j] = sqlite.ImportRow{Subscriber: s}
-		}
-		if _, err := db.ImportSubscribers(ctx, batch, sqlite.ImportMode{}); err != nil {
-			return err
+	var im subscribers.Import
+	for i := 0; i < readers; i += subscribers.ImportBatch {
+		for _, s := range bench.Readers(i, min(subscribers.ImportBatch, readers-i), regions, rng) {
+			im.Add(subscribers.Row{Subscriber: s})
 		}
 	}
-	return nil
+	_, err := im.Write(ctx, db, nil)
+	return err
 }
 
 // rawSample is how many readers typicalDigest chooses the raw limit's

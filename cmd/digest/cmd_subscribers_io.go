@@ -165,32 +165,31 @@ func (a *app) importSubscribers(ctx context.Context, path string, f importFlags)
 	if f.confirm {
 		consent.At = time.Time{} // given when they confirm
 	}
-	rows := importBatches{pending: f.confirm}
+	rows := subscribers.Import{Consent: consent, Pending: f.confirm,
+		Mode: subscribers.ImportMode{UpdateExisting: f.updateExisting, Resubscribe: f.resubscribe}}
 	problems, err := subscribers.ReadImport(r, subscribers.ImportOptions{
 		File: name, Format: format, IgnoreColumns: f.ignoreColumns,
 		Defaults: subscribers.Defaults{SendTime: cfg.SendTime, Regions: cfg.Regions},
-		Key:      sqlite.EmailKey,
-	}, func(r subscribers.Row) { rows.add(r, consent) })
+	}, rows.Add)
 	finishProgress(bar)
 	if err != nil {
 		return err
 	}
 	refused := countRecords(problems)
-	mode := sqlite.ImportMode{UpdateExisting: f.updateExisting, Resubscribe: f.resubscribe}
 
 	a.printProblems(problems, refused)
 	if refused > 0 && !f.skipInvalid && !f.dryRun {
 		return fmt.Errorf("%s: %d invalid record%s; nothing imported (fix %s and run again, or --skip-invalid imports the %d valid record%s)",
-			name, refused, pluralS(refused), itOrThem(refused), rows.n, pluralS(rows.n))
+			name, refused, pluralS(refused), itOrThem(refused), rows.Len(), pluralS(rows.Len()))
 	}
 
-	var res sqlite.ImportResult
+	var res subscribers.ImportResult
 	if f.dryRun {
-		res, err = planImport(ctx, db, rows, mode)
+		res, err = rows.Plan(ctx, db)
 	} else {
-		res, err = a.writeImport(ctx, db, rows, mode)
+		res, err = a.writeImport(ctx, db, &rows)
 	}
-	a.printNotes(name, rows, res.Outcomes)
+	a.printNotes(name, res.Outcomes)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			a.noteErr("digest: stopped; %s\n", importSummary(res, refused))
@@ -206,7 +205,7 @@ func (a *app) importSubscribers(ctx context.Context, path string, f importFlags)
 		a.say("%s: %s\n", name, importSummary(res, refused))
 	}
 	if inv != nil {
-		if err := a.inviteCreated(ctx, db, inv, rows, res.Outcomes); err != nil {
+		if err := a.inviteCreated(ctx, inv, res.Invitees); err != nil {
 			return err
 		}
 	}
@@ -214,7 +213,7 @@ func (a *app) importSubscribers(ctx context.Context, path string, f importFlags)
 	case refused > 0 && !f.skipInvalid:
 		return fmt.Errorf("%s: %d invalid record%s; an import would change nothing (fix %s, or --skip-invalid)",
 			name, refused, pluralS(refused), itOrThem(refused))
-	case refused > 0 && rows.n == 0:
+	case refused > 0 && rows.Len() == 0:
 		return fmt.Errorf("%s: no valid record", name)
 	}
 	return nil
@@ -258,78 +257,16 @@ func consentName(path string) string {
 	return filepath.Base(path)
 }
 
-// importBatches holds the valid rows of a file as the database imports
-// them, in batches of sqlite.ImportBatch: no slice of a million rows is
-// grown and copied, and each batch is one transaction as it is.
-type importBatches struct {
-	batches [][]sqlite.ImportRow
-	lines   [][]int // the line of each row, for messages
-	n       int
-	pending bool // --confirm: new readers are pending until they confirm
-}
-
-// add appends a valid row, with the consent an import records.
-func (b *importBatches) add(r subscribers.Row, consent digest.Consent) {
-	if k := len(b.batches); k == 0 || len(b.batches[k-1]) == sqlite.ImportBatch {
-		b.batches = append(b.batches, make([]sqlite.ImportRow, 0, sqlite.ImportBatch))
-		b.lines = append(b.lines, make([]int, 0, sqlite.ImportBatch))
-	}
-	s := r.Subscriber
-	s.Consent = consent
-	setStatus := r.HasStatus
-	if b.pending {
-		s.Status, setStatus = digest.StatusPending, false
-	}
-	k := len(b.batches) - 1
-	b.batches[k] = append(b.batches[k], sqlite.ImportRow{Subscriber: s,
-		SetName: r.HasName, SetTimeZone: r.HasTimeZone, SetSendTime: r.HasSendTime, SetStatus: setStatus})
-	b.lines[k] = append(b.lines[k], r.Line)
-	b.n++
-}
-
-// planImport decides, without writing, what an import would do.
-func planImport(ctx context.Context, db *sqlite.DB, rows importBatches, mode sqlite.ImportMode) (sqlite.ImportResult, error) {
-	var res sqlite.ImportResult
-	for _, batch := range rows.batches {
-		emails := make([]string, len(batch))
-		for i, r := range batch {
-			emails[i] = r.Subscriber.Email
-		}
-		existing, err := db.ExistingSubscribers(ctx, emails)
-		if err != nil {
-			return res, err
-		}
-		for _, r := range batch {
-			var e *sqlite.Existing
-			if x, ok := existing[r.Subscriber.Email]; ok {
-				e = &x
-			}
-			out, _ := mode.Plan(r, e)
-			res.Add(out)
-		}
-	}
-	return res, nil
-}
-
 // writeImport writes the rows batch by batch, with a progress bar on a
 // terminal. On an error the result counts what was written.
-func (a *app) writeImport(ctx context.Context, db *sqlite.DB, rows importBatches, mode sqlite.ImportMode) (sqlite.ImportResult, error) {
-	var total sqlite.ImportResult
-	bar := a.progressBar(int64(rows.n), rows.n >= progressRows, "importing", false)
+func (a *app) writeImport(ctx context.Context, db *sqlite.DB, rows *subscribers.Import) (subscribers.ImportResult, error) {
+	bar := a.progressBar(int64(rows.Len()), rows.Len() >= progressRows, "importing", false)
 	defer finishProgress(bar)
-	for _, batch := range rows.batches {
-		res, err := db.ImportSubscribers(ctx, batch, mode)
-		for _, o := range res.Outcomes {
-			total.Add(o)
-		}
-		if err != nil {
-			return total, err
-		}
+	return rows.Write(ctx, db, func(n int) {
 		if bar != nil {
-			_ = bar.Add(len(batch))
+			_ = bar.Add(n)
 		}
-	}
-	return total, nil
+	})
 }
 
 // countRecords counts the records with at least one problem.
@@ -357,19 +294,18 @@ func (a *app) printProblems(problems []subscribers.Problem, records int) {
 
 // printNotes explains, on stderr, each row an import skipped or would skip
 // because of what the database holds (the first maxImportListed of them).
-func (a *app) printNotes(name string, rows importBatches, outcomes []sqlite.ImportOutcome) {
+func (a *app) printNotes(name string, outcomes []subscribers.ImportOutcome) {
 	if a.quiet {
 		return
 	}
 	n := 0
-	for i, o := range outcomes {
+	for _, o := range outcomes {
 		note := skipReason(o)
 		if note == "" {
 			continue
 		}
 		if n++; n <= maxImportListed {
-			line := rows.lines[i/sqlite.ImportBatch][i%sqlite.ImportBatch]
-			fmt.Fprintf(a.stderr, "%s:%d: email: %s\n", name, line, note)
+			fmt.Fprintf(a.stderr, "%s:%d: email: %s\n", name, o.Line, note)
 		}
 	}
 	if n > maxImportListed {
@@ -379,11 +315,11 @@ func (a *app) printNotes(name string, rows importBatches, outcomes []sqlite.Impo
 
 // skipReason says why a row was skipped; "" when it was not, or when it
 // was already exactly as the row says.
-func skipReason(o sqlite.ImportOutcome) string {
+func skipReason(o subscribers.ImportOutcome) string {
 	switch o.Action {
-	case sqlite.ImportSkipExisting:
+	case subscribers.ImportSkipExisting:
 		return fmt.Sprintf("already subscribed (%s); --update-existing updates name, regions, timezone and send time", o.Was)
-	case sqlite.ImportSkipInactive:
+	case subscribers.ImportSkipInactive:
 		switch {
 		case o.Erased:
 			return "erased on request; an import never re-adds it ('digest subscribers unsuppress' it first)"
@@ -396,7 +332,7 @@ func skipReason(o sqlite.ImportOutcome) string {
 }
 
 // importSummary is the closing count of an import.
-func importSummary(res sqlite.ImportResult, refused int) string {
+func importSummary(res subscribers.ImportResult, refused int) string {
 	return fmt.Sprintf("created %d, updated %d, skipped %d (already present), refused %d (invalid)",
 		res.Created, res.Updated, res.Unchanged+res.Skipped, refused)
 }
@@ -612,36 +548,17 @@ func subscriberStatusList() string {
 }
 
 // inviteCreated emails a confirmation link to every reader the import
-// created (as pending). outcomes are in row order. A failed email leaves
-// the reader pending; the command names them and exits 1.
-func (a *app) inviteCreated(ctx context.Context, db *sqlite.DB, inv *invitations, rows importBatches, outcomes []sqlite.ImportOutcome) error {
-	var failed []string
-	sent, i := 0, 0
-	for _, batch := range rows.batches {
-		for _, r := range batch {
-			if i >= len(outcomes) {
-				break
-			}
-			o := outcomes[i]
-			i++
-			if o.Action != sqlite.ImportCreate {
-				continue
-			}
-			sub, err := db.SubscriberByEmail(ctx, r.Subscriber.Email)
-			if err == nil {
-				err = inv.Invite(ctx, sub)
-			}
-			if err != nil {
-				failed = append(failed, r.Subscriber.Email)
-				fmt.Fprintf(a.stderr, "digest: %s: confirmation email not sent: %v\n", r.Subscriber.Email, err)
-				continue
-			}
-			sent++
-		}
-	}
+// created (as pending). A failed email leaves the reader pending; the
+// command names them and exits 1.
+func (a *app) inviteCreated(ctx context.Context, inv *invitations, created []digest.Subscriber) error {
+	failed := 0
+	sent := subscribers.InviteAll(ctx, inv, created, func(s digest.Subscriber, err error) {
+		failed++
+		fmt.Fprintf(a.stderr, "digest: %s: confirmation email not sent: %v\n", s.Email, err)
+	})
 	a.say("sent %d confirmation email%s\n", sent, pluralS(sent))
-	if len(failed) > 0 {
-		return fmt.Errorf("%d reader%s stored as pending without a confirmation email (listed above)", len(failed), pluralS(len(failed)))
+	if failed > 0 {
+		return fmt.Errorf("%d reader%s stored as pending without a confirmation email (listed above)", failed, pluralS(failed))
 	}
 	return nil
 }
