@@ -1,6 +1,7 @@
-// Package bench generates realistic data for whole-run benchmarks — briefs
+// Package bench runs `digest bench`: it generates realistic data — briefs
 // across regions, readers with region mixes, zones and non-ASCII names —
-// and measures the raw SMTP limit a pass is compared with.
+// stores them, runs one complete pass over them and measures it, with the
+// raw SMTP limit the pass is compared with.
 package bench
 
 import (
