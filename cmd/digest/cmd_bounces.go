@@ -44,24 +44,19 @@ makes the command exit 1.`,
 				return err
 			}
 			ctx := cmd.Context()
-			logger, err := a.logger()
+			o, err := a.open(ctx, need{configFile: true, logger: true})
 			if err != nil {
 				return err
 			}
-			cfg, err := a.loadConfig(true)
+			defer o.Close()
+			_, signer, err := newLinks(o.cfg)
 			if err != nil {
 				return err
 			}
-			_, signer, err := newLinks(cfg)
-			if err != nil {
+			if err := o.openDB(ctx); err != nil {
 				return err
 			}
-			db, err := openDB(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			in := bounces.NewIngester(db, signer, cfg.Bounces.SoftThreshold, logger)
+			in := bounces.NewIngester(o.db, signer, o.cfg.Bounces.SoftThreshold, o.logger)
 
 			sum, err := in.IngestAll(ctx, paths, a.stdin)
 			if err != nil {
@@ -125,11 +120,4 @@ func toBounceRow(it bounces.Ingested) bounceRow {
 	o := it.Outcome
 	return bounceRow{Source: it.Source, Kind: string(o.Report.Kind), Recipient: o.Report.Recipient,
 		Status: o.Report.Status, Subscriber: o.Email, MatchedBy: o.MatchedBy, Action: string(o.Action)}
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -14,7 +12,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/newsroom/digest/internal/config"
 	"github.com/newsroom/digest/internal/delivery"
 	"github.com/newsroom/digest/internal/demo"
 	"github.com/newsroom/digest/internal/smtpsink"
@@ -74,14 +71,10 @@ func (a *app) demo(ctx context.Context, out string, now time.Time) error {
 	}
 	defer sink.Close()
 
-	cfg := config.Default()
-	cfg.Database = filepath.Join(out, "demo.db")
-	cfg.From = "The Regional Brief <digest@news.example.org>"
-	cfg.BaseURL = "https://news.example.org/digest"
+	cfg := sampleConfig(filepath.Join(out, "demo.db"), sink.Host(), sink.Port())
 	cfg.ListID = "The Regional Brief <digest.news.example.org>"
 	cfg.PostalAddress = "The Regional Brief, 1 Example Square, Example City 10001"
-	cfg.Secret = randomSecret()
-	cfg.SMTP = config.SMTP{Host: sink.Host(), Port: sink.Port(), TLS: config.TLSNone, Timeout: 10 * time.Second}
+	cfg.SMTP.Timeout = 10 * time.Second
 	cfg.ApplyDerived()
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("demo config: %w", err)
@@ -200,10 +193,4 @@ func cleanDemoDir(dir string) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func randomSecret() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
-	return hex.EncodeToString(b)
 }

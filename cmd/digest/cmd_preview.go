@@ -69,11 +69,11 @@ itself when a file in templates_dir or --briefs-dir changes.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cmd.Flags().Changed("serve") {
-				cfg, err := a.loadConfig(true)
+				o, err := a.open(cmd.Context(), need{configFile: true})
 				if err != nil {
 					return err
 				}
-				serveOpt.Lint = previewLinter(cfg.PostalAddress)
+				serveOpt.Lint = previewLinter(o.cfg.PostalAddress)
 				return a.previewServe(cmd.Context(), serve, serveOpt)
 			}
 			switch format {

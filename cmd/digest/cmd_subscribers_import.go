@@ -7,10 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	digest "github.com/newsroom/digest"
@@ -128,19 +126,18 @@ func (a *app) importSubscribers(ctx context.Context, path string, f importFlags)
 		return err
 	}
 	// Inviting needs the real config (SMTP, secret, base_url).
-	cfg, err := a.loadConfig(f.confirm)
+	invite := f.confirm && !f.dryRun
+	o, err := a.open(ctx, need{configFile: f.confirm, logger: invite})
 	if err != nil {
 		return err
 	}
+	defer o.Close()
+	cfg := o.cfg
 	var inv *invitations
-	if f.confirm && !f.dryRun {
-		logger, err := a.logger()
-		if err != nil {
-			return err
-		}
+	if invite {
 		// Checked before anything is stored: a configuration mistake must
 		// not leave readers pending without an email.
-		if inv, err = newInvitations(cfg, logger); err != nil {
+		if inv, err = newInvitations(cfg, o.logger); err != nil {
 			return err
 		}
 		defer inv.Close()
@@ -150,11 +147,10 @@ func (a *app) importSubscribers(ctx context.Context, path string, f importFlags)
 		return err
 	}
 	defer in.Close()
-	db, err := openDB(ctx, cfg)
-	if err != nil {
+	if err := o.openDB(ctx); err != nil {
 		return err
 	}
-	defer db.Close()
+	db := o.db
 
 	var r io.Reader = in
 	bar := a.progressBar(size, size >= progressBytes, "reading "+name, true)
@@ -267,284 +263,6 @@ func (a *app) writeImport(ctx context.Context, db *sqlite.DB, rows *subscribers.
 			_ = bar.Add(n)
 		}
 	})
-}
-
-// countRecords counts the records with at least one problem.
-func countRecords(problems []subscribers.Problem) int {
-	n, last := 0, -1
-	for _, p := range problems {
-		if p.Line != last {
-			n, last = n+1, p.Line
-		}
-	}
-	return n
-}
-
-// printProblems prints the first maxImportListed problems to stderr.
-func (a *app) printProblems(problems []subscribers.Problem, records int) {
-	for i, p := range problems {
-		if i == maxImportListed {
-			fmt.Fprintf(a.stderr, "... and %d more problem%s (%d invalid record%s in all)\n",
-				len(problems)-maxImportListed, pluralS(len(problems)-maxImportListed), records, pluralS(records))
-			break
-		}
-		fmt.Fprintln(a.stderr, p.Error())
-	}
-}
-
-// printNotes explains, on stderr, each row an import skipped or would skip
-// because of what the database holds (the first maxImportListed of them).
-func (a *app) printNotes(name string, outcomes []subscribers.ImportOutcome) {
-	if a.quiet {
-		return
-	}
-	n := 0
-	for _, o := range outcomes {
-		note := skipReason(o)
-		if note == "" {
-			continue
-		}
-		if n++; n <= maxImportListed {
-			fmt.Fprintf(a.stderr, "%s:%d: email: %s\n", name, o.Line, note)
-		}
-	}
-	if n > maxImportListed {
-		fmt.Fprintf(a.stderr, "... and %d more address%s already present\n", n-maxImportListed, pluralES(n-maxImportListed))
-	}
-}
-
-// skipReason says why a row was skipped; "" when it was not, or when it
-// was already exactly as the row says.
-func skipReason(o subscribers.ImportOutcome) string {
-	switch o.Action {
-	case subscribers.ImportSkipExisting:
-		return fmt.Sprintf("already subscribed (%s); --update-existing updates name, regions, timezone and send time", o.Was)
-	case subscribers.ImportSkipInactive:
-		switch {
-		case o.Erased:
-			return "erased on request; an import never re-adds it ('digest subscribers unsuppress' it first)"
-		case o.Suppressed != "":
-			return fmt.Sprintf("suppressed (%s); not resubscribed without --resubscribe", o.Suppressed)
-		}
-		return fmt.Sprintf("%s; not resubscribed without --resubscribe", o.Was)
-	}
-	return ""
-}
-
-// importSummary is the closing count of an import.
-func importSummary(res subscribers.ImportResult, refused int) string {
-	return fmt.Sprintf("created %d, updated %d, skipped %d (already present), refused %d (invalid)",
-		res.Created, res.Updated, res.Unchanged+res.Skipped, refused)
-}
-
-// noteErr prints a message for people on stderr, unless --quiet.
-func (a *app) noteErr(format string, args ...any) {
-	if !a.quiet {
-		fmt.Fprintf(a.stderr, format, args...)
-	}
-}
-
-// progressBar returns a progress bar on stderr when it is a terminal, the
-// work is large enough to be worth one (show), and --quiet is off; nil
-// otherwise. total -1 draws a spinner.
-func (a *app) progressBar(total int64, show bool, desc string, bytes bool) *progressbar.ProgressBar {
-	if a.quiet || !isTerminal(a.stderr) || (!show && total >= 0) {
-		return nil
-	}
-	opts := []progressbar.Option{
-		progressbar.OptionSetWriter(a.stderr),
-		progressbar.OptionSetDescription(desc),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(100 * time.Millisecond),
-		progressbar.OptionShowCount(),
-		progressbar.OptionClearOnFinish(),
-	}
-	if bytes {
-		opts = append(opts, progressbar.OptionShowBytes(true))
-	} else {
-		opts = append(opts, progressbar.OptionShowIts(), progressbar.OptionSetItsString("rows"))
-	}
-	return progressbar.NewOptions64(total, opts...)
-}
-
-func finishProgress(bar *progressbar.ProgressBar) {
-	if bar != nil {
-		_ = bar.Finish()
-	}
-}
-
-func pluralS(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
-}
-
-func pluralES(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "es"
-}
-
-func itOrThem(n int) string {
-	if n == 1 {
-		return "it"
-	}
-	return "them"
-}
-
-func (a *app) subscribersExportCmd() *cobra.Command {
-	var format, out, status, region string
-	cmd := &cobra.Command{
-		Use:   "export",
-		Short: "Write subscribers to a CSV or JSON lines file",
-		Long: `Write subscribers, in the order they were added, to standard output or to
---out FILE, streaming: memory stays the same however long the list.
-
-CSV (the default) has a header row and LF line ends:
-  email,name,regions,timezone,send_time,status,created_at,consent_source
-regions are the codes in the reader's order, comma-separated ("lagos,bxl",
-quoted); created_at is RFC 3339 in UTC. A cell that a spreadsheet would run
-as a formula (starting with =, +, -, @, a tab or a CR, after any
-apostrophes) gets a leading apostrophe, which spreadsheets do not show and
-'subscribers import' removes again, so a name like =HYPERLINK(...) is
-shown as text and still round-trips exactly.
-
-JSON lines (--format jsonl, or --out ending in .jsonl or .ndjson) has one
-object per subscriber with the same keys; regions is an array.
-
-An export imports again as it is ('subscribers import FILE'): the same
-addresses, names, regions in order, time zones, send times and statuses.
---out writes a new file readable only by its owner (it holds personal
-data) and replaces FILE only when the export is complete.
-
-While 'digest serve' runs, an export reads in short transactions: a reader
-who signs up meanwhile may or may not be included.`,
-		Example: `  digest subscribers export > readers.csv
-  digest subscribers export --out readers.jsonl
-  digest subscribers export --status active --region lagos --out lagos.csv`,
-		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.exportSubscribers(cmd.Context(), format, out, status, region)
-		},
-	}
-	cmd.Flags().StringVar(&format, "format", "", "csv or jsonl (default: by --out's extension, else csv)")
-	cmd.Flags().StringVarP(&out, "out", "o", "", "write to this file instead of standard output")
-	cmd.Flags().StringVar(&status, "status", "", "only subscribers with this status")
-	cmd.Flags().StringVar(&region, "region", "", "only subscribers of this region")
-	return cmd
-}
-
-// exportSubscribers runs `subscribers export`.
-func (a *app) exportSubscribers(ctx context.Context, format, out, status, region string) error {
-	var f subscribers.Format
-	switch format {
-	case "":
-		f = subscribers.CSV
-		if out != "" && out != "-" {
-			f = subscribers.FormatFor(out)
-		}
-	case string(subscribers.CSV), string(subscribers.JSONLines):
-		f = subscribers.Format(format)
-	default:
-		return usageError{fmt.Errorf("--format: %q is not one of csv, jsonl", format)}
-	}
-	st := digest.SubscriberStatus(status)
-	if status != "" && !st.Valid() {
-		return usageError{fmt.Errorf("--status: %q is not one of %s", status, subscriberStatusList())}
-	}
-	cfg, err := a.loadConfig(false)
-	if err != nil {
-		return err
-	}
-	if _, ok := cfg.Regions.Lookup(region); region != "" && !ok {
-		return usageError{fmt.Errorf("--region: unknown region %q (known: %s)", region, strings.Join(cfg.Regions.Codes(), ", "))}
-	}
-	db, err := openDB(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-
-	w, commit, err := a.exportTarget(out)
-	if err != nil {
-		return err
-	}
-	defer commit(false)
-	e, err := subscribers.NewExporter(w, f)
-	if err != nil {
-		return err
-	}
-	n := 0
-	err = db.StreamSubscribers(ctx, sqlite.SubscriberFilter{Status: st, Region: region}, func(s digest.Subscriber) error {
-		n++
-		return e.Write(s)
-	})
-	if err == nil {
-		err = e.Flush()
-	}
-	if err == nil {
-		err = commit(true)
-	}
-	if err != nil {
-		return fmt.Errorf("export subscribers: %w", err)
-	}
-	if out != "" && out != "-" {
-		a.say("exported %d subscriber%s to %s\n", n, pluralS(n), out)
-	}
-	return nil
-}
-
-// exportTarget returns where an export writes, and commit, which on true
-// puts a file export in place and on false (after a failure) removes it.
-// Calling commit again after the first time does nothing.
-func (a *app) exportTarget(out string) (io.Writer, func(ok bool) error, error) {
-	if out == "" || out == "-" {
-		return a.stdout, func(bool) error { return nil }, nil
-	}
-	// A temporary file beside the target, renamed at the end: a failed or
-	// interrupted export never leaves a truncated file under the name.
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp")
-	if err != nil {
-		return nil, nil, fmt.Errorf("export: %w", err)
-	}
-	done := false
-	commit := func(ok bool) error {
-		if done {
-			return nil
-		}
-		done = true
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			return nil
-		}
-		if err := tmp.Sync(); err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			return err
-		}
-		if err := tmp.Close(); err != nil {
-			os.Remove(tmp.Name())
-			return err
-		}
-		if err := os.Rename(tmp.Name(), out); err != nil {
-			os.Remove(tmp.Name())
-			return err
-		}
-		return nil
-	}
-	return tmp, commit, nil
-}
-
-// statusList names every subscriber status, for messages.
-func subscriberStatusList() string {
-	names := make([]string, len(digest.SubscriberStatuses))
-	for i, s := range digest.SubscriberStatuses {
-		names[i] = string(s)
-	}
-	return strings.Join(names, ", ")
 }
 
 // inviteCreated emails a confirmation link to every reader the import
