@@ -54,7 +54,7 @@ who has had nothing yet; --timezone defaults to the first region's).
 SMTP server, with "[TEST]" before the subject. It is not recorded as a
 delivery and moves no watermark.
 
---serve [ADDR] serves the editor's preview page instead (default
+--serve[=ADDR] serves the editor's preview page instead (default
 127.0.0.1:8081; a non-loopback address needs --allow-remote): pick a reader
 or a region mix and a time, and see the email at desktop and phone width,
 the text part, subject, preheader, size against Gmail's 102 KB limit, the
@@ -65,8 +65,15 @@ itself when a file in templates_dir or --briefs-dir changes.`,
   digest preview --regions sg --format eml > sg.eml
   digest preview --subscriber ada@example.com --send-test editor@example.org
   digest preview --serve                       # http://127.0.0.1:8081
-  digest preview --serve 127.0.0.1:9000 --briefs-dir briefs/`,
-		Args: exactArgs(0),
+  digest preview --serve=127.0.0.1:9000 --briefs-dir briefs/`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			// --serve's address is optional, so it can only be given
+			// with "=": a separate word is an argument.
+			if len(args) == 1 && cmd.Flags().Changed("serve") {
+				return usageError{fmt.Errorf("--serve takes its address after '=': --serve=%s", args[0])}
+			}
+			return exactArgs(0)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cmd.Flags().Changed("serve") {
 				o, err := a.open(cmd.Context(), need{configFile: true})
