@@ -7,11 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/mail"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -192,7 +189,7 @@ func (a *app) preview(ctx context.Context, t previewTarget, format, out, sendTes
 		_, err := a.stdout.Write(buf.Bytes())
 		return err
 	}
-	if err := writeFileAtomic(out, buf.Bytes()); err != nil {
+	if err := writeFileAtomic(out, buf.Bytes(), 0o644); err != nil {
 		return err
 	}
 	a.say("wrote %s (%d briefs, %.1f KB of HTML) for %s\n", out, len(pv.Briefs), float64(len(pv.Output.HTML))/1024, sub.Email)
@@ -228,29 +225,6 @@ func (a *app) sendTest(ctx context.Context, cfg *config.Config, logger *slog.Log
 	}
 	a.say("sent a test of %s's digest (%d briefs) to %s\n", pv.Subscriber.Email, len(pv.Briefs), to)
 	return nil
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory, so a reader of path never sees half a file.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, bytes.NewReader(data)); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 // previewLinter runs the digest linter on a preview for the editor page.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	digest "github.com/newsroom/digest"
@@ -123,39 +121,20 @@ func (a *app) exportTarget(out string) (io.Writer, func(ok bool) error, error) {
 	if out == "" || out == "-" {
 		return a.stdout, func(bool) error { return nil }, nil
 	}
-	// A temporary file beside the target, renamed at the end: a failed or
-	// interrupted export never leaves a truncated file under the name.
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp")
+	// Under a temporary name until complete: a failed or interrupted
+	// export never leaves a truncated file under the name. Readable only
+	// by its owner: it holds personal data.
+	f, err := createAtomic(out, 0o600)
 	if err != nil {
 		return nil, nil, fmt.Errorf("export: %w", err)
 	}
-	done := false
-	commit := func(ok bool) error {
-		if done {
-			return nil
-		}
-		done = true
+	return f, func(ok bool) error {
 		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
+			f.Abort()
 			return nil
 		}
-		if err := tmp.Sync(); err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			return err
-		}
-		if err := tmp.Close(); err != nil {
-			os.Remove(tmp.Name())
-			return err
-		}
-		if err := os.Rename(tmp.Name(), out); err != nil {
-			os.Remove(tmp.Name())
-			return err
-		}
-		return nil
-	}
-	return tmp, commit, nil
+		return f.Commit()
+	}, nil
 }
 
 // statusList names every subscriber status, for messages.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -197,4 +198,69 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
+
+// atomicFile is written under a temporary name beside its path and renamed
+// to it by Commit, so that a reader of the path never sees half a file and
+// a failed write leaves nothing under the name.
+type atomicFile struct {
+	*os.File
+	path string
+	done bool
+}
+
+// createAtomic starts writing path, with the permissions perm.
+func createAtomic(path string, perm os.FileMode) (*atomicFile, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	return &atomicFile{File: f, path: path}, nil
+}
+
+// Commit puts the file in place.
+func (f *atomicFile) Commit() error {
+	if f.done {
+		return nil
+	}
+	f.done = true
+	err := f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), f.path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
+// Abort removes the file, unless it was committed.
+func (f *atomicFile) Abort() {
+	if f.done {
+		return
+	}
+	f.done = true
+	f.Close()
+	os.Remove(f.Name())
+}
+
+// writeFileAtomic writes data to path as an atomicFile.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := createAtomic(path, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Abort()
+		return err
+	}
+	return f.Commit()
 }
