@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/bits"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	digest "github.com/newsroom/digest"
 	"github.com/newsroom/digest/internal/lint"
 	"github.com/spf13/cobra"
 )
@@ -116,7 +113,7 @@ func (a *app) lint(ctx context.Context, t previewTarget, all bool, format string
 	targets := []previewTarget{t}
 	if all {
 		targets = targets[:0]
-		for _, mix := range regionMixes(cfg.Regions) {
+		for _, mix := range lint.RegionMixes(cfg.Regions) {
 			targets = append(targets, previewTarget{regions: strings.Join(mix, ",")})
 		}
 	}
@@ -156,39 +153,6 @@ func (a *app) lint(ctx context.Context, t previewTarget, all bool, format string
 		return errQuietFailure
 	}
 	return nil
-}
-
-// regionMixes returns every non-empty subset of regions, each in
-// configuration order: the single regions first, then pairs, and so on.
-func regionMixes(regions digest.Regions) [][]string {
-	n := len(regions)
-	if n > 16 {
-		n = 16 // 65,535 mixes is already more than anyone reads
-	}
-	masks := make([]uint, 0, 1<<n-1)
-	for m := uint(1); m < 1<<n; m++ {
-		masks = append(masks, m)
-	}
-	// Within one size, order by the first region that differs: the lowest
-	// set bit comes first in configuration order.
-	sort.SliceStable(masks, func(i, j int) bool {
-		ci, cj := bits.OnesCount(masks[i]), bits.OnesCount(masks[j])
-		if ci != cj {
-			return ci < cj
-		}
-		return bits.Reverse(masks[i]) > bits.Reverse(masks[j])
-	})
-	mixes := make([][]string, 0, len(masks))
-	for _, m := range masks {
-		var mix []string
-		for i := range n {
-			if m&(1<<i) != 0 {
-				mix = append(mix, regions[i].Code)
-			}
-		}
-		mixes = append(mixes, mix)
-	}
-	return mixes
 }
 
 func writeLintReport(w io.Writer, r lintReport, format string) error {
