@@ -85,23 +85,9 @@ func (a *app) demo(ctx context.Context, out string, now time.Time) error {
 		return err
 	}
 	defer pl.Close()
-	bs, err := demo.Briefs(cfg.Regions)
+	bs, subs, err := demo.Load(ctx, pl.db, subscribers.Defaults{SendTime: cfg.SendTime, Regions: cfg.Regions})
 	if err != nil {
 		return err
-	}
-	for i := range bs {
-		if _, err := pl.db.UpsertBrief(ctx, &bs[i]); err != nil {
-			return fmt.Errorf("load sample brief %s: %w", bs[i].Slug, err)
-		}
-	}
-	subs, err := demo.Subscribers(subscribers.Defaults{SendTime: cfg.SendTime, Regions: cfg.Regions})
-	if err != nil {
-		return err
-	}
-	for i := range subs {
-		if err := pl.db.CreateSubscriber(ctx, &subs[i]); err != nil {
-			return fmt.Errorf("load sample subscriber %s: %w", subs[i].Email, err)
-		}
 	}
 	rep, err := pl.pass.Run(ctx, now, delivery.RunOptions{})
 	if err != nil {
