@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/newsroom/digest/internal/bench"
+	"github.com/newsroom/digest/internal/bench/benchrun"
 	"github.com/newsroom/digest/internal/config"
 	"github.com/newsroom/digest/internal/delivery"
 	"github.com/newsroom/digest/internal/smtpsink"
@@ -42,7 +42,7 @@ It prints messages per second for the pass and the mean raw limit and their
 ratio, the size of the raw limit's digest and the pass's mean, CPU per
 message for both, the pass's peak RSS, the wall time of each phase and the
 outcomes recorded per ledger transaction. With the in-process server the
-CPU and memory figures include the server's.`, bench.RawSample),
+CPU and memory figures include the server's.`, benchrun.RawSample),
 		Example: `  digest bench
   digest bench --subscribers 1000000 --concurrency 8 --smtp 127.0.0.1:2525`,
 		Args: exactArgs(0),
@@ -65,7 +65,7 @@ CPU and memory figures include the server's.`, bench.RawSample),
 }
 
 // bench wires a pass over a fresh database and an SMTP server, and has
-// bench.Run measure it.
+// benchrun.Run measure it.
 func (a *app) bench(ctx context.Context, f benchFlags) error {
 	defaults := config.Default()
 	if f.subscribers < 1 || f.briefs < 1 || f.days < 1 || f.regions < 1 || f.regions > len(defaults.Regions) || f.concurrency < 1 {
@@ -114,7 +114,7 @@ func (a *app) bench(ctx context.Context, f benchFlags) error {
 		return err
 	}
 	defer pl.Close()
-	res, err := bench.Run(ctx, pl.db, pl.pass, bench.Options{
+	res, err := benchrun.Run(ctx, pl.db, pl.pass, benchrun.Options{
 		Readers: f.subscribers, Briefs: f.briefs, Days: f.days, Regions: cfg.Regions, Seed: f.seed,
 		Host: host, Port: port, Connections: f.concurrency,
 		CPUProfile: f.cpuProfile, MemProfile: f.memProfile, Progress: a.say,
@@ -125,8 +125,8 @@ func (a *app) bench(ctx context.Context, f benchFlags) error {
 	return writeBenchReport(a.stdout, f, res)
 }
 
-// writeBenchReport prints what bench.Run measured.
-func writeBenchReport(w io.Writer, f benchFlags, res bench.Result) error {
+// writeBenchReport prints what benchrun.Run measured.
+func writeBenchReport(w io.Writer, f benchFlags, res benchrun.Result) error {
 	rep, sent := res.Report, res.Sent
 	passRate := float64(sent) / res.PassWall.Seconds()
 	rawRate := float64(f.subscribers) / res.Raw().Seconds()

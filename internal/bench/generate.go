@@ -1,7 +1,7 @@
-// Package bench runs `digest bench`: it generates realistic data — briefs
+// Package bench generates realistic data for whole-run benchmarks — briefs
 // across regions, readers with region mixes, zones and non-ASCII names —
-// stores them, runs one complete pass over them and measures it, with the
-// raw SMTP limit the pass is compared with.
+// and measures the raw SMTP limit a pass is compared with; benchrun runs
+// `digest bench` with them.
 package bench
 
 import (

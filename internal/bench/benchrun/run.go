@@ -1,4 +1,9 @@
-package bench
+// Package benchrun runs `digest bench`: it stores generated briefs and
+// readers (package bench), sends the raw limit, runs one complete pass
+// over the data, profiled as asked, sends the raw limit again, and returns
+// the figures. It is a package of its own because the delivery package's
+// benchmarks use bench's generators, and this one runs delivery's pass.
+package benchrun
 
 import (
 	"context"
@@ -14,6 +19,7 @@ import (
 	gomail "github.com/wneessen/go-mail"
 
 	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/bench"
 	"github.com/newsroom/digest/internal/delivery"
 	"github.com/newsroom/digest/internal/mailer"
 	"github.com/newsroom/digest/internal/subscribers"
@@ -99,7 +105,7 @@ func Run(ctx context.Context, store Store, pass Pass, o Options) (Result, error)
 	at := time.Now().UTC()
 	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x5eed))
 	start := time.Now()
-	if err := load(ctx, store, Briefs(o.Briefs, o.Days, o.Regions, at, rng), o.Readers, o.Regions, rng); err != nil {
+	if err := load(ctx, store, bench.Briefs(o.Briefs, o.Days, o.Regions, at, rng), o.Readers, o.Regions, rng); err != nil {
 		return res, err
 	}
 	res.Load = time.Since(start)
@@ -112,9 +118,9 @@ func Run(ctx context.Context, store Store, pass Pass, o Options) (Result, error)
 	res.RawDigestKB, res.SampleKB, res.Sampled = pv.kb, pv.meanKB, pv.sampled
 	build := func() (*gomail.Msg, error) { return mailer.Build(pv.Message) }
 	rawRun := func() (time.Duration, time.Duration, error) {
-		cpu0 := CPUTime()
-		wall, err := RawLimit(ctx, o.Host, o.Port, o.Connections, o.Readers, build)
-		return wall, CPUTime() - cpu0, err
+		cpu0 := bench.CPUTime()
+		wall, err := bench.RawLimit(ctx, o.Host, o.Port, o.Connections, o.Readers, build)
+		return wall, bench.CPUTime() - cpu0, err
 	}
 	say("raw limit before the pass...\n")
 	var rawCPUBefore, rawCPUAfter time.Duration
@@ -146,13 +152,13 @@ func runPass(ctx context.Context, pass Pass, at time.Time, o Options, res *Resul
 			return err
 		}
 	}
-	res.PeakOfPass = ResetPeakRSS()
-	cpu0 := CPUTime()
+	res.PeakOfPass = bench.ResetPeakRSS()
+	cpu0 := bench.CPUTime()
 	passStart := time.Now()
 	rep, err := pass.Run(ctx, at, delivery.RunOptions{MaxItems: 1000}) // a sample, for the message size
 	res.PassWall = time.Since(passStart)
-	res.PassCPU = CPUTime() - cpu0
-	res.PeakRSSMB = PeakRSSMB()
+	res.PassCPU = bench.CPUTime() - cpu0
+	res.PeakRSSMB = bench.PeakRSSMB()
 	if o.CPUProfile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -181,7 +187,7 @@ func load(ctx context.Context, store Store, briefs []digest.Brief, readers int, 
 	}
 	var im subscribers.Import
 	for i := 0; i < readers; i += subscribers.ImportBatch {
-		for _, s := range Readers(i, min(subscribers.ImportBatch, readers-i), regions, rng) {
+		for _, s := range bench.Readers(i, min(subscribers.ImportBatch, readers-i), regions, rng) {
 			im.Add(subscribers.Row{Subscriber: s})
 		}
 	}
