@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"text/tabwriter"
 
 	"github.com/newsroom/digest/internal/bounces"
 	"github.com/spf13/cobra"
@@ -71,7 +70,7 @@ makes the command exit 1.`,
 					return err
 				}
 			} else {
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				tw := newTable(a.stdout)
 				fmt.Fprintln(tw, "SOURCE\tKIND\tRECIPIENT\tSTATUS\tSUBSCRIBER\tMATCHED BY\tACTION")
 				for _, r := range rows {
 					action := r.Action

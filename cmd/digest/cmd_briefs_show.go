@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	digest "github.com/newsroom/digest"
@@ -79,7 +78,7 @@ sent_to (count), removed_at (RFC 3339, UTC; only for removed briefs).`,
 				}
 				return writeJSON(a.stdout, out)
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			tw := newTable(a.stdout)
 			fmt.Fprintln(tw, "SLUG\tREGION\tPUBLISHED (UTC)\tLOCAL\tSIGNALS\tSENT TO\tHEADLINE")
 			for _, l := range ls {
 				local := "-"

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
 	digest "github.com/newsroom/digest"
@@ -77,7 +76,7 @@ func (a *app) deliveriesListCmd() *cobra.Command {
 				}
 				return writeJSON(a.stdout, out)
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			tw := newTable(a.stdout)
 			fmt.Fprintln(tw, "ID\tSUBSCRIBER\tDATE\tSTATUS\tATTEMPTS\tNEXT ATTEMPT\tBRIEFS\tERROR")
 			for _, dl := range ds {
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n", dl.ID, emails[dl.SubscriberID], dl.DigestDate, a.colorStatus(string(dl.Status)),
@@ -143,7 +142,7 @@ func (a *app) deliveriesShowCmd() *cobra.Command {
 				fmt.Fprintf(w, "  last error  %s\n", d.Error)
 			}
 			fmt.Fprintln(w, "\nhistory:")
-			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			tw := newTable(w)
 			for _, e := range evs {
 				fmt.Fprintf(tw, "  %s\t%s → %s\t%s\n", e.At.UTC().Format(time.RFC3339), dash(string(e.From)), e.To, e.Reason)
 			}

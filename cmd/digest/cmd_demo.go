@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/newsroom/digest/internal/delivery"
@@ -112,7 +111,7 @@ func (a *app) writeDemo(out string, now time.Time, nBriefs, nSubs int, rep deliv
 	slices.SortStableFunc(received, func(x, y smtpsink.Received) int { return cmp.Compare(subOf(x), subOf(y)) })
 	fmt.Fprintf(a.stdout, "digest demo: %d sample briefs, %d subscribers, pass at %s, SMTP server on 127.0.0.1 inside this process\n\n",
 		nBriefs, nSubs, now.UTC().Format(time.RFC3339))
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	tw := newTable(a.stdout)
 	fmt.Fprintln(tw, "#\tSUBSCRIBER\tREGIONS\tLOCAL TIME\tBRIEFS\tSIZE\tFILE")
 	for i, r := range received {
 		n := i + 1

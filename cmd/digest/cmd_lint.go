@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/newsroom/digest/internal/lint"
@@ -159,7 +158,7 @@ func writeLintReport(w io.Writer, r lintReport, format string) error {
 	if format == "json" {
 		return writeJSON(w, r)
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	for _, m := range r.Mixes {
 		who := strings.Join(m.Regions, ",")
 		if m.Subscriber != "preview@example.invalid" {

@@ -196,7 +196,7 @@ func writeStatusText(w io.Writer, cfg *config.Config, s statusJSON) error {
 	fmt.Fprintf(w, "\nsubscribers  %d: %s\n", total, strings.Join(parts, ", "))
 
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "region\tactive readers\tbriefs in the last 24h")
 	for _, code := range sortedRegionKeys(cfg, s.ActiveByRegion, s.BriefsLast24h) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\n", code, s.ActiveByRegion[code], s.BriefsLast24h[code])

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	digest "github.com/newsroom/digest"
@@ -207,7 +206,7 @@ name). --format is table on a terminal and json otherwise, unless given:
 }
 
 func (a *app) writeSubscribersTable(subs []digest.Subscriber) error {
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	tw := newTable(a.stdout)
 	fmt.Fprintln(tw, "ID\tEMAIL\tNAME\tREGIONS\tTIME ZONE\tSEND\tSTATUS\tJOINED")
 	for _, s := range subs {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Email, s.Name, strings.Join(s.Regions, ","),

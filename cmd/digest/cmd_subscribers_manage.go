@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	digest "github.com/newsroom/digest"
 	"github.com/newsroom/digest/internal/sqlite"
@@ -76,7 +75,7 @@ func (a *app) subscribersShowCmd() *cobra.Command {
 				fmt.Fprintf(w, "suppressed: %s\n", reason)
 			}
 			fmt.Fprintln(w, "recent deliveries")
-			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			tw := newTable(w)
 			for _, d := range ds {
 				fmt.Fprintf(tw, "  %d\t%s\t%s\t%d attempts\t%s\n", d.ID, d.DigestDate, d.Status, d.Attempts, truncate(d.Error, 60))
 			}

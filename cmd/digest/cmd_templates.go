@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	digest "github.com/newsroom/digest"
@@ -72,7 +71,7 @@ func (a *app) templatesCheck(ctx context.Context, dir string) error {
 	}
 	findings := lint.Check(in)
 	e, w := lint.Count(findings)
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	tw := newTable(a.stdout)
 	fmt.Fprintf(tw, "%s: parsed; a sample digest of %d briefs renders to %.1f KB of HTML; %s, %s\n",
 		where, len(in.Briefs), float64(len(out.HTML))/1024, plural(e, "error"), plural(w, "warning"))
 	writeFindings(tw, findings)

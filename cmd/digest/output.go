@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -120,6 +121,12 @@ func finishProgress(bar *progressbar.ProgressBar) {
 	if bar != nil {
 		_ = bar.Finish()
 	}
+}
+
+// newTable starts a table on w: columns two spaces apart, the layout of
+// every table the commands print.
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 }
 
 // Cells of tables and text reports.
