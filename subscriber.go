@@ -2,6 +2,7 @@ package digest
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -47,6 +48,15 @@ type Subscriber struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
+
+// EmailKey is what makes two addresses one reader: they have the same key.
+// The key is the address in Unicode lower case, not only ASCII, so
+// ÄNNE@example.com and änne@example.com are one reader. Unicode
+// normalisation is not applied: a precomposed "ä" and "a" + combining
+// diaeresis are different keys. Storage keeps the key beside the address
+// to look it up, so changing this rule needs a migration that recomputes
+// the stored keys.
+func EmailKey(email string) string { return strings.ToLower(email) }
 
 // Consent records how and when a subscriber agreed to be mailed: what an
 // operator shows a regulator or a reader who asks.

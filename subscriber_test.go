@@ -66,3 +66,20 @@ func TestTimeOfDayOn(t *testing.T) {
 		})
 	}
 }
+
+func TestEmailKey(t *testing.T) {
+	tests := []struct {
+		a, b string
+		same bool
+	}{
+		{"Ada@Example.com", "ada@example.com", true},
+		{"ÄNNE@example.com", "änne@example.com", true},        // Unicode, not only ASCII
+		{"änne@example.com", "a\u0308nne@example.com", false}, // no normalisation
+		{"ada@example.com", "ada@example.org", false},
+	}
+	for _, tt := range tests {
+		if got := EmailKey(tt.a) == EmailKey(tt.b); got != tt.same {
+			t.Errorf("EmailKey(%q) == EmailKey(%q) is %v, want %v", tt.a, tt.b, got, tt.same)
+		}
+	}
+}

@@ -2,27 +2,19 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math"
-	"math/rand/v2"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"time"
 
-	digest "github.com/newsroom/digest"
-	"github.com/newsroom/digest/internal/bench"
+	"github.com/newsroom/digest/internal/bench/benchrun"
 	"github.com/newsroom/digest/internal/config"
 	"github.com/newsroom/digest/internal/delivery"
-	"github.com/newsroom/digest/internal/mailer"
 	"github.com/newsroom/digest/internal/smtpsink"
-	"github.com/newsroom/digest/internal/sqlite"
 	"github.com/spf13/cobra"
-	gomail "github.com/wneessen/go-mail"
 )
 
 type benchFlags struct {
@@ -50,7 +42,7 @@ It prints messages per second for the pass and the mean raw limit and their
 ratio, the size of the raw limit's digest and the pass's mean, CPU per
 message for both, the pass's peak RSS, the wall time of each phase and the
 outcomes recorded per ledger transaction. With the in-process server the
-CPU and memory figures include the server's.`, rawSample),
+CPU and memory figures include the server's.`, benchrun.RawSample),
 		Example: `  digest bench
   digest bench --subscribers 1000000 --concurrency 8 --smtp 127.0.0.1:2525`,
 		Args: exactArgs(0),
@@ -72,12 +64,9 @@ CPU and memory figures include the server's.`, rawSample),
 	return cmd
 }
 
+// bench wires a pass over a fresh database and an SMTP server, and has
+// benchrun.Run measure it.
 func (a *app) bench(ctx context.Context, f benchFlags) error {
-	if f.memProfile != "" {
-		// Set once, before the run allocates: one sample per 64 KB, finer
-		// than the default without slowing the run down much.
-		runtime.MemProfileRate = 64 << 10
-	}
 	defaults := config.Default()
 	if f.subscribers < 1 || f.briefs < 1 || f.days < 1 || f.regions < 1 || f.regions > len(defaults.Regions) || f.concurrency < 1 {
 		return usageError{fmt.Errorf("--subscribers, --briefs, --days and --concurrency must be positive, --regions 1-%d", len(defaults.Regions))}
@@ -109,14 +98,8 @@ func (a *app) bench(ctx context.Context, f benchFlags) error {
 		}
 	}
 
-	cfg := defaults
-	cfg.Database = filepath.Join(dir, "bench.db")
-	cfg.From = "The Regional Brief <digest@news.example.org>"
-	cfg.BaseURL = "https://news.example.org/digest"
-	cfg.PostalAddress = "The Regional Brief, 1 Example Square, Example City"
-	cfg.Secret = randomSecret()
+	cfg := sampleConfig(filepath.Join(dir, "bench.db"), host, port)
 	cfg.Regions = cfg.Regions[:f.regions]
-	cfg.SMTP = config.SMTP{Host: host, Port: port, TLS: config.TLSNone, Timeout: 30 * time.Second}
 	cfg.Delivery.Concurrency = f.concurrency
 	cfg.ApplyDerived()
 	if err := cfg.Validate(); err != nil {
@@ -126,183 +109,53 @@ func (a *app) bench(ctx context.Context, f benchFlags) error {
 	if err != nil {
 		return err
 	}
-
-	at := time.Now().UTC()
-	rng := rand.New(rand.NewPCG(f.seed, f.seed^0x5eed))
-	start := time.Now()
 	pl, err := newPipeline(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer pl.Close()
-	if err := loadBench(ctx, pl.db, bench.Briefs(f.briefs, f.days, cfg.Regions, at, rng), f.subscribers, cfg.Regions, rng); err != nil {
-		return err
-	}
-	load := time.Since(start)
-	a.say("generated %d readers and %d briefs in %v; running the pass...\n", f.subscribers, f.briefs, load.Round(time.Millisecond))
-
-	// The raw limit: one reader's digest, pre-built once and sent as many
-	// times as the pass sends over as many connections. It runs before and
-	// after the pass, and the pass is compared with their mean: a shared
-	// machine's speed drifts over the minutes a run takes, and the spread
-	// of the two says by how much. The digest is one of typical size (see
-	// typicalDigest). The first reader's, used before, was no such thing:
-	// at 100,000 readers it put 20.6 KB on the wire per message against
-	// the pass's 51.6 KB, so the limit measured smaller messages than the
-	// pass sent.
-	pv, sampleKB, sampled, err := typicalDigest(ctx, pl, at, f.subscribers, rawSample)
+	res, err := benchrun.Run(ctx, pl.db, pl.pass, benchrun.Options{
+		Readers: f.subscribers, Briefs: f.briefs, Days: f.days, Regions: cfg.Regions, Seed: f.seed,
+		Host: host, Port: port, Connections: f.concurrency,
+		CPUProfile: f.cpuProfile, MemProfile: f.memProfile, Progress: a.say,
+	})
 	if err != nil {
 		return err
 	}
-	build := func() (*gomail.Msg, error) { return mailer.Build(pv.Message) }
-	rawRun := func() (time.Duration, time.Duration, error) {
-		cpu0 := bench.CPUTime()
-		wall, err := bench.RawLimit(ctx, host, port, f.concurrency, f.subscribers, build)
-		return wall, bench.CPUTime() - cpu0, err
-	}
-	a.say("raw limit before the pass...\n")
-	rawBefore, rawCPUBefore, err := rawRun()
-	if err != nil {
-		return err
-	}
+	return writeBenchReport(a.stdout, f, res)
+}
 
-	if f.cpuProfile != "" {
-		pf, err := os.Create(f.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return err
-		}
-	}
-	peakOfPass := bench.ResetPeakRSS()
-	cpu0 := bench.CPUTime()
-	passStart := time.Now()
-	rep, err := pl.pass.Run(ctx, at, delivery.RunOptions{MaxItems: 1000}) // a sample, for the message size
-	passWall := time.Since(passStart)
-	cpu := bench.CPUTime() - cpu0
-	peak := bench.PeakRSSMB()
-	if f.cpuProfile != "" {
-		pprof.StopCPUProfile()
-	}
-	if f.memProfile != "" {
-		if werr := writeHeapProfile(f.memProfile); werr != nil {
-			return werr
-		}
-	}
-	if err != nil {
-		return err
-	}
-	sent := rep.Count(delivery.OutcomeSent)
-	if sent == 0 {
-		return fmt.Errorf("the pass sent nothing (%d failed, %d deferred)", rep.Count(delivery.OutcomeFailed), rep.Count(delivery.OutcomeDeferred))
-	}
-
-	a.say("raw limit after the pass...\n")
-	rawAfter, rawCPUAfter, err := rawRun()
-	if err != nil {
-		return err
-	}
-	raw, rawCPU := (rawBefore+rawAfter)/2, (rawCPUBefore+rawCPUAfter)/2
-
-	passRate := float64(sent) / passWall.Seconds()
-	rawRate := float64(f.subscribers) / raw.Seconds()
-	w := a.stdout
+// writeBenchReport prints what benchrun.Run measured.
+func writeBenchReport(w io.Writer, f benchFlags, res benchrun.Result) error {
+	rep, sent := res.Report, res.Sent
+	passRate := float64(sent) / res.PassWall.Seconds()
+	rawRate := float64(f.subscribers) / res.Raw().Seconds()
 	fmt.Fprintf(w, "\ndigest bench: %d readers, %d briefs over %d days, %d regions, %d workers, SMTP %s\n", f.subscribers, f.briefs, f.days, f.regions, f.concurrency, smtpName(f.smtp))
-	fmt.Fprintf(w, "  pass        %d sent in %v: %.0f messages/s\n", sent, passWall.Round(time.Millisecond), passRate)
+	fmt.Fprintf(w, "  pass        %d sent in %v: %.0f messages/s\n", sent, res.PassWall.Round(time.Millisecond), passRate)
 	fmt.Fprintf(w, "  raw limit   %d pre-built sends in %v: %.0f messages/s (before the pass %.0f/s, after %.0f/s)\n",
-		f.subscribers, raw.Round(time.Millisecond), rawRate,
-		float64(f.subscribers)/rawBefore.Seconds(), float64(f.subscribers)/rawAfter.Seconds())
+		f.subscribers, res.Raw().Round(time.Millisecond), rawRate,
+		float64(f.subscribers)/res.RawBefore.Seconds(), float64(f.subscribers)/res.RawAfter.Seconds())
 	fmt.Fprintf(w, "  ratio       %.0f%% of the raw limit\n", 100*passRate/rawRate)
 	fmt.Fprintf(w, "  sizes       raw limit's digest %.1f KB of HTML and text (the mean of %d readers' %.1f KB); the pass's %.1f KB on average\n",
-		digestKB(pv.Output.HTML, pv.Output.Text), sampled, sampleKB, float64(rep.SentBytes)/float64(sent)/1024)
+		res.RawDigestKB, res.Sampled, res.SampleKB, float64(rep.SentBytes)/float64(sent)/1024)
 	perMsg := func(d time.Duration) float64 { return d.Seconds() / float64(sent) * 1000 }
-	rawPerMsg := rawCPU.Seconds() / float64(f.subscribers) * 1000
-	fmt.Fprintf(w, "  cpu         %.2f s per 1,000 messages (%.3f ms each); raw limit %.3f ms each\n", perMsg(cpu), perMsg(cpu), rawPerMsg)
-	if peakOfPass {
-		fmt.Fprintf(w, "  peak rss    %.0f MB during the pass\n", peak)
+	rawPerMsg := res.RawCPU.Seconds() / float64(f.subscribers) * 1000
+	fmt.Fprintf(w, "  cpu         %.2f s per 1,000 messages (%.3f ms each); raw limit %.3f ms each\n", perMsg(res.PassCPU), perMsg(res.PassCPU), rawPerMsg)
+	if res.PeakOfPass {
+		fmt.Fprintf(w, "  peak rss    %.0f MB during the pass\n", res.PeakRSSMB)
 	} else {
-		fmt.Fprintf(w, "  peak rss    %.0f MB (the whole process, data generation included)\n", peak)
+		fmt.Fprintf(w, "  peak rss    %.0f MB (the whole process, data generation included)\n", res.PeakRSSMB)
 	}
 	fmt.Fprintf(w, "  phases      load %v, prepare %v, plan %v, store plan %v, render+send+record %v, watermarks %v\n",
-		load.Round(time.Millisecond), rep.Timings.Prepare.Round(time.Millisecond), rep.Timings.Plan.Round(time.Millisecond),
+		res.Load.Round(time.Millisecond), rep.Timings.Prepare.Round(time.Millisecond), rep.Timings.Plan.Round(time.Millisecond),
 		rep.Timings.Store.Round(time.Millisecond), rep.Timings.Work.Round(time.Millisecond), rep.Timings.Finish.Round(time.Millisecond))
 	if tm := rep.Timings; tm.LedgerRounds > 0 {
 		fmt.Fprintf(w, "  ledger      %d transactions recorded %d outcomes (%.1f each)\n",
 			tm.LedgerRounds, tm.LedgerRecorded, float64(tm.LedgerRecorded)/float64(tm.LedgerRounds))
 	}
-	fmt.Fprintf(w, "  html        %.1f KB per digest on average\n", avgHTMLKB(rep))
-	return nil
+	_, err := fmt.Fprintf(w, "  html        %.1f KB per digest on average\n", avgHTMLKB(rep))
+	return err
 }
-
-// loadBench stores the generated data the fast way, as an import would.
-func loadBench(ctx context.Context, db *sqlite.DB, briefs []digest.Brief, readers int, regions digest.Regions, rng *rand.Rand) error {
-	for i := range briefs {
-		if _, err := db.UpsertBrief(ctx, &briefs[i]); err != nil {
-			return err
-		}
-	}
-	for i := 0; i < readers; i += sqlite.ImportBatch {
-		subs := bench.Readers(i, min(sqlite.ImportBatch, readers-i), regions, rng)
-		batch := make([]sqlite.ImportRow, len(subs))
-		for j, s := range subs {
-			batch[j] = sqlite.ImportRow{Subscriber: s}
-		}
-		if _, err := db.ImportSubscribers(ctx, batch, sqlite.ImportMode{}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// rawSample is how many readers typicalDigest chooses the raw limit's
-// message from.
-const rawSample = 200
-
-// typicalDigest previews the digests of n readers spread evenly over the
-// ids of the generated readers (not the first n, so that the sample does
-// not depend on how the list begins) and returns the one whose size, HTML
-// and text, is nearest their mean, with the mean in KB and how many
-// digests it is the mean of.
-func typicalDigest(ctx context.Context, pl *pipeline, at time.Time, readers, n int) (delivery.Preview, float64, int, error) {
-	n = min(n, readers)
-	var pvs []delivery.Preview
-	total := 0.0
-	for i := range n {
-		after := int64(i) * int64(readers) / int64(n)
-		page, err := pl.db.ActivePage(ctx, after, 1)
-		if err != nil {
-			return delivery.Preview{}, 0, 0, fmt.Errorf("bench: read a reader to choose the raw limit's message from: %w", err)
-		}
-		if len(page) == 0 {
-			continue
-		}
-		r := page[0]
-		pv, err := pl.pass.Preview(ctx, r, at)
-		if err != nil {
-			return delivery.Preview{}, 0, 0, fmt.Errorf("bench: preview subscriber %d's digest: %w", r.ID, err)
-		}
-		if len(pv.Briefs) == 0 {
-			continue
-		}
-		pvs = append(pvs, pv)
-		total += digestKB(pv.Output.HTML, pv.Output.Text)
-	}
-	if len(pvs) == 0 {
-		return delivery.Preview{}, 0, 0, errors.New("bench: no active reader has a digest to build the raw limit's message from")
-	}
-	mean := total / float64(len(pvs))
-	best := pvs[0]
-	for _, pv := range pvs[1:] {
-		if math.Abs(digestKB(pv.Output.HTML, pv.Output.Text)-mean) < math.Abs(digestKB(best.Output.HTML, best.Output.Text)-mean) {
-			best = pv
-		}
-	}
-	return best, mean, len(pvs), nil
-}
-
-func digestKB(html, text string) float64 { return float64(len(html)+len(text)) / 1024 }
 
 func avgHTMLKB(rep delivery.Report) float64 {
 	total, n := 0, 0
@@ -331,17 +184,4 @@ func atoiOr(s string, def int) int {
 		return def
 	}
 	return n
-}
-
-// writeHeapProfile writes the allocations sampled so far to path.
-func writeHeapProfile(path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
-		f.Close()
-		return fmt.Errorf("write allocation profile: %w", err)
-	}
-	return f.Close()
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"text/tabwriter"
 
 	"github.com/newsroom/digest/internal/bounces"
 	"github.com/spf13/cobra"
@@ -44,67 +43,34 @@ makes the command exit 1.`,
 				return err
 			}
 			ctx := cmd.Context()
-			logger, err := a.logger()
+			o, err := a.open(ctx, need{configFile: true, logger: true})
 			if err != nil {
 				return err
 			}
-			cfg, err := a.loadConfig(true)
+			defer o.Close()
+			_, signer, err := newLinks(o.cfg)
 			if err != nil {
 				return err
 			}
-			_, signer, err := newLinks(cfg)
-			if err != nil {
+			if err := o.openDB(ctx); err != nil {
 				return err
 			}
-			db, err := openDB(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			in := bounces.NewIngester(db, signer, cfg.Bounces.SoftThreshold, logger)
+			in := bounces.NewIngester(o.db, signer, o.cfg.Bounces.SoftThreshold, o.logger)
 
-			var (
-				rows               []bounceRow
-				unreadable, acted  int
-				skipped, unmatched int
-			)
-			for _, path := range paths {
-				err := bounces.ReadPath(ctx, path, a.stdin, func(res bounces.Result) error {
-					switch {
-					case errors.Is(res.Err, bounces.ErrNotABounce):
-						skipped++
-						rows = append(rows, bounceRow{Source: res.Source, Action: "skipped: " + res.Err.Error()})
-						return nil
-					case res.Err != nil:
-						unreadable++
-						rows = append(rows, bounceRow{Source: res.Source, Action: "UNREADABLE", Error: res.Err.Error()})
-						return nil
-					}
-					for _, r := range res.Reports {
-						out, err := in.Ingest(ctx, r)
-						if err != nil {
-							return fmt.Errorf("%s: %w", res.Source, err)
-						}
-						if out.Action == bounces.ActionNoSubscriber {
-							unmatched++
-						} else {
-							acted++
-						}
-						rows = append(rows, bounceRow{Source: res.Source, Kind: string(r.Kind), Recipient: r.Recipient,
-							Status: r.Status, Subscriber: out.Email, MatchedBy: out.MatchedBy, Action: string(out.Action)})
-					}
-					return nil
-				})
-				if err != nil {
-					return err
-				}
+			sum, err := in.IngestAll(ctx, paths, a.stdin)
+			if err != nil {
+				return err
+			}
+			rows := make([]bounceRow, len(sum.Items))
+			for i, it := range sum.Items {
+				rows[i] = toBounceRow(it)
 			}
 			if format == "json" {
 				if err := writeJSON(a.stdout, rows); err != nil {
 					return err
 				}
 			} else {
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				tw := newTable(a.stdout)
 				fmt.Fprintln(tw, "SOURCE\tKIND\tRECIPIENT\tSTATUS\tSUBSCRIBER\tMATCHED BY\tACTION")
 				for _, r := range rows {
 					action := r.Action
@@ -118,10 +84,10 @@ makes the command exit 1.`,
 					return err
 				}
 				fmt.Fprintf(a.stdout, "\n%d reports acted on, %d matched no subscriber, %d messages not bounces, %d unreadable\n",
-					acted, unmatched, skipped, unreadable)
+					sum.Acted, sum.Unmatched, sum.Skipped, sum.Unreadable)
 			}
-			if unreadable > 0 {
-				return fmt.Errorf("%d messages could not be read; see UNREADABLE above", unreadable)
+			if sum.Unreadable > 0 {
+				return fmt.Errorf("%d messages could not be read; see UNREADABLE above", sum.Unreadable)
 			}
 			return nil
 		},
@@ -142,9 +108,15 @@ type bounceRow struct {
 	Error      string `json:"error,omitempty"`
 }
 
-func dash(s string) string {
-	if s == "" {
-		return "-"
+// toBounceRow is the report line of one ingested message or report.
+func toBounceRow(it bounces.Ingested) bounceRow {
+	switch {
+	case errors.Is(it.Err, bounces.ErrNotABounce):
+		return bounceRow{Source: it.Source, Action: "skipped: " + it.Err.Error()}
+	case it.Err != nil:
+		return bounceRow{Source: it.Source, Action: "UNREADABLE", Error: it.Err.Error()}
 	}
-	return s
+	o := it.Outcome
+	return bounceRow{Source: it.Source, Kind: string(o.Report.Kind), Recipient: o.Report.Recipient,
+		Status: o.Report.Status, Subscriber: o.Email, MatchedBy: o.MatchedBy, Action: string(o.Action)}
 }

@@ -21,10 +21,11 @@ printed.`,
 		Example: `  DIGEST_SECRET=... DIGEST_SMTP_PASSWORD=... digest config check --config digest.yaml`,
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.loadConfig(true)
+			o, err := a.open(cmd.Context(), need{configFile: true})
 			if err != nil {
 				return err
 			}
+			cfg := o.cfg
 			if err := cfg.Validate(); err != nil {
 				return errors.Join(errors.New("invalid config"), err)
 			}

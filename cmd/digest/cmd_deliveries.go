@@ -1,13 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"slices"
 	"strconv"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	digest "github.com/newsroom/digest"
@@ -22,29 +17,6 @@ func (a *app) deliveriesCmd() *cobra.Command {
 	}
 	cmd.AddCommand(a.deliveriesListCmd(), a.deliveriesShowCmd(), a.deliveriesRetryCmd())
 	return cmd
-}
-
-func parseStatus(s string) (digest.DeliveryStatus, error) {
-	st := digest.DeliveryStatus(s)
-	if s != "" && !st.Valid() {
-		names := make([]string, len(digest.DeliveryStatuses))
-		for i, v := range digest.DeliveryStatuses {
-			names[i] = string(v)
-		}
-		return "", usageError{fmt.Errorf("--status: %q is not one of %s", s, strings.Join(names, ", "))}
-	}
-	return st, nil
-}
-
-func parseDate(s string) (digest.Date, error) {
-	if s == "" {
-		return "", nil
-	}
-	t, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		return "", usageError{fmt.Errorf("--date: %q is not a date like 2026-11-26", s)}
-	}
-	return digest.DateOf(t), nil
 }
 
 func (a *app) deliveriesListCmd() *cobra.Command {
@@ -69,11 +41,12 @@ func (a *app) deliveriesListCmd() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			db, err := a.openDatabase(ctx)
+			o, err := a.open(ctx, need{db: true})
 			if err != nil {
 				return err
 			}
-			defer db.Close()
+			defer o.Close()
+			db := o.db
 			f := sqlite.DeliveryFilter{Status: st, Date: d}
 			if email != "" {
 				s, err := db.SubscriberByEmail(ctx, email)
@@ -103,7 +76,7 @@ func (a *app) deliveriesListCmd() *cobra.Command {
 				}
 				return writeJSON(a.stdout, out)
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			tw := newTable(a.stdout)
 			fmt.Fprintln(tw, "ID\tSUBSCRIBER\tDATE\tSTATUS\tATTEMPTS\tNEXT ATTEMPT\tBRIEFS\tERROR")
 			for _, dl := range ds {
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n", dl.ID, emails[dl.SubscriberID], dl.DigestDate, a.colorStatus(string(dl.Status)),
@@ -132,11 +105,12 @@ func (a *app) deliveriesShowCmd() *cobra.Command {
 				return usageError{fmt.Errorf("%q is not a delivery id", args[0])}
 			}
 			ctx := cmd.Context()
-			db, err := a.openDatabase(ctx)
+			o, err := a.open(ctx, need{db: true})
 			if err != nil {
 				return err
 			}
-			defer db.Close()
+			defer o.Close()
+			db := o.db
 			d, err := db.Delivery(ctx, id)
 			if err != nil {
 				return err
@@ -168,7 +142,7 @@ func (a *app) deliveriesShowCmd() *cobra.Command {
 				fmt.Fprintf(w, "  last error  %s\n", d.Error)
 			}
 			fmt.Fprintln(w, "\nhistory:")
-			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			tw := newTable(w)
 			for _, e := range evs {
 				fmt.Fprintf(tw, "  %s\t%s → %s\t%s\n", e.At.UTC().Format(time.RFC3339), dash(string(e.From)), e.To, e.Reason)
 			}
@@ -207,11 +181,12 @@ optional --date).`,
 				return usageError{fmt.Errorf("say which deliveries: --id ID or --status failed|deferred|expired|suppressed")}
 			}
 			ctx := cmd.Context()
-			db, err := a.openDatabase(ctx)
+			o, err := a.open(ctx, need{db: true})
 			if err != nil {
 				return err
 			}
-			defer db.Close()
+			defer o.Close()
+			db := o.db
 			n, err := db.RequeueDeliveries(ctx, sqlite.RetryFilter{IDs: ids, Status: st, Date: d})
 			if err != nil {
 				return err
@@ -265,33 +240,4 @@ func toDeliveryJSON(d digest.Delivery, email string) deliveryJSON {
 	return deliveryJSON{ID: d.ID, SubscriberID: d.SubscriberID, Email: email, Date: string(d.DigestDate), Status: string(d.Status),
 		Attempts: d.Attempts, MessageID: d.MessageID, BriefIDs: ids, Error: d.Error, Cutoff: d.Cutoff.UTC(),
 		DueAt: opt(d.DueAt), NextAttemptAt: opt(d.NextAttemptAt), SentAt: opt(d.SentAt)}
-}
-
-// checkFormat refuses a --format value that is not one of allowed.
-func checkFormat(format string, allowed ...string) error {
-	if slices.Contains(allowed, format) {
-		return nil
-	}
-	return usageError{fmt.Errorf("--format: %q is not one of %s", format, strings.Join(allowed, ", "))}
-}
-
-// writeJSON writes v as indented JSON, the form of every --format json.
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-func timeOrDash(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-func truncate(s string, n int) string {
-	if len([]rune(s)) <= n {
-		return s
-	}
-	return string([]rune(s)[:n-1]) + "…"
 }

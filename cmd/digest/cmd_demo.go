@@ -3,18 +3,14 @@ package main
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
-	"github.com/newsroom/digest/internal/config"
 	"github.com/newsroom/digest/internal/delivery"
 	"github.com/newsroom/digest/internal/demo"
 	"github.com/newsroom/digest/internal/smtpsink"
@@ -74,14 +70,10 @@ func (a *app) demo(ctx context.Context, out string, now time.Time) error {
 	}
 	defer sink.Close()
 
-	cfg := config.Default()
-	cfg.Database = filepath.Join(out, "demo.db")
-	cfg.From = "The Regional Brief <digest@news.example.org>"
-	cfg.BaseURL = "https://news.example.org/digest"
+	cfg := sampleConfig(filepath.Join(out, "demo.db"), sink.Host(), sink.Port())
 	cfg.ListID = "The Regional Brief <digest.news.example.org>"
 	cfg.PostalAddress = "The Regional Brief, 1 Example Square, Example City 10001"
-	cfg.Secret = randomSecret()
-	cfg.SMTP = config.SMTP{Host: sink.Host(), Port: sink.Port(), TLS: config.TLSNone, Timeout: 10 * time.Second}
+	cfg.SMTP.Timeout = 10 * time.Second
 	cfg.ApplyDerived()
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("demo config: %w", err)
@@ -92,23 +84,9 @@ func (a *app) demo(ctx context.Context, out string, now time.Time) error {
 		return err
 	}
 	defer pl.Close()
-	bs, err := demo.Briefs(cfg.Regions)
+	bs, subs, err := demo.Load(ctx, pl.db, subscribers.Defaults{SendTime: cfg.SendTime, Regions: cfg.Regions})
 	if err != nil {
 		return err
-	}
-	for i := range bs {
-		if _, err := pl.db.UpsertBrief(ctx, &bs[i]); err != nil {
-			return fmt.Errorf("load sample brief %s: %w", bs[i].Slug, err)
-		}
-	}
-	subs, err := demo.Subscribers(subscribers.Defaults{SendTime: cfg.SendTime, Regions: cfg.Regions})
-	if err != nil {
-		return err
-	}
-	for i := range subs {
-		if err := pl.db.CreateSubscriber(ctx, &subs[i]); err != nil {
-			return fmt.Errorf("load sample subscriber %s: %w", subs[i].Email, err)
-		}
 	}
 	rep, err := pl.pass.Run(ctx, now, delivery.RunOptions{})
 	if err != nil {
@@ -133,7 +111,7 @@ func (a *app) writeDemo(out string, now time.Time, nBriefs, nSubs int, rep deliv
 	slices.SortStableFunc(received, func(x, y smtpsink.Received) int { return cmp.Compare(subOf(x), subOf(y)) })
 	fmt.Fprintf(a.stdout, "digest demo: %d sample briefs, %d subscribers, pass at %s, SMTP server on 127.0.0.1 inside this process\n\n",
 		nBriefs, nSubs, now.UTC().Format(time.RFC3339))
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	tw := newTable(a.stdout)
 	fmt.Fprintln(tw, "#\tSUBSCRIBER\tREGIONS\tLOCAL TIME\tBRIEFS\tSIZE\tFILE")
 	for i, r := range received {
 		n := i + 1
@@ -200,10 +178,4 @@ func cleanDemoDir(dir string) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func randomSecret() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
-	return hex.EncodeToString(b)
 }

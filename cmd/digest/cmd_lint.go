@@ -5,18 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"math/bits"
-	"os"
-	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
-	digest "github.com/newsroom/digest"
-	"github.com/newsroom/digest/internal/config"
 	"github.com/newsroom/digest/internal/lint"
-	"github.com/newsroom/digest/internal/render"
 	"github.com/spf13/cobra"
 )
 
@@ -120,7 +112,7 @@ func (a *app) lint(ctx context.Context, t previewTarget, all bool, format string
 	targets := []previewTarget{t}
 	if all {
 		targets = targets[:0]
-		for _, mix := range regionMixes(cfg.Regions) {
+		for _, mix := range lint.RegionMixes(cfg.Regions) {
 			targets = append(targets, previewTarget{regions: strings.Join(mix, ",")})
 		}
 	}
@@ -162,44 +154,11 @@ func (a *app) lint(ctx context.Context, t previewTarget, all bool, format string
 	return nil
 }
 
-// regionMixes returns every non-empty subset of regions, each in
-// configuration order: the single regions first, then pairs, and so on.
-func regionMixes(regions digest.Regions) [][]string {
-	n := len(regions)
-	if n > 16 {
-		n = 16 // 65,535 mixes is already more than anyone reads
-	}
-	masks := make([]uint, 0, 1<<n-1)
-	for m := uint(1); m < 1<<n; m++ {
-		masks = append(masks, m)
-	}
-	// Within one size, order by the first region that differs: the lowest
-	// set bit comes first in configuration order.
-	sort.SliceStable(masks, func(i, j int) bool {
-		ci, cj := bits.OnesCount(masks[i]), bits.OnesCount(masks[j])
-		if ci != cj {
-			return ci < cj
-		}
-		return bits.Reverse(masks[i]) > bits.Reverse(masks[j])
-	})
-	mixes := make([][]string, 0, len(masks))
-	for _, m := range masks {
-		var mix []string
-		for i := range n {
-			if m&(1<<i) != 0 {
-				mix = append(mix, regions[i].Code)
-			}
-		}
-		mixes = append(mixes, mix)
-	}
-	return mixes
-}
-
 func writeLintReport(w io.Writer, r lintReport, format string) error {
 	if format == "json" {
 		return writeJSON(w, r)
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	for _, m := range r.Mixes {
 		who := strings.Join(m.Regions, ",")
 		if m.Subscriber != "preview@example.invalid" {
@@ -224,118 +183,4 @@ func writeFindings(tw io.Writer, fs []lint.Finding) {
 	for _, f := range fs {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", f.Severity, f.Rule, f.Where(), f.Message)
 	}
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-func (a *app) templatesCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "templates",
-		Short: "Work with the email templates",
-		Args:  exactArgs(0),
-	}
-	var dir string
-	check := &cobra.Command{
-		Use:   "check",
-		Short: "Parse the email templates, render a sample digest with them and lint it",
-		Long: `Parse the digest and confirmation templates — the embedded ones, those of
-templates_dir, or those of --dir — and render them against sample data, as
-'digest serve' does at start-up; a template error names the file and line.
-Then render a realistic digest of 20 sample briefs over the configured
-regions and lint it (see 'digest lint --help' for the rules).
-
-Exit status 1 on a template error or any error finding.`,
-		Example: `  digest templates check
-  digest templates check --dir ./my-templates`,
-		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.templatesCheck(dir)
-		},
-	}
-	check.Flags().StringVar(&dir, "dir", "", "templates directory (default: templates_dir, else the embedded templates)")
-	cmd.AddCommand(check)
-	return cmd
-}
-
-// sampleBriefCount is how many briefs the templates check renders: a busy
-// morning across every edition.
-const sampleBriefCount = 20
-
-func (a *app) templatesCheck(dir string) error {
-	cfg, err := a.loadConfig(false)
-	if err != nil {
-		return err
-	}
-	fsys, where := templatesFS(cfg), "embedded templates"
-	if cfg.TemplatesDir != "" {
-		where = cfg.TemplatesDir
-	}
-	if dir != "" {
-		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			return usageError{fmt.Errorf("--dir %s: not a directory", dir)}
-		}
-		fsys, where = os.DirFS(dir), dir
-	}
-	out, in, err := renderSample(fsys, cfg)
-	if err != nil {
-		return fmt.Errorf("%s: %w", where, err)
-	}
-	findings := lint.Check(in)
-	e, w := lint.Count(findings)
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "%s: parsed; a sample digest of %d briefs renders to %.1f KB of HTML; %s, %s\n",
-		where, len(in.Briefs), float64(len(out.HTML))/1024, plural(e, "error"), plural(w, "warning"))
-	writeFindings(tw, findings)
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if e > 0 {
-		return errQuietFailure
-	}
-	return nil
-}
-
-// renderSample parses the templates of fsys and renders a sample digest of
-// every configured region, returning it as lint input.
-func renderSample(fsys fs.FS, cfg *config.Config) (render.Output, lint.Input, error) {
-	postal := cfg.PostalAddress
-	if strings.TrimSpace(postal) == "" {
-		postal = "1 Example Square\nExample City" // config check reports a missing one
-	}
-	publisher := senderName(cfg.From)
-	if publisher == "" {
-		publisher = "The Regional Brief"
-	}
-	r, err := render.New(fsys, render.Options{Regions: cfg.Regions, PublisherName: publisher, PostalAddress: postal})
-	if err != nil {
-		return render.Output{}, lint.Input{}, err
-	}
-	if len(cfg.Regions) == 0 {
-		return render.Output{}, lint.Input{}, errors.New("no regions configured to render a sample digest with")
-	}
-	codes := make([]string, len(cfg.Regions))
-	for i, rg := range cfg.Regions {
-		codes[i] = rg.Code
-	}
-	now := time.Now()
-	const unsub = "https://news.example.com/unsubscribe/sample-token"
-	briefs := lint.SampleBriefs(cfg.Regions, now, sampleBriefCount)
-	out, err := r.Render(render.Input{
-		Subscriber: digest.Subscriber{Email: "reader@example.com", Name: "Sample Reader", Regions: codes,
-			TimeZone: cfg.Regions[0].TimeZone, Status: digest.StatusActive},
-		Now:            now,
-		Briefs:         briefs,
-		UnsubscribeURL: unsub,
-		PreferencesURL: "https://news.example.com/preferences/sample-token",
-	})
-	if err != nil {
-		return render.Output{}, lint.Input{}, err
-	}
-	return out, lint.Input{Subject: out.Subject, Preheader: out.Preheader, HTML: out.HTML, Text: out.Text,
-		Briefs: briefs, UnsubscribeURL: unsub, PostalAddress: postal}, nil
 }

@@ -7,11 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/mail"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -54,7 +51,7 @@ who has had nothing yet; --timezone defaults to the first region's).
 SMTP server, with "[TEST]" before the subject. It is not recorded as a
 delivery and moves no watermark.
 
---serve [ADDR] serves the editor's preview page instead (default
+--serve[=ADDR] serves the editor's preview page instead (default
 127.0.0.1:8081; a non-loopback address needs --allow-remote): pick a reader
 or a region mix and a time, and see the email at desktop and phone width,
 the text part, subject, preheader, size against Gmail's 102 KB limit, the
@@ -65,15 +62,22 @@ itself when a file in templates_dir or --briefs-dir changes.`,
   digest preview --regions sg --format eml > sg.eml
   digest preview --subscriber ada@example.com --send-test editor@example.org
   digest preview --serve                       # http://127.0.0.1:8081
-  digest preview --serve 127.0.0.1:9000 --briefs-dir briefs/`,
-		Args: exactArgs(0),
+  digest preview --serve=127.0.0.1:9000 --briefs-dir briefs/`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			// --serve's address is optional, so it can only be given
+			// with "=": a separate word is an argument.
+			if len(args) == 1 && cmd.Flags().Changed("serve") {
+				return usageError{fmt.Errorf("--serve takes its address after '=': --serve=%s", args[0])}
+			}
+			return exactArgs(0)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cmd.Flags().Changed("serve") {
-				cfg, err := a.loadConfig(true)
+				o, err := a.open(cmd.Context(), need{configFile: true})
 				if err != nil {
 					return err
 				}
-				serveOpt.Lint = previewLinter(cfg.PostalAddress)
+				serveOpt.Lint = previewLinter(o.cfg.PostalAddress)
 				return a.previewServe(cmd.Context(), serve, serveOpt)
 			}
 			switch format {
@@ -185,7 +189,7 @@ func (a *app) preview(ctx context.Context, t previewTarget, format, out, sendTes
 		_, err := a.stdout.Write(buf.Bytes())
 		return err
 	}
-	if err := writeFileAtomic(out, buf.Bytes()); err != nil {
+	if err := writeFileAtomic(out, buf.Bytes(), 0o644); err != nil {
 		return err
 	}
 	a.say("wrote %s (%d briefs, %.1f KB of HTML) for %s\n", out, len(pv.Briefs), float64(len(pv.Output.HTML))/1024, sub.Email)
@@ -221,29 +225,6 @@ func (a *app) sendTest(ctx context.Context, cfg *config.Config, logger *slog.Log
 	}
 	a.say("sent a test of %s's digest (%d briefs) to %s\n", pv.Subscriber.Email, len(pv.Briefs), to)
 	return nil
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory, so a reader of path never sees half a file.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, bytes.NewReader(data)); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 // previewLinter runs the digest linter on a preview for the editor page.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/newsroom/digest/internal/delivery"
@@ -102,7 +101,7 @@ next pass.`,
 
 // writeReportTable prints the readers a pass acted on and the counts.
 func writeReportTable(w io.Writer, rep delivery.Report, color func(string) string) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "SUBSCRIBER\tREGIONS\tLOCAL DAY\tOUTCOME\tBRIEFS\tHTML\tDETAIL")
 	for _, it := range rep.Items {
 		if it.Outcome == delivery.OutcomeNotDue {

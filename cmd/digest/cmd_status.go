@@ -51,20 +51,21 @@ Times are RFC 3339 in UTC.`,
 			if err != nil {
 				return err
 			}
-			cfg, err := a.loadConfig(false)
+			ctx := cmd.Context()
+			o, err := a.open(ctx, need{})
 			if err != nil {
 				return err
 			}
+			defer o.Close()
+			cfg := o.cfg
 			sched, err := schedule.Parse(cfg.Schedule)
 			if err != nil {
 				return fmt.Errorf("schedule: %w", err)
 			}
-			ctx := cmd.Context()
-			db, err := openDB(ctx, cfg)
-			if err != nil {
+			if err := o.openDB(ctx); err != nil {
 				return err
 			}
-			defer db.Close()
+			db := o.db
 			st, err := db.Status(ctx, now)
 			if err != nil {
 				return err
@@ -195,7 +196,7 @@ func writeStatusText(w io.Writer, cfg *config.Config, s statusJSON) error {
 	fmt.Fprintf(w, "\nsubscribers  %d: %s\n", total, strings.Join(parts, ", "))
 
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "region\tactive readers\tbriefs in the last 24h")
 	for _, code := range sortedRegionKeys(cfg, s.ActiveByRegion, s.BriefsLast24h) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\n", code, s.ActiveByRegion[code], s.BriefsLast24h[code])
@@ -270,18 +271,4 @@ func sortedRegionKeys(cfg *config.Config, maps ...map[string]int) []string {
 	}
 	sort.Strings(extra)
 	return append(keys, extra...)
-}
-
-// humanBytes formats a size for people: 12.3 MB.
-func humanBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	digest "github.com/newsroom/digest"
@@ -55,17 +54,19 @@ sent, the reader stays stored as pending and the command exits 1.`,
 			}
 			// Sending the invitation needs the real config (SMTP, secret,
 			// base_url); a plain add can run on the defaults.
-			cfg, err := a.loadConfig(confirm)
+			ctx := cmd.Context()
+			o, err := a.open(ctx, need{configFile: confirm, logger: confirm})
 			if err != nil {
 				return err
 			}
+			defer o.Close()
 			in.Email = args[0]
 			in.Regions = splitList(regions)
 			in.Status = digest.SubscriberStatus(status)
 			if confirm {
 				in.Status = digest.StatusPending
 			}
-			sub, err := subscribers.New(in, subscribers.Defaults{SendTime: cfg.SendTime, Regions: cfg.Regions})
+			sub, err := subscribers.New(in, subscribers.Defaults{SendTime: o.cfg.SendTime, Regions: o.cfg.Regions})
 			if err != nil {
 				return usageError{err}
 			}
@@ -76,23 +77,17 @@ sent, the reader stays stored as pending and the command exits 1.`,
 			var inv *invitations
 			if confirm {
 				sub.Consent.At = time.Time{}
-				logger, err := a.logger()
-				if err != nil {
-					return err
-				}
 				// Checked before anything is stored: a configuration
 				// mistake must not leave a reader pending without an email.
-				if inv, err = newInvitations(cfg, logger); err != nil {
+				if inv, err = newInvitations(o.cfg, o.logger); err != nil {
 					return err
 				}
 				defer inv.Close()
 			}
-			ctx := cmd.Context()
-			db, err := openDB(ctx, cfg)
-			if err != nil {
+			if err := o.openDB(ctx); err != nil {
 				return err
 			}
-			defer db.Close()
+			db := o.db
 			// A suppressed (or erased) address stays unmailed until an
 			// operator lifts the suppression on purpose.
 			if reason, ok, err := db.Suppressed(ctx, sub.Email); err != nil {
@@ -175,20 +170,19 @@ name). --format is table on a terminal and json otherwise, unless given:
 				}
 				*d.dst = t
 			}
-			cfg, err := a.loadConfig(false)
-			if err != nil {
-				return err
-			}
-			if _, ok := cfg.Regions.Lookup(region); region != "" && !ok {
-				return usageError{fmt.Errorf("--region: unknown region %q (known: %s)", region, strings.Join(cfg.Regions.Codes(), ", "))}
-			}
 			ctx := cmd.Context()
-			db, err := openDB(ctx, cfg)
+			o, err := a.open(ctx, need{})
 			if err != nil {
 				return err
 			}
-			defer db.Close()
-			subs, err := db.ListSubscribers(ctx, f)
+			defer o.Close()
+			if err := checkRegion(o.cfg.Regions, region); err != nil {
+				return err
+			}
+			if err := o.openDB(ctx); err != nil {
+				return err
+			}
+			subs, err := o.db.ListSubscribers(ctx, f)
 			if err != nil {
 				return fmt.Errorf("list subscribers: %w", err)
 			}
@@ -212,7 +206,7 @@ name). --format is table on a terminal and json otherwise, unless given:
 }
 
 func (a *app) writeSubscribersTable(subs []digest.Subscriber) error {
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	tw := newTable(a.stdout)
 	fmt.Fprintln(tw, "ID\tEMAIL\tNAME\tREGIONS\tTIME ZONE\tSEND\tSTATUS\tJOINED")
 	for _, s := range subs {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Email, s.Name, strings.Join(s.Regions, ","),
@@ -244,17 +238,6 @@ func writeSubscribersJSON(w io.Writer, subs []digest.Subscriber) error {
 	return writeJSON(w, out)
 }
 
-// splitList splits "a, b,c" into ["a" "b" "c"], dropping empty items.
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
 // writeSubscribersCSV writes the list in the export's CSV form, formula
 // cells neutralised, so it can be opened in a spreadsheet or re-imported.
 func writeSubscribersCSV(w io.Writer, subs []digest.Subscriber) error {
@@ -268,4 +251,18 @@ func writeSubscribersCSV(w io.Writer, subs []digest.Subscriber) error {
 		}
 	}
 	return e.Flush()
+}
+
+func toSubscriberJSON(s digest.Subscriber) subscriberJSON {
+	sj := subscriberJSON{ID: s.ID, Email: s.Email, Name: s.Name, Regions: s.Regions, TimeZone: s.TimeZone,
+		SendTime: s.SendTime.String(), Status: string(s.Status), CreatedAt: s.CreatedAt.UTC(), UpdatedAt: s.UpdatedAt.UTC(),
+		ConsentSource: s.Consent.Source}
+	if sj.Regions == nil {
+		sj.Regions = []string{}
+	}
+	if !s.Watermark.IsZero() {
+		wm := s.Watermark.UTC()
+		sj.Watermark = &wm
+	}
+	return sj
 }

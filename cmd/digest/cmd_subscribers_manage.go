@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	digest "github.com/newsroom/digest"
 	"github.com/newsroom/digest/internal/sqlite"
@@ -32,11 +31,12 @@ func (a *app) subscribersShowCmd() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			db, err := a.openDatabase(ctx)
+			o, err := a.open(ctx, need{db: true})
 			if err != nil {
 				return err
 			}
-			defer db.Close()
+			defer o.Close()
+			db := o.db
 			s, err := db.SubscriberByEmail(ctx, args[0])
 			if err != nil {
 				return subscriberNotFound(args[0], err)
@@ -75,7 +75,7 @@ func (a *app) subscribersShowCmd() *cobra.Command {
 				fmt.Fprintf(w, "suppressed: %s\n", reason)
 			}
 			fmt.Fprintln(w, "recent deliveries")
-			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			tw := newTable(w)
 			for _, d := range ds {
 				fmt.Fprintf(tw, "  %d\t%s\t%s\t%d attempts\t%s\n", d.ID, d.DigestDate, d.Status, d.Attempts, truncate(d.Error, 60))
 			}
@@ -104,55 +104,45 @@ override a suppression: unsuppress the address first.`,
 				!flags.Changed("send-time") && !flags.Changed("status") {
 				return usageError{errors.New("nothing to change: give --name, --regions, --timezone, --send-time or --status")}
 			}
+			var ch subscribers.Changes
+			if flags.Changed("name") {
+				ch.Name = &name
+			}
+			if flags.Changed("regions") {
+				ch.Regions = splitList(regions)
+			}
+			if flags.Changed("timezone") {
+				ch.TimeZone = &zone
+			}
+			if flags.Changed("send-time") {
+				ch.SendTime = &sendTime
+			}
+			if flags.Changed("status") {
+				st := digest.SubscriberStatus(status)
+				ch.Status = &st
+			}
 			ctx := cmd.Context()
-			cfg, err := a.loadConfig(false)
+			o, err := a.open(ctx, need{db: true})
 			if err != nil {
 				return err
 			}
-			db, err := openDB(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			cur, err := db.SubscriberByEmail(ctx, args[0])
+			defer o.Close()
+			cur, err := o.db.SubscriberByEmail(ctx, args[0])
 			if err != nil {
 				return subscriberNotFound(args[0], err)
 			}
-			in := subscribers.Input{Email: cur.Email, Name: cur.Name, Regions: cur.Regions, TimeZone: cur.TimeZone,
-				SendTime: cur.SendTime.String(), Status: cur.Status}
-			if flags.Changed("name") {
-				in.Name = name
-			}
-			if flags.Changed("regions") {
-				in.Regions = splitList(regions)
-				if !flags.Changed("timezone") && cur.TimeZone == firstZone(cfg.Regions, cur.Regions) {
-					// The zone was the default, the first region's: it
-					// follows the new first region.
-					in.TimeZone = ""
-				}
-			}
-			if flags.Changed("timezone") {
-				in.TimeZone = zone
-			}
-			if flags.Changed("send-time") {
-				in.SendTime = sendTime
-			}
-			if flags.Changed("status") {
-				in.Status = digest.SubscriberStatus(status)
-			}
-			next, err := subscribers.New(in, subscribers.Defaults{SendTime: cfg.SendTime, Regions: cfg.Regions})
+			next, err := subscribers.Update(cur, ch, subscribers.Defaults{SendTime: o.cfg.SendTime, Regions: o.cfg.Regions})
 			if err != nil {
 				return usageError{err}
 			}
 			if next.Status == digest.StatusActive && cur.Status != digest.StatusActive {
-				if reason, ok, err := db.Suppressed(ctx, cur.Email); err != nil {
+				if reason, ok, err := o.db.Suppressed(ctx, cur.Email); err != nil {
 					return err
 				} else if ok {
 					return fmt.Errorf("%s is suppressed (%s); run 'digest subscribers unsuppress %s' first", cur.Email, reason, cur.Email)
 				}
 			}
-			next.ID, next.Email, next.Watermark, next.Consent = cur.ID, cur.Email, cur.Watermark, cur.Consent
-			if err := db.UpdateSubscriber(ctx, &next); err != nil {
+			if err := o.db.UpdateSubscriber(ctx, &next); err != nil {
 				return fmt.Errorf("update %s: %w", cur.Email, err)
 			}
 			a.say("updated %s: %s; %s %s; %s\n", next.Email, strings.Join(next.Regions, ","), next.SendTime, next.TimeZone, next.Status)
@@ -165,15 +155,6 @@ override a suppression: unsuppress the address first.`,
 	cmd.Flags().StringVar(&sendTime, "send-time", "", "local time of day to send, HH:MM")
 	cmd.Flags().StringVar(&status, "status", "", "pending, active, unsubscribed, bounced or expired")
 	return cmd
-}
-
-// firstZone is the zone of the first of codes, the default zone of a reader.
-func firstZone(rs digest.Regions, codes []string) string {
-	if len(codes) == 0 {
-		return ""
-	}
-	r, _ := rs.Lookup(codes[0])
-	return r.TimeZone
 }
 
 func (a *app) subscribersRemoveCmd() *cobra.Command {
@@ -194,27 +175,21 @@ undone.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			// Erasure hashes the address with a key derived from the
+			// config's secret: it needs the real config.
+			o, err := a.open(ctx, need{configFile: erase, db: true})
+			if err != nil {
+				return err
+			}
+			defer o.Close()
+			db := o.db
 			if erase {
-				cfg, err := a.loadConfig(true)
-				if err != nil {
-					return err
-				}
-				db, err := openDB(ctx, cfg)
-				if err != nil {
-					return err
-				}
-				defer db.Close()
 				if err := db.EraseSubscriber(ctx, args[0]); err != nil {
 					return err
 				}
 				a.say("erased %s: no data about them is left; the address stays suppressed\n", args[0])
 				return nil
 			}
-			db, err := a.openDatabase(ctx)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
 			s, err := db.SubscriberByEmail(ctx, args[0])
 			if err != nil {
 				return subscriberNotFound(args[0], err)
@@ -252,11 +227,12 @@ unsubscribed. An address need not belong to a subscriber.`,
 					return usageError{err}
 				}
 			}
-			db, err := a.openDatabase(ctx)
+			o, err := a.open(ctx, need{db: true})
 			if err != nil {
 				return err
 			}
-			defer db.Close()
+			defer o.Close()
+			db := o.db
 			for _, e := range args {
 				if err := db.Suppress(ctx, e, reason); err != nil {
 					return err
@@ -281,11 +257,12 @@ asked to come back.`,
 		Args:    minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			db, err := a.openDatabase(ctx)
+			o, err := a.open(ctx, need{db: true})
 			if err != nil {
 				return err
 			}
-			defer db.Close()
+			defer o.Close()
+			db := o.db
 			missing := 0
 			for _, e := range args {
 				removed, err := db.Unsuppress(ctx, e)
@@ -305,25 +282,4 @@ asked to come back.`,
 			return nil
 		},
 	}
-}
-
-// say prints a confirmation for people, unless --quiet.
-func (a *app) say(format string, args ...any) {
-	if !a.quiet {
-		fmt.Fprintf(a.stdout, format, args...)
-	}
-}
-
-func toSubscriberJSON(s digest.Subscriber) subscriberJSON {
-	sj := subscriberJSON{ID: s.ID, Email: s.Email, Name: s.Name, Regions: s.Regions, TimeZone: s.TimeZone,
-		SendTime: s.SendTime.String(), Status: string(s.Status), CreatedAt: s.CreatedAt.UTC(), UpdatedAt: s.UpdatedAt.UTC(),
-		ConsentSource: s.Consent.Source}
-	if sj.Regions == nil {
-		sj.Regions = []string{}
-	}
-	if !s.Watermark.IsZero() {
-		wm := s.Watermark.UTC()
-		sj.Watermark = &wm
-	}
-	return sj
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
@@ -131,46 +129,4 @@ func version() string {
 		}
 	}
 	return v + " " + info.GoVersion
-}
-
-// logger builds the one logger of the process: text on a terminal, JSON
-// otherwise (for log collectors).
-func (a *app) logger() (*slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(a.logLevel)); err != nil {
-		return nil, usageError{fmt.Errorf("--log-level: %w", err)}
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	if isTerminal(a.stderr) {
-		return slog.New(slog.NewTextHandler(a.stderr, opts)), nil
-	}
-	return slog.New(slog.NewJSONHandler(a.stderr, opts)), nil
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-// exactArgs is cobra.ExactArgs reporting a usage error.
-func exactArgs(n int) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
-			return usageError{err}
-		}
-		return nil
-	}
-}
-
-func minArgs(n int) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if err := cobra.MinimumNArgs(n)(cmd, args); err != nil {
-			return usageError{err}
-		}
-		return nil
-	}
 }

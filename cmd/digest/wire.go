@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -26,63 +26,6 @@ import (
 	"github.com/newsroom/digest/internal/verp"
 	"github.com/newsroom/digest/templates"
 )
-
-const defaultConfigFile = "digest.yaml"
-
-// loadConfig reads --config, or ./digest.yaml when present. Commands that
-// only touch the database may run on the embedded defaults (fileRequired
-// false); sending and serving need a real config.
-func (a *app) loadConfig(fileRequired bool) (*config.Config, error) {
-	path := a.configPath
-	if path == "" {
-		if _, err := os.Stat(defaultConfigFile); err == nil {
-			path = defaultConfigFile
-		}
-	}
-	if path == "" {
-		if fileRequired {
-			return nil, usageError{errors.New("no config file: pass --config FILE or create ./digest.yaml (start from config.example.yaml)")}
-		}
-		return config.Default(), nil
-	}
-	cfg, err := config.Load(path, a.getenv)
-	if err != nil {
-		return nil, err
-	}
-	return cfg, nil
-}
-
-// openDatabase opens the database of the config (or of the embedded
-// defaults when there is no config file), for commands that need nothing
-// else.
-func (a *app) openDatabase(ctx context.Context) (*sqlite.DB, error) {
-	cfg, err := a.loadConfig(false)
-	if err != nil {
-		return nil, err
-	}
-	return openDB(ctx, cfg)
-}
-
-// openDB opens the configured database, applying migrations.
-func openDB(ctx context.Context, cfg *config.Config) (*sqlite.DB, error) {
-	db, err := sqlite.Open(ctx, cfg.Database)
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", cfg.Database, err)
-	}
-	if cfg.Secret != "" {
-		db.HashKey = erasureKey(cfg.Secret)
-	}
-	return db, nil
-}
-
-// erasureKey derives the key of the hashes that keep erased addresses
-// suppressed from the secret, so no second secret has to be managed.
-// Changing the secret makes earlier erasures unmatchable.
-func erasureKey(secret string) []byte {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte("digest erasure hash v1"))
-	return m.Sum(nil)
-}
 
 // templatesFS is the embedded templates, or templates_dir when configured.
 func templatesFS(cfg *config.Config) fs.FS {
@@ -202,19 +145,15 @@ func senderName(from string) string {
 // configuration: the logger, the config file (required) and the pipeline.
 // The caller closes the pipeline.
 func (a *app) openPipeline(ctx context.Context) (*config.Config, *slog.Logger, *pipeline, error) {
-	logger, err := a.logger()
+	o, err := a.open(ctx, need{configFile: true, logger: true})
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cfg, err := a.loadConfig(true)
+	pl, err := newPipeline(ctx, o.cfg, o.logger)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	pl, err := newPipeline(ctx, cfg, logger)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return cfg, logger, pl, nil
+	return o.cfg, o.logger, pl, nil
 }
 
 // pipeline is everything a pass needs, built from a config in the order
@@ -268,4 +207,25 @@ func holdSenderLease(ctx context.Context, db *sqlite.DB, wait bool, logger *slog
 			busy.Lease.Holder, busy.Lease.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 	return held, leaseCtx, err
+}
+
+// sampleConfig is the configuration of `digest demo` and `digest bench`:
+// the embedded defaults, a database at dbPath, an SMTP server without TLS
+// at host:port, and a random secret. The caller adjusts it and calls
+// ApplyDerived.
+func sampleConfig(dbPath, host string, port int) *config.Config {
+	cfg := config.Default()
+	cfg.Database = dbPath
+	cfg.From = "The Regional Brief <digest@news.example.org>"
+	cfg.BaseURL = "https://news.example.org/digest"
+	cfg.PostalAddress = "The Regional Brief, 1 Example Square, Example City"
+	cfg.Secret = randomSecret()
+	cfg.SMTP = config.SMTP{Host: host, Port: port, TLS: config.TLSNone, Timeout: 30 * time.Second}
+	return cfg
+}
+
+func randomSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
+	return hex.EncodeToString(b)
 }

@@ -32,6 +32,14 @@ func ParseDir(ctx context.Context, dir string, regions digest.Regions) ([]File, 
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("%s: no brief files (*.md) in it or below it", dir)
 	}
+	return ParseFiles(ctx, paths, regions)
+}
+
+// ParseFiles parses the brief files at paths, in order. Every file is
+// parsed, so the error lists every problem at once: each file's field
+// errors (see Parse), and a slug used by two files, naming both. Files
+// come back only when there is no error at all.
+func ParseFiles(ctx context.Context, paths []string, regions digest.Regions) ([]File, error) {
 	var (
 		files []File
 		errs  []error

@@ -87,7 +87,7 @@ func (db *DB) Complain(ctx context.Context, subscriberID int64, reason string) e
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO suppressions (email_key, reason, created_at) VALUES (?, ?, ?)
-			ON CONFLICT (email_key) DO NOTHING`, emailKey(email), reason, formatTime(db.now()))
+			ON CONFLICT (email_key) DO NOTHING`, digest.EmailKey(email), reason, formatTime(db.now()))
 		return err
 	})
 	if err != nil {
@@ -100,13 +100,13 @@ func (db *DB) Complain(ctx context.Context, subscriberID int64, reason string) e
 // why: suppressed by an operator or a complaint, or erased (found by its
 // keyed hash, when db.HashKey is set).
 func (db *DB) Suppressed(ctx context.Context, email string) (reason string, ok bool, err error) {
-	hashed := emailKey(email)
+	hashed := digest.EmailKey(email)
 	if len(db.HashKey) > 0 {
 		hashed = erasedKey(db.HashKey, email)
 	}
 	err = db.read(ctx, func(tx *sql.Tx) error {
 		return tx.QueryRowContext(ctx, `SELECT reason FROM suppressions WHERE email_key IN (?, ?) LIMIT 1`,
-			emailKey(email), hashed).Scan(&reason)
+			digest.EmailKey(email), hashed).Scan(&reason)
 	})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):

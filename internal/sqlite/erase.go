@@ -24,7 +24,7 @@ var ErrNoHashKey = errors.New("no key for the erasure hash: the config's secret 
 // so that the suppression list cannot be reversed by hashing guesses.
 func erasedKey(key []byte, email string) string {
 	m := hmac.New(sha256.New, key)
-	m.Write([]byte(emailKey(email)))
+	m.Write([]byte(digest.EmailKey(email)))
 	return erasedPrefix + hex.EncodeToString(m.Sum(nil))
 }
 
@@ -35,12 +35,12 @@ func (db *DB) Suppress(ctx context.Context, email, reason string) error {
 	now := db.now()
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO suppressions (email_key, reason, created_at) VALUES (?, ?, ?)
-			ON CONFLICT (email_key) DO NOTHING`, emailKey(email), reason, formatTime(now)); err != nil {
+			ON CONFLICT (email_key) DO NOTHING`, digest.EmailKey(email), reason, formatTime(now)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE subscribers SET status = ?, updated_at = ?
 			WHERE email_key = ? AND status IN (?, ?)`, string(digest.StatusUnsubscribed), formatTime(now),
-			emailKey(email), string(digest.StatusActive), string(digest.StatusPending))
+			digest.EmailKey(email), string(digest.StatusActive), string(digest.StatusPending))
 		return err
 	})
 	if err != nil {
@@ -55,11 +55,11 @@ func (db *DB) Suppress(ctx context.Context, email, reason string) error {
 // accident: it needs the key, and the same address typed again.
 func (db *DB) Unsuppress(ctx context.Context, email string) (removed bool, err error) {
 	err = db.write(ctx, func(tx *sql.Tx) error {
-		keys := []any{emailKey(email)}
+		keys := []any{digest.EmailKey(email)}
 		if len(db.HashKey) > 0 {
 			keys = append(keys, erasedKey(db.HashKey, email))
 		} else {
-			keys = append(keys, emailKey(email))
+			keys = append(keys, digest.EmailKey(email))
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM suppressions WHERE email_key IN (?, ?)`, keys...)
 		if err != nil {
@@ -87,7 +87,7 @@ func (db *DB) EraseSubscriber(ctx context.Context, email string) error {
 	now := db.now()
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		var id int64
-		err := tx.QueryRowContext(ctx, `SELECT id FROM subscribers WHERE email_key = ?`, emailKey(email)).Scan(&id)
+		err := tx.QueryRowContext(ctx, `SELECT id FROM subscribers WHERE email_key = ?`, digest.EmailKey(email)).Scan(&id)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			// Nobody by that address: still suppress it, which is what
@@ -104,7 +104,7 @@ func (db *DB) EraseSubscriber(ctx context.Context, email string) error {
 				}
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM suppressions WHERE email_key = ?`, emailKey(email)); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM suppressions WHERE email_key = ?`, digest.EmailKey(email)); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO suppressions (email_key, reason, created_at) VALUES (?, ?, ?)

@@ -354,13 +354,11 @@ func BenchmarkPlanDeliveries(b *testing.B) {
 	briefs := seedBriefs(b, db, []string{"lagos", "dc"}, 2, 30)
 	const page = 4000
 	subs := make([]int64, page)
-	rows := make([]ImportRow, page)
-	for i := range rows {
-		rows[i] = ImportRow{Subscriber: sampleSubscriber(fmt.Sprintf("r%d@example.com", i), "lagos")}
+	readers := make([]digest.Subscriber, page)
+	for i := range readers {
+		readers[i] = sampleSubscriber(fmt.Sprintf("r%d@example.com", i), "lagos")
 	}
-	if _, err := db.ImportSubscribers(ctx, rows, ImportMode{}); err != nil {
-		b.Fatal(err)
-	}
+	importSubscribers(b, db, readers...)
 	all, err := db.ListSubscribers(ctx, SubscriberFilter{})
 	if err != nil {
 		b.Fatal(err)

@@ -25,16 +25,6 @@ type SubscriberFilter struct {
 	Limit  int // at most this many; 0 for all
 }
 
-// emailKey is the form in which addresses are compared: Unicode lowercase,
-// not only ASCII as SQLite's lower() would be, so ÄNNE@example.com and
-// änne@example.com are one reader. Unicode normalisation is not applied: a
-// precomposed "ä" and "a" + combining diaeresis are different keys. The key
-// is stored in subscribers.email_key: changing this function needs a
-// migration that recomputes it.
-func emailKey(email string) string {
-	return strings.ToLower(email)
-}
-
 // CreateSubscriber stores a new subscriber and sets s.ID, s.CreatedAt and
 // s.UpdatedAt. It fails with digest.ErrConflict when the address is taken,
 // compared case-insensitively.
@@ -50,7 +40,7 @@ func (db *DB) CreateSubscriber(ctx context.Context, s *digest.Subscriber) error 
 				watermark, consent_source, consent_at, consent_ip, consent_user_agent, consent_text_version,
 				confirmed_at, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			s.Email, emailKey(s.Email), s.Name, s.TimeZone, s.SendTime.String(), string(s.Status),
+			s.Email, digest.EmailKey(s.Email), s.Name, s.TimeZone, s.SendTime.String(), string(s.Status),
 			nullTime(s.Watermark), s.Consent.Source, nullTime(s.Consent.At), s.Consent.IP, s.Consent.UserAgent,
 			s.Consent.TextVersion, nullTime(s.Consent.ConfirmedAt), formatTime(now), formatTime(now))
 		if err != nil {
@@ -134,7 +124,7 @@ func (db *DB) Subscriber(ctx context.Context, id int64) (digest.Subscriber, erro
 // case-insensitively, or digest.ErrNotFound.
 func (db *DB) SubscriberByEmail(ctx context.Context, email string) (digest.Subscriber, error) {
 	ss, err := db.querySubscribers(ctx,
-		`SELECT `+subscriberColumns+` FROM subscribers s WHERE s.email_key = ?`, emailKey(email))
+		`SELECT `+subscriberColumns+` FROM subscribers s WHERE s.email_key = ?`, digest.EmailKey(email))
 	if err == nil && len(ss) == 0 {
 		err = digest.ErrNotFound
 	}

@@ -58,9 +58,6 @@ type ImportOptions struct {
 	// Defaults are the configured send time and regions each row is
 	// checked against.
 	Defaults Defaults
-	// Key is how addresses are compared for duplicates, the database's
-	// rule (sqlite.EmailKey); strings.ToLower when nil.
-	Key func(email string) string
 }
 
 // Row is one valid record of an import file.
@@ -103,9 +100,6 @@ func (p Problem) Error() string {
 // reader, or a header (CSV) with a missing email column or unknown
 // columns; the problems are then those of the header.
 func ReadImport(r io.Reader, opts ImportOptions, each func(Row)) ([]Problem, error) {
-	if opts.Key == nil {
-		opts.Key = strings.ToLower
-	}
 	br := bufio.NewReaderSize(r, 64<<10)
 	// A byte order mark is how some editors (Excel) say "UTF-8"; it is
 	// not part of the first column's name.
@@ -189,7 +183,7 @@ func (d *decoder) add(rec *record) {
 		email, _ = ValidateEmail(rec.in.Email)
 	}
 	if email != "" {
-		key := d.opts.Key(email)
+		key := digest.EmailKey(email)
 		if first, dup := d.seen[key]; dup {
 			d.problem(rec.line, "email", "duplicate of line %d", first)
 		} else {

@@ -2,9 +2,10 @@
 // deliverable-looking address, known regions, a real time zone and a time
 // of day. New turns what an operator typed (flags, an import file, a form)
 // into a normalised digest.Subscriber, reporting every problem at once, so
-// nothing half-valid reaches the database. It also reads import files
-// (CSV, JSON lines) into validated rows and writes exports; it never touches
-// the database.
+// nothing half-valid reaches the database. It also owns imports: reading
+// files (CSV, JSON lines) into validated rows, and the rule of what an
+// import does with each row against what the store already holds (Import,
+// over the ImportStore it declares); and it writes exports.
 package subscribers
 
 import (
