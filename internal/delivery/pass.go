@@ -32,15 +32,16 @@ var ErrSMTPUnavailable = errors.New("smtp server unavailable")
 
 // Store is what a pass needs from the database; *sqlite.DB implements it.
 type Store interface {
-	// BriefsNotSent is what one reader has not had yet (Preview); a pass
-	// works out the same answer for a page of readers at a time from
-	// ActivePage, RecentDeliveries and BriefHeads (see plan).
-	BriefsNotSent(ctx context.Context, subscriberID int64, regions []string, after, upTo time.Time) ([]digest.Brief, error)
 	BriefsByID(ctx context.Context, ids []int64) ([]digest.Brief, error)
 
+	// ActivePage, RecentDeliveries and BriefHeads are what choosing the
+	// briefs of a page of readers (or of one, in Preview) reads;
+	// digest.Selection chooses.
 	ActivePage(ctx context.Context, afterID int64, limit int) ([]digest.Subscriber, error)
+	// RecentDeliveries returns the deliveries dated on or after since, and
+	// the sent ones cut off after sentAfter, each once, by subscriber.
 	RecentDeliveries(ctx context.Context, subscriberIDs []int64, since digest.Date, sentAfter time.Time) ([]digest.Delivery, error)
-	BriefHeads(ctx context.Context, after, upTo time.Time) ([]digest.Brief, error)
+	BriefHeads(ctx context.Context, after, upTo time.Time) ([]digest.BriefHead, error)
 	PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (int, error)
 	RecoverSending(ctx context.Context) (int, error)
 	// CatchUpWatermarks moves the watermarks of readers sent a digest
@@ -149,6 +150,7 @@ type Pass struct {
 	newSender func() (Sender, error)
 	links     Links
 	opts      Options
+	selection digest.Selection
 	logger    *slog.Logger
 	now       func() time.Time
 	observer  Observer
@@ -169,7 +171,8 @@ func New(store Store, renderer Renderer, newSender func() (Sender, error), links
 		observer = nopObserver{}
 	}
 	return &Pass{store: store, renderer: renderer, newSender: newSender, links: links, opts: opts,
-		logger: logger, now: now, observer: observer, jitter: rand.Float64}
+		selection: digest.Selection{FirstDigestLookback: opts.FirstDigestLookback, LateBriefGrace: opts.LateBriefGrace},
+		logger:    logger, now: now, observer: observer, jitter: rand.Float64}
 }
 
 // Outcome is what a pass did for one reader.
