@@ -158,9 +158,10 @@ type Pass struct {
 	zones     sync.Map       // zone name → *time.Location, see location
 }
 
-// New returns a Pass. newSender opens one SMTP sender per worker. now is
-// the clock that stamps sends and decides when deferred deliveries are due;
-// a pass's notion of which readers are due is the instant given to Run.
+// New returns a Pass. newSender opens one SMTP sender per worker. now
+// measures how time passes during a pass: a pass's clock, for everything
+// it decides and stamps, is the instant given to Run advanced by now (see
+// Run).
 func New(store Store, renderer Renderer, newSender func() (Sender, error), links Links, opts Options,
 	logger *slog.Logger, now func() time.Time, observer Observer) *Pass {
 	opts.setDefaults()
@@ -263,8 +264,15 @@ type RunOptions struct {
 // flight get ShutdownGrace to finish and are recorded either way. Run
 // returns the report so far with ctx's error, or with ErrSMTPUnavailable
 // when no worker could reach the SMTP server.
+//
+// now is the pass's clock, advanced by the time the pass takes (measured
+// with New's now): who is due, what expires, retry windows, backoff, when
+// a deferred delivery is due again, and the times recorded. A pass as of
+// an earlier instant (send --now) thus decides as a pass then would have,
+// whatever the wall clock says.
 func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, error) {
 	start := p.now()
+	clock := func() time.Time { return now.Add(p.now().Sub(start)) }
 	rep := Report{Now: now, DryRun: ro.DryRun}
 	t := newTally(ro.MaxItems)
 	report := func(err error) (Report, error) {
@@ -303,7 +311,7 @@ func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, e
 	if err != nil || ro.DryRun {
 		return report(err)
 	}
-	workErr := p.work(ctx, t, &rep.Timings)
+	workErr := p.work(ctx, clock, t, &rep.Timings)
 	lap(&rep.Timings.Work)
 	// Settle recorded the sent deliveries without moving their readers'
 	// watermarks; move them now, each reader once. Should this fail, the
