@@ -34,7 +34,9 @@ func NewestFirst(a, b BriefHead) int {
 // than any before (Cover), so that choosing for a million readers reads
 // and sorts each brief once. Briefs of regions the newsroom does not
 // publish and removed briefs are dropped as they come in: no digest
-// carries them. Candidates hold briefs, never readers.
+// carries them. Candidates hold briefs, never readers. A brief stored or
+// removed while a pass runs may be missed or kept by that pass, as by any
+// pass that started a moment earlier or later.
 type Candidates struct {
 	known    Regions
 	upTo     time.Time
