@@ -53,6 +53,10 @@ next pass.`,
 				return err
 			}
 			defer pl.Close()
+			// The pass's clock is now, advancing as the pass runs (see
+			// delivery.Pass.Run); what it records is stamped by it too.
+			started := time.Now()
+			pl.db.Now = func() time.Time { return now.Add(time.Since(started)) }
 			runCtx := ctx
 			if !dryRun {
 				held, leaseCtx, err := holdSenderLease(ctx, pl.db, wait, logger)

@@ -70,10 +70,11 @@ Times are RFC 3339 in UTC.`,
 			if err != nil {
 				return err
 			}
-			due, err := db.DueByHour(ctx, now, forecastHours)
+			slots, err := db.SendSlots(ctx)
 			if err != nil {
 				return err
 			}
+			due := delivery.ForecastDue(slots, now, forecastHours)
 			var passes []time.Time
 			for t := now; len(passes) < 3; {
 				t = sched.Next(t)
@@ -137,7 +138,7 @@ type dueHourJSON struct {
 	Readers int       `json:"readers"`
 }
 
-func toStatusJSON(cfg *config.Config, now time.Time, st sqlite.Status, due sqlite.DueForecast, passes []time.Time) statusJSON {
+func toStatusJSON(cfg *config.Config, now time.Time, st sqlite.Status, due delivery.DueForecast, passes []time.Time) statusJSON {
 	var out statusJSON
 	out.Database.Path, out.Database.SizeBytes = st.Path, st.FileSize
 	out.Database.SQLiteVersion, out.Database.SchemaVersion = st.SQLiteVersion, st.SchemaVersion

@@ -152,3 +152,53 @@ func mustList(t *testing.T, h *harness) []digest.Delivery {
 	}
 	return out
 }
+
+// A pass decides on its own instant, not on the clock that measures it: run
+// as of a morning a month before that clock, a 451 is deferred with the
+// configured backoff (not given up for being past the retry window), a
+// pass forty minutes later retries it, and the times recorded are the
+// passes' own.
+func TestPassClockIsItsInstant(t *testing.T) {
+	const reader = "r@example.com"
+	h := newHarnessWith(t, harnessOptions{
+		faults: smtpsink.At(smtpsink.StageRcpt, reader, smtpsink.FailFirst(1, smtpsink.Reply(451, "4.3.0", "try later"))),
+	})
+	sub := h.addSubscriber(reader, "R", "lagos", "Africa/Lagos", "06:00")
+	h.addBrief("one", "lagos", "2026-11-25T18:00:00Z", "Headline one")
+	first := mustTime(t, "2026-11-26T05:05:00Z")
+	h.clock.Set(first.Add(30 * 24 * time.Hour)) // the measuring clock, a month on
+
+	rep, err := h.pass.Run(h.ctx, first, delivery.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := h.db.DeliveryFor(h.ctx, sub.ID, "2026-11-26")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Count(delivery.OutcomeDeferred) != 1 || d.Status != digest.DeliveryDeferred || d.Attempts != 1 {
+		t.Fatalf("first pass: %v; delivery %s after %d attempts (%q); want deferred after 1", rep.Counts, d.Status, d.Attempts, d.Error)
+	}
+	if lo, hi := first.Add(48*time.Second), first.Add(72*time.Second); d.NextAttemptAt.Before(lo) || d.NextAttemptAt.After(hi) {
+		t.Errorf("next attempt at %v, want RetryBase (a minute ±20%%) after %v", d.NextAttemptAt, first)
+	}
+
+	second := first.Add(40 * time.Minute)
+	if rep, err = h.pass.Run(h.ctx, second, delivery.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err = h.db.DeliveryFor(h.ctx, sub.ID, "2026-11-26"); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Count(delivery.OutcomeSent) != 1 || d.Status != digest.DeliverySent || d.Attempts != 2 || !d.SentAt.Equal(second) {
+		t.Errorf("second pass: %v; delivery %s after %d attempts, sent at %v; want sent after 2 at %v",
+			rep.Counts, d.Status, d.Attempts, d.SentAt, second)
+	}
+	msgs := h.inbox(reader)
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages for the reader, want 1", len(msgs))
+	}
+	if date, err := msgs[0].header.Date(); err != nil || !date.Equal(second) {
+		t.Errorf("message dated %v (%v), want the pass's instant %v", date, err, second)
+	}
+}

@@ -32,15 +32,16 @@ var ErrSMTPUnavailable = errors.New("smtp server unavailable")
 
 // Store is what a pass needs from the database; *sqlite.DB implements it.
 type Store interface {
-	// BriefsNotSent is what one reader has not had yet (Preview); a pass
-	// works out the same answer for a page of readers at a time from
-	// ActivePage, RecentDeliveries and BriefHeads (see plan).
-	BriefsNotSent(ctx context.Context, subscriberID int64, regions []string, after, upTo time.Time) ([]digest.Brief, error)
 	BriefsByID(ctx context.Context, ids []int64) ([]digest.Brief, error)
 
+	// ActivePage, RecentDeliveries and BriefHeads are what choosing the
+	// briefs of a page of readers (or of one, in Preview) reads;
+	// digest.Selection chooses.
 	ActivePage(ctx context.Context, afterID int64, limit int) ([]digest.Subscriber, error)
+	// RecentDeliveries returns the deliveries dated on or after since, and
+	// the sent ones cut off after sentAfter, each once, by subscriber.
 	RecentDeliveries(ctx context.Context, subscriberIDs []int64, since digest.Date, sentAfter time.Time) ([]digest.Delivery, error)
-	BriefHeads(ctx context.Context, after, upTo time.Time) ([]digest.Brief, error)
+	BriefHeads(ctx context.Context, after, upTo time.Time) ([]digest.BriefHead, error)
 	PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (int, error)
 	RecoverSending(ctx context.Context) (int, error)
 	// CatchUpWatermarks moves the watermarks of readers sent a digest
@@ -149,6 +150,7 @@ type Pass struct {
 	newSender func() (Sender, error)
 	links     Links
 	opts      Options
+	selection digest.Selection
 	logger    *slog.Logger
 	now       func() time.Time
 	observer  Observer
@@ -156,9 +158,10 @@ type Pass struct {
 	zones     sync.Map       // zone name → *time.Location, see location
 }
 
-// New returns a Pass. newSender opens one SMTP sender per worker. now is
-// the clock that stamps sends and decides when deferred deliveries are due;
-// a pass's notion of which readers are due is the instant given to Run.
+// New returns a Pass. newSender opens one SMTP sender per worker. now
+// measures how time passes during a pass: a pass's clock, for everything
+// it decides and stamps, is the instant given to Run advanced by now (see
+// Run).
 func New(store Store, renderer Renderer, newSender func() (Sender, error), links Links, opts Options,
 	logger *slog.Logger, now func() time.Time, observer Observer) *Pass {
 	opts.setDefaults()
@@ -169,7 +172,8 @@ func New(store Store, renderer Renderer, newSender func() (Sender, error), links
 		observer = nopObserver{}
 	}
 	return &Pass{store: store, renderer: renderer, newSender: newSender, links: links, opts: opts,
-		logger: logger, now: now, observer: observer, jitter: rand.Float64}
+		selection: digest.Selection{FirstDigestLookback: opts.FirstDigestLookback, LateBriefGrace: opts.LateBriefGrace},
+		logger:    logger, now: now, observer: observer, jitter: rand.Float64}
 }
 
 // Outcome is what a pass did for one reader.
@@ -260,8 +264,15 @@ type RunOptions struct {
 // flight get ShutdownGrace to finish and are recorded either way. Run
 // returns the report so far with ctx's error, or with ErrSMTPUnavailable
 // when no worker could reach the SMTP server.
+//
+// now is the pass's clock, advanced by the time the pass takes (measured
+// with New's now): who is due, what expires, retry windows, backoff, when
+// a deferred delivery is due again, and the times recorded. A pass as of
+// an earlier instant (send --now) thus decides as a pass then would have,
+// whatever the wall clock says.
 func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, error) {
 	start := p.now()
+	clock := func() time.Time { return now.Add(p.now().Sub(start)) }
 	rep := Report{Now: now, DryRun: ro.DryRun}
 	t := newTally(ro.MaxItems)
 	report := func(err error) (Report, error) {
@@ -300,7 +311,7 @@ func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, e
 	if err != nil || ro.DryRun {
 		return report(err)
 	}
-	workErr := p.work(ctx, t, &rep.Timings)
+	workErr := p.work(ctx, clock, t, &rep.Timings)
 	lap(&rep.Timings.Work)
 	// Settle recorded the sent deliveries without moving their readers'
 	// watermarks; move them now, each reader once. Should this fail, the

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -171,9 +172,16 @@ func later(a, b time.Time) time.Time {
 // the time it spent, waiting on out excluded.
 func (p *Pass) decide(ctx context.Context, now time.Time, t *tally, out chan<- plannedPage) (spent time.Duration, err error) {
 	pd := &pageDecider{
-		heads: &briefHeads{regions: p.opts.Regions, upTo: now},
-		days:  map[dayKey]readerDay{},
-		ids:   newMessageIDs(p.opts.MessageIDDomain),
+		briefs: digest.NewCandidates(p.opts.Regions, now),
+		load: func(from, to time.Time) ([]digest.BriefHead, error) {
+			hs, err := p.store.BriefHeads(ctx, from, to)
+			if err != nil {
+				return nil, fmt.Errorf("load briefs to choose from: %w", err)
+			}
+			return hs, nil
+		},
+		days: map[dayKey]readerDay{},
+		ids:  newMessageIDs(p.opts.MessageIDDomain),
 	}
 	var cursor int64
 	for {
@@ -209,20 +217,21 @@ func (p *Pass) decide(ctx context.Context, now time.Time, t *tally, out chan<- p
 
 // dueReader is a reader of a page whose send time has come.
 type dueReader struct {
-	sub          *digest.Subscriber // in the page
-	local        time.Time          // the pass instant in the reader's zone
-	date         digest.Date
-	dueAt, after time.Time // see window
-	existing     *digest.Delivery
-	carried      []int64 // briefs their sent deliveries cut off after `after` carried
+	sub      *digest.Subscriber // in the page
+	day      digest.SendDay
+	after    time.Time        // the start of their window of briefs (digest.Selection.WindowStart)
+	existing *digest.Delivery // their delivery of day.Date, if any
+	history  []digest.Delivery
 }
 
 // pageDecider is what deciding a pass's pages shares from one page to the
-// next: the brief heads, the readers' local days, the Message-IDs.
+// next: the briefs to choose from, the readers' local days, the
+// Message-IDs.
 type pageDecider struct {
-	heads *briefHeads
-	days  map[dayKey]readerDay
-	ids   *messageIDs
+	briefs *digest.Candidates
+	load   func(from, to time.Time) ([]digest.BriefHead, error) // for briefs.Cover
+	days   map[dayKey]readerDay
+	ids    *messageIDs
 }
 
 // dayKey is what a reader's local day and send time depend on.
@@ -236,10 +245,8 @@ type dayKey struct {
 // the instant, formatting the date and finding the send time in the zone
 // for each reader was a sixth of the time spent deciding.
 type readerDay struct {
-	local time.Time // the pass instant in the zone
-	date  digest.Date
-	dueAt time.Time // the send time that day
-	err   error     // the zone could not be loaded
+	day digest.SendDay
+	err error // the zone could not be loaded
 }
 
 // day returns the local day of readers with sub's zone and send time.
@@ -253,9 +260,7 @@ func (p *Pass) day(now time.Time, sub *digest.Subscriber, days map[dayKey]reader
 	if err != nil {
 		d.err = err
 	} else {
-		d.local = now.In(loc)
-		d.date = digest.DateOf(d.local)
-		d.dueAt = p.sendTime(*sub, d.local)
+		d.day = sub.SendTime.DayAt(now, loc)
 	}
 	days[k] = d
 	return d
@@ -269,18 +274,17 @@ func (p *Pass) planPage(ctx context.Context, now time.Time, subs []digest.Subscr
 	due := make([]dueReader, 0, len(subs))
 	for i := range subs {
 		sub := &subs[i]
-		day := p.day(now, sub, pd.days)
-		if day.err != nil {
-			t.add(Item{Subscriber: *sub, Outcome: OutcomeFailed, Err: day.err})
-			p.logger.Error("subscriber has an unusable time zone", "subscriber", sub.ID, "zone", sub.TimeZone, "err", day.err)
+		rd := p.day(now, sub, pd.days)
+		if rd.err != nil {
+			t.add(Item{Subscriber: *sub, Outcome: OutcomeFailed, Err: rd.err})
+			p.logger.Error("subscriber has an unusable time zone", "subscriber", sub.ID, "zone", sub.TimeZone, "err", rd.err)
 			continue
 		}
-		if day.local.Before(day.dueAt) {
-			t.add(Item{Subscriber: *sub, Date: day.date, Outcome: OutcomeNotDue})
+		if !rd.day.Due() {
+			t.add(Item{Subscriber: *sub, Date: rd.day.Date, Outcome: OutcomeNotDue})
 			continue
 		}
-		due = append(due, dueReader{sub: sub, local: day.local, date: day.date, dueAt: day.dueAt,
-			after: p.windowStart(*sub, day.local)})
+		due = append(due, dueReader{sub: sub, day: rd.day, after: p.selection.WindowStart(sub.Watermark, now)})
 	}
 	if len(due) == 0 {
 		return nil, nil
@@ -292,45 +296,44 @@ func (p *Pass) planPage(ctx context.Context, now time.Time, subs []digest.Subscr
 	for i := range due {
 		r := &due[i]
 		if r.existing != nil {
-			if item := p.existingItem(r); item != nil {
+			if item := existingItem(r, now); item != nil {
 				t.add(*item)
 			}
 			continue
 		}
-		if err := pd.heads.cover(ctx, p.store, r.after); err != nil {
+		if err := pd.briefs.Cover(r.after, pd.load); err != nil {
 			return nil, err
 		}
-		ids := pd.heads.pick(r.sub.Regions, r.after, r.carried)
+		ids := p.selection.Select(nil, pd.briefs, r.sub, r.history, now)
 		if len(ids) == 0 {
-			t.add(Item{Subscriber: *r.sub, Date: r.date, Outcome: OutcomeNothingNew})
+			t.add(Item{Subscriber: *r.sub, Date: r.day.Date, Outcome: OutcomeNothingNew})
 			continue
 		}
-		msgID := pd.ids.next(r.date, time.Now())
+		msgID := pd.ids.next(r.day.Date, time.Now())
 		plans = append(plans, planned{sub: r.sub, delivery: digest.Delivery{
 			SubscriberID: r.sub.ID,
-			DigestDate:   r.date,
+			DigestDate:   r.day.Date,
 			BriefIDs:     ids,
 			MessageID:    msgID,
 			Status:       digest.DeliveryQueued,
-			Cutoff:       r.local.UTC(),
-			DueAt:        r.dueAt.UTC(),
+			Cutoff:       now.UTC(),
+			DueAt:        r.day.SendAt.UTC(),
 		}})
 	}
 	return plans, nil
 }
 
 // loadHistory finds, for the due readers of a page, their delivery for
-// their local day and the briefs they already had, in one read: the
-// deliveries dated on or after the page's earliest local day, and the sent
-// ones cut off after the page's earliest window start.
+// their local day and their history (what they already had), in one read:
+// the deliveries dated on or after the page's earliest local day, and the
+// sent ones cut off after the page's earliest window start.
 func (p *Pass) loadHistory(ctx context.Context, due []dueReader) error {
 	ids := make([]int64, len(due))
-	byID := make(map[int64]*dueReader, len(due))
-	since, after := due[0].date, due[0].after
+	since, after := due[0].day.Date, due[0].after
 	for i := range due {
 		r := &due[i]
-		ids[i], byID[r.sub.ID] = r.sub.ID, r
-		since = min(since, r.date) // YYYY-MM-DD: text order is date order
+		ids[i] = r.sub.ID
+		since = min(since, r.day.Date) // YYYY-MM-DD: text order is date order
 		if r.after.Before(after) {
 			after = r.after
 		}
@@ -339,29 +342,34 @@ func (p *Pass) loadHistory(ctx context.Context, due []dueReader) error {
 	if err != nil {
 		return fmt.Errorf("look up recent deliveries: %w", err)
 	}
-	for i := range hist {
-		d := &hist[i]
-		r := byID[d.SubscriberID]
-		if r == nil {
-			continue
+	bySubscriber := func(a, b digest.Delivery) int { return cmp.Compare(a.SubscriberID, b.SubscriberID) }
+	if !slices.IsSortedFunc(hist, bySubscriber) {
+		slices.SortStableFunc(hist, bySubscriber)
+	}
+	// The page's readers are in id order too: walk both together.
+	j := 0
+	for i := range due {
+		r := &due[i]
+		for j < len(hist) && hist[j].SubscriberID < r.sub.ID {
+			j++
 		}
-		if d.DigestDate == r.date {
-			r.existing = d
+		k := j
+		for k < len(hist) && hist[k].SubscriberID == r.sub.ID {
+			if hist[k].DigestDate == r.day.Date {
+				r.existing = &hist[k]
+			}
+			k++
 		}
-		// The rule of BriefsNotSent: what a sent digest cut off after the
-		// window's start carried is not carried again.
-		if d.Status == digest.DeliverySent && d.Cutoff.After(r.after) {
-			r.carried = append(r.carried, d.BriefIDs...)
-		}
+		r.history, j = hist[j:k:k], k
 	}
 	return nil
 }
 
 // existingItem reports a reader whose digest for today exists already: nil
 // when it is the workers' to report (queued, or deferred and due again).
-func (p *Pass) existingItem(r *dueReader) *Item {
+func existingItem(r *dueReader, now time.Time) *Item {
 	d := r.existing
-	item := &Item{Subscriber: *r.sub, Date: r.date, DeliveryID: d.ID, MessageID: d.MessageID, Attempts: d.Attempts}
+	item := &Item{Subscriber: *r.sub, Date: r.day.Date, DeliveryID: d.ID, MessageID: d.MessageID, Attempts: d.Attempts}
 	switch d.Status {
 	case digest.DeliverySent:
 		item.Outcome = OutcomeAlreadySent
@@ -369,7 +377,7 @@ func (p *Pass) existingItem(r *dueReader) *Item {
 		item.Outcome = OutcomeFailedEarlier
 		item.Err = errors.New(d.Error)
 	case digest.DeliveryDeferred:
-		if !d.NextAttemptAt.After(p.now()) {
+		if !d.NextAttemptAt.After(now) {
 			return nil // due again: a worker claims it
 		}
 		item.Outcome = OutcomeWaiting
@@ -378,73 +386,6 @@ func (p *Pass) existingItem(r *dueReader) *Item {
 		return nil // queued: a worker claims it
 	}
 	return item
-}
-
-// briefHeads are the briefs a pass chooses from, by region, with only ID,
-// Region and PublishedAt: loaded once per pass for (from, upTo], and
-// extended back when a reader's window starts before from. It holds
-// briefs, never readers, so its size does not grow with the list. A brief
-// stored or removed while a pass runs may be missed or kept by that pass,
-// as with any pass that started a moment earlier or later.
-type briefHeads struct {
-	regions  digest.Regions // the known regions; briefs of others are never shown
-	upTo     time.Time
-	from     time.Time
-	loaded   bool
-	byRegion map[string][]digest.Brief // newest first, see render.NewestFirst
-}
-
-// cover makes sure the heads published after `after` are loaded.
-func (h *briefHeads) cover(ctx context.Context, store Store, after time.Time) error {
-	if h.loaded && !after.Before(h.from) {
-		return nil
-	}
-	to := h.upTo
-	if h.loaded {
-		to = h.from
-	}
-	bs, err := store.BriefHeads(ctx, after, to)
-	if err != nil {
-		return fmt.Errorf("load briefs to choose from: %w", err)
-	}
-	if h.byRegion == nil {
-		h.byRegion = map[string][]digest.Brief{}
-	}
-	touched := map[string]bool{}
-	for _, b := range bs {
-		if _, ok := h.regions.Lookup(b.Region); !ok {
-			continue // render.Arrange drops them: never count them as news
-		}
-		h.byRegion[b.Region] = append(h.byRegion[b.Region], b)
-		touched[b.Region] = true
-	}
-	for code := range touched {
-		slices.SortFunc(h.byRegion[code], func(a, b digest.Brief) int { return render.NewestFirst(&a, &b) })
-	}
-	h.from, h.loaded = after, true
-	return nil
-}
-
-// pick returns the ids of the briefs a reader with the given regions and
-// window start gets, less those already carried, in the order render.Arrange
-// shows them: by the reader's regions (each once), newest first within a
-// region. The window must be covered.
-func (h *briefHeads) pick(regions []string, after time.Time, carried []int64) []int64 {
-	var ids []int64
-	for i, code := range regions {
-		if slices.Contains(regions[:i], code) {
-			continue
-		}
-		for _, b := range h.byRegion[code] {
-			if !b.PublishedAt.After(after) {
-				break // newest first: the rest are older still
-			}
-			if !slices.Contains(carried, b.ID) {
-				ids = append(ids, b.ID)
-			}
-		}
-	}
-	return ids
 }
 
 // dryRendering is what a dry run renders with, as the workers of a pass
@@ -474,29 +415,6 @@ func (p *Pass) dryRun(ctx context.Context, plans []planned, r *dryRendering, t *
 		t.add(item)
 	}
 	return nil
-}
-
-// window returns, for a reader at local time local, their send time that
-// day and the start of the window of briefs a digest then carries: briefs
-// published since the last digest's cut-off, plus any published a little
-// before it that were stored too late to make that digest (what a sent
-// digest already carried is excluded); for a first digest, the look-back.
-func (p *Pass) window(sub digest.Subscriber, local time.Time) (dueAt, after time.Time) {
-	return p.sendTime(sub, local), p.windowStart(sub, local)
-}
-
-// sendTime returns the reader's send time on the day of local.
-func (p *Pass) sendTime(sub digest.Subscriber, local time.Time) time.Time {
-	y, m, d := local.Date()
-	return sub.SendTime.On(y, m, d, local.Location())
-}
-
-// windowStart returns the start of the window of briefs (see window).
-func (p *Pass) windowStart(sub digest.Subscriber, local time.Time) time.Time {
-	if sub.Watermark.IsZero() {
-		return local.Add(-p.opts.FirstDigestLookback)
-	}
-	return sub.Watermark.Add(-p.opts.LateBriefGrace)
 }
 
 // location loads an IANA zone once per process: every reader of a pass

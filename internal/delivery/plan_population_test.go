@@ -16,12 +16,12 @@ import (
 	"github.com/newsroom/digest/internal/sqlite"
 )
 
-// population describes a made-up readership for planning tests and the
-// planning benchmark: readers in many zones with one to three regions
-// (a few with a code the newsroom does not publish), first-timers, readers
-// with yesterday's digest sent (and a few of its briefs stored too late to
-// make it), readers whose watermark is ten days old, and readers whose
-// digest for today exists already in every state.
+// population describes a made-up readership for the planning benchmark:
+// readers in many zones with one to three regions (a few with a code the
+// newsroom does not publish), first-timers, readers with yesterday's
+// digest sent (and a few of its briefs stored too late to make it),
+// readers whose watermark is ten days old, and readers whose digest for
+// today exists already in every state.
 type population struct {
 	readers int
 	briefs  int       // spread over the five days before now

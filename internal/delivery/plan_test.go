@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	digest "github.com/newsroom/digest"
-	"github.com/newsroom/digest/internal/render"
 	"github.com/newsroom/digest/internal/sqlite"
 )
 
@@ -33,63 +31,9 @@ func (s *pagedStore) ActivePage(ctx context.Context, afterID int64, limit int) (
 	return s.Store.ActivePage(ctx, afterID, min(limit, s.size))
 }
 
-func (s *pagedStore) BriefHeads(ctx context.Context, after, upTo time.Time) ([]digest.Brief, error) {
+func (s *pagedStore) BriefHeads(ctx context.Context, after, upTo time.Time) ([]digest.BriefHead, error) {
 	s.headLoads = append(s.headLoads, [2]time.Time{after, upTo})
 	return s.Store.BriefHeads(ctx, after, upTo)
-}
-
-// oracle is what the per-reader planner this one replaced decided for a
-// reader: the outcome reported at planning (or "" when a delivery is
-// planned, or the existing one is the workers'), and the briefs a new
-// delivery carries, chosen by BriefsNotSent and ordered by render.Arrange.
-type oracle struct {
-	outcome Outcome
-	briefs  []int64
-}
-
-func decideOne(t *testing.T, p *Pass, db *sqlite.DB, sub digest.Subscriber, now time.Time) oracle {
-	t.Helper()
-	ctx := context.Background()
-	loc, err := time.LoadLocation(sub.TimeZone)
-	if err != nil {
-		return oracle{outcome: OutcomeFailed}
-	}
-	local := now.In(loc)
-	dueAt, after := p.window(sub, local)
-	if local.Before(dueAt) {
-		return oracle{outcome: OutcomeNotDue}
-	}
-	existing, err := db.DeliveryFor(ctx, sub.ID, digest.DateOf(local))
-	switch {
-	case err == nil:
-		switch existing.Status {
-		case digest.DeliverySent:
-			return oracle{outcome: OutcomeAlreadySent}
-		case digest.DeliveryFailed, digest.DeliveryExpired, digest.DeliverySuppressed:
-			return oracle{outcome: OutcomeFailedEarlier}
-		case digest.DeliveryDeferred:
-			if existing.NextAttemptAt.After(p.now()) {
-				return oracle{outcome: OutcomeWaiting}
-			}
-		}
-		return oracle{}
-	case !errors.Is(err, digest.ErrNotFound):
-		t.Fatal(err)
-	}
-	briefs, err := db.BriefsNotSent(ctx, sub.ID, sub.Regions, after, local)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var o oracle
-	for _, s := range render.Arrange(p.opts.Regions, sub.Regions, briefs) {
-		for _, b := range s.Briefs {
-			o.briefs = append(o.briefs, b.ID)
-		}
-	}
-	if len(o.briefs) == 0 {
-		o.outcome = OutcomeNothingNew
-	}
-	return o
 }
 
 // rawDB opens the test database file for what no store method does (a
@@ -135,93 +79,6 @@ func maxDeliveryID(t *testing.T, db *sqlite.DB) int64 {
 		m = max(m, d.ID)
 	}
 	return m
-}
-
-// The streamed planner picks, for every reader of a varied population,
-// exactly what the per-reader queries pick: the same outcome, the same
-// brief ids in the same order. Pages of seven readers cross many page
-// boundaries; the instants include DST changes in Europe and America.
-func TestPlanMatchesPerReaderSelection(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		now  string
-	}{
-		{"morning in Europe", "2026-11-26T07:40:00Z"},
-		{"late evening UTC", "2026-11-26T23:10:00Z"},
-		{"Europe springs forward", "2026-03-29T01:30:00Z"},
-		{"America falls back", "2026-11-01T09:15:00Z"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			now, err := time.Parse(time.RFC3339, c.now)
-			if err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join(t.TempDir(), "digest.db")
-			population{readers: 700, briefs: 150, now: now, seed: uint64(now.Unix())}.fill(t, path)
-			ctx := context.Background()
-			db, err := sqlite.Open(ctx, path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			store := &pagedStore{Store: db, size: 7}
-			p := newPlanPass(t, store, now)
-
-			subs, err := db.ListSubscribers(ctx, sqlite.SubscriberFilter{Status: digest.StatusActive})
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := map[int64]oracle{}
-			wantCounts := map[Outcome]int{}
-			wantPlanned := 0
-			for _, s := range subs {
-				o := decideOne(t, p, db, s, now)
-				want[s.ID] = o
-				if o.outcome != "" {
-					wantCounts[o.outcome]++
-				}
-				if len(o.briefs) > 0 {
-					wantPlanned++
-				}
-			}
-			before := maxDeliveryID(t, db)
-
-			tl := newTally(0)
-			var tm Timings
-			created, err := p.plan(ctx, now, false, tl, &tm)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if created != wantPlanned {
-				t.Errorf("planned %d deliveries, want %d", created, wantPlanned)
-			}
-			if !maps.Equal(tl.counts, wantCounts) {
-				t.Errorf("outcomes %v, want %v", tl.counts, wantCounts)
-			}
-			got := newDeliveries(t, db, before)
-			for _, s := range subs {
-				d, ok := got[s.ID]
-				if w := want[s.ID].briefs; !slices.Equal(d.BriefIDs, w) || ok != (len(w) > 0) {
-					t.Errorf("subscriber %d (%s, regions %v): planned %v (planned: %v), want %v",
-						s.ID, s.TimeZone, s.Regions, d.BriefIDs, ok, w)
-				}
-			}
-			for _, it := range tl.items {
-				if want[it.Subscriber.ID].outcome != it.Outcome {
-					t.Errorf("subscriber %d reported %s, want %s", it.Subscriber.ID, it.Outcome, want[it.Subscriber.ID].outcome)
-				}
-			}
-			if wantPages := len(subs)/7 + 2; store.pages > wantPages {
-				t.Errorf("read %d pages for %d readers, want at most %d", store.pages, len(subs), wantPages)
-			}
-			if wantPlanned < 50 || wantCounts[OutcomeNotDue] == 0 && c.name != "late evening UTC" {
-				t.Logf("population exercises little: %d planned, outcomes %v", wantPlanned, wantCounts)
-			}
-			if tm.Plan <= 0 || (created > 0 && tm.Store <= 0) {
-				t.Errorf("timings %+v: want plan and store time", tm)
-			}
-		})
-	}
 }
 
 // planFixture is a small database built with the store's own methods.
@@ -383,6 +240,45 @@ func TestPlanAcrossPages(t *testing.T) {
 	}
 	if n := len(newDeliveries(t, f.db, before)); n != len(want) {
 		t.Errorf("%d new deliveries after two passes, want %d", n, len(want))
+	}
+}
+
+// Each reader of a page is judged by their own history: the page's
+// deliveries come back from one read, and readers whose sent digests
+// alternate in it each keep only what their own digests carried out. The
+// watermarks lag (the last catch-up did not run), so both of each
+// reader's digests fall inside the window.
+func TestPlanHistoryPerReader(t *testing.T) {
+	f := newPlanFixture(t)
+	now := mustParse(t, "2026-11-26T09:30:00Z")
+	b1 := f.brief("b1", "lagos", "2026-11-24T07:00:00Z")
+	b2 := f.brief("b2", "lagos", "2026-11-24T07:00:00Z")
+	b3 := f.brief("b3", "lagos", "2026-11-25T07:00:00Z")
+	b4 := f.brief("b4", "lagos", "2026-11-25T07:00:00Z")
+	b5 := f.brief("b5", "lagos", "2026-11-26T06:00:00Z")
+	ann := f.reader("ann@example.com", "lagos", "Africa/Lagos", "06:00")
+	bob := f.reader("bob@example.com", "lagos", "Africa/Lagos", "06:00")
+	f.sent(ann, "2026-11-24", "2026-11-24T08:00:00Z", b1)
+	f.sent(bob, "2026-11-24", "2026-11-24T08:00:00Z", b2)
+	f.sent(ann, "2026-11-25", "2026-11-25T08:00:00Z", b3)
+	f.sent(bob, "2026-11-25", "2026-11-25T08:00:00Z", b4)
+	if _, err := f.raw.ExecContext(f.ctx, `UPDATE subscribers SET watermark = ?`, stored(mustParse(t, "2026-11-24T08:00:00Z"))); err != nil {
+		t.Fatal(err)
+	}
+
+	p := newPlanPass(t, f.db, now)
+	before := maxDeliveryID(t, f.db)
+	if _, err := p.plan(f.ctx, now, false, newTally(0), &Timings{}); err != nil {
+		t.Fatal(err)
+	}
+	got := newDeliveries(t, f.db, before)
+	for _, c := range []struct {
+		sub  digest.Subscriber
+		want []int64
+	}{{ann, []int64{b5, b4, b2}}, {bob, []int64{b5, b3, b1}}} {
+		if !slices.Equal(got[c.sub.ID].BriefIDs, c.want) {
+			t.Errorf("%s planned %v, want %v", c.sub.Email, got[c.sub.ID].BriefIDs, c.want)
+		}
 	}
 }
 

@@ -37,27 +37,37 @@ type Preview struct {
 // Preview works out what a pass at `at` would send sub. sub may be a stored
 // subscriber (its watermark and sent deliveries count) or a made-up one
 // with ID 0 (a region mix an editor wants to see): then every brief in the
-// look-back window counts as new.
+// look-back window counts as new. It reads what a pass reads (brief heads
+// and the reader's recent deliveries) and chooses with the same
+// digest.Selection; only the whole briefs chosen are then loaded.
 func (p *Pass) Preview(ctx context.Context, sub digest.Subscriber, at time.Time) (Preview, error) {
 	loc, err := p.location(sub.TimeZone)
 	if err != nil {
 		return Preview{}, err
 	}
-	local := at.In(loc)
-	pv := Preview{Subscriber: sub, At: at, Date: digest.DateOf(local)}
-	pv.DueAt, pv.After = p.window(sub, local)
-	pv.Due = !local.Before(pv.DueAt)
-	briefs, err := p.store.BriefsNotSent(ctx, sub.ID, sub.Regions, pv.After, local)
-	if err != nil {
+	day := sub.SendTime.DayAt(at, loc)
+	pv := Preview{Subscriber: sub, At: at, Date: day.Date, DueAt: day.SendAt, Due: day.Due(),
+		After: p.selection.WindowStart(sub.Watermark, day.Local)}
+	candidates := digest.NewCandidates(p.opts.Regions, at)
+	if err := candidates.Cover(pv.After, func(from, to time.Time) ([]digest.BriefHead, error) {
+		return p.store.BriefHeads(ctx, from, to)
+	}); err != nil {
 		return Preview{}, fmt.Errorf("gather briefs: %w", err)
 	}
-	for _, s := range render.Arrange(p.opts.Regions, sub.Regions, briefs) {
-		pv.Briefs = append(pv.Briefs, s.Briefs...)
+	var history []digest.Delivery
+	if sub.ID != 0 {
+		if history, err = p.store.RecentDeliveries(ctx, []int64{sub.ID}, day.Date, pv.After); err != nil {
+			return Preview{}, fmt.Errorf("gather briefs: %w", err)
+		}
 	}
-	if len(pv.Briefs) == 0 {
+	ids := p.selection.Select(nil, candidates, &sub, history, at)
+	if len(ids) == 0 {
 		return pv, nil
 	}
-	del := digest.Delivery{Cutoff: local.UTC(), DigestDate: pv.Date}
+	if pv.Briefs, err = p.store.BriefsByID(ctx, ids); err != nil {
+		return Preview{}, fmt.Errorf("gather briefs: %w", err)
+	}
+	del := digest.Delivery{Cutoff: day.Local.UTC(), DigestDate: pv.Date}
 	if pv.Output, err = p.render(sub, del, pv.Briefs); err != nil {
 		return Preview{}, err
 	}

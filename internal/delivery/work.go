@@ -13,8 +13,9 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// work runs the workers until nothing is claimable or ctx is done.
-func (p *Pass) work(ctx context.Context, t *tally, tm *Timings) error {
+// work runs the workers until nothing is claimable or ctx is done. clock
+// is the pass's clock (see Run).
+func (p *Pass) work(ctx context.Context, clock func() time.Time, t *tally, tm *Timings) error {
 	// Sends in flight outlive ctx by ShutdownGrace: stopping means no new
 	// claims, not cutting a message in half.
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
@@ -33,7 +34,7 @@ func (p *Pass) work(ctx context.Context, t *tally, tm *Timings) error {
 		lim         = p.limiter()
 		cache       = newBriefCache(p.store)
 		groups      = newRenderGroups(p.renderer, p.logger)
-		l           = newLedger(p.store, p.now, p.opts.Concurrency)
+		l           = newLedger(p.store, clock, p.opts.Concurrency)
 		ledgerDone  = make(chan struct{})
 	)
 	go func() {
@@ -44,7 +45,7 @@ func (p *Pass) work(ctx context.Context, t *tally, tm *Timings) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lost, err := p.worker(ctx, sendCtx, w, lim, cache, groups, t, l)
+			lost, err := p.worker(ctx, sendCtx, w, clock, lim, cache, groups, t, l)
 			l.leave()
 			mu.Lock()
 			defer mu.Unlock()
@@ -93,8 +94,8 @@ type finished struct {
 // the ledger has committed the outcome before (see ledger). It stops when
 // nothing is claimable, when ctx is done, or (lost) when its server cannot
 // be reached.
-func (p *Pass) worker(ctx, sendCtx context.Context, n int, lim *rate.Limiter, cache *briefCache, groups *renderGroups,
-	t *tally, l *ledger) (lost bool, err error) {
+func (p *Pass) worker(ctx, sendCtx context.Context, n int, clock func() time.Time, lim *rate.Limiter, cache *briefCache,
+	groups *renderGroups, t *tally, l *ledger) (lost bool, err error) {
 	var sender Sender
 	defer func() {
 		if sender != nil {
@@ -205,7 +206,7 @@ func (p *Pass) worker(ctx, sendCtx context.Context, n int, lim *rate.Limiter, ca
 		}
 		c := queue[0]
 		queue = queue[1:]
-		f, unreachable := p.deliver(ctx, sendCtx, sender, lim, cache, groups, &body, c, ready)
+		f, unreachable := p.deliver(ctx, sendCtx, sender, clock, lim, cache, groups, &body, c, ready)
 		if err := await(); err != nil {
 			// The round before was not recorded, so this message was held
 			// back (or never offered): it stays "sending", with the rest
@@ -268,10 +269,11 @@ func (p *Pass) itemOf(c digest.Claim) Item {
 }
 
 // deliver renders, into body, and sends one claimed delivery and says
-// what to record; the message's end of DATA waits for ready. unreachable
-// reports that the SMTP server could not be reached at all.
-func (p *Pass) deliver(ctx, sendCtx context.Context, sender Sender, lim *rate.Limiter, cache *briefCache, groups *renderGroups,
-	body *bodies, c digest.Claim, ready func() error) (f finished, unreachable bool) {
+// what to record; the message's end of DATA waits for ready. clock dates
+// the message and decides what a refusal leads to. unreachable reports
+// that the SMTP server could not be reached at all.
+func (p *Pass) deliver(ctx, sendCtx context.Context, sender Sender, clock func() time.Time, lim *rate.Limiter, cache *briefCache,
+	groups *renderGroups, body *bodies, c digest.Claim, ready func() error) (f finished, unreachable bool) {
 	d, sub := c.Delivery, c.Subscriber
 	item := p.itemOf(c)
 	if sub.ID == 0 {
@@ -298,21 +300,21 @@ func (p *Pass) deliver(ctx, sendCtx context.Context, sender Sender, lim *rate.Li
 		}
 	}
 	// The parts go in pieces (see bodies), not as strings.
-	msg := p.message(sub, body.split.Subject, in.UnsubscribeURL, d.MessageID, p.now())
+	msg := p.message(sub, body.split.Subject, in.UnsubscribeURL, d.MessageID, clock())
 	msg.TextParts, msg.HTMLParts = body.text, body.html
 	if p.opts.EnvelopeFrom != nil {
 		msg.EnvelopeFrom = p.opts.EnvelopeFrom(d.ID)
 	}
 	err = sender.SendWhen(sendCtx, msg, ready)
-	return p.outcome(item, d, err, sendCtx.Err() != nil)
+	return p.outcome(item, d, err, sendCtx.Err() != nil, clock())
 }
 
-// outcome turns the SMTP outcome into the delivery's next state.
-func (p *Pass) outcome(item Item, d digest.Delivery, err error, cutShort bool) (finished, bool) {
+// outcome turns the SMTP outcome, at now, into the delivery's next state.
+func (p *Pass) outcome(item Item, d digest.Delivery, err error, cutShort bool, now time.Time) (finished, bool) {
 	if err == nil {
 		p.observer.SMTPReply("2xx")
 		item.Outcome = OutcomeSent
-		return finished{item, digest.DeliveryResult{DeliveryID: d.ID, Status: digest.DeliverySent, SentAt: p.now(), Reason: "250 accepted"}}, false
+		return finished{item, digest.DeliveryResult{DeliveryID: d.ID, Status: digest.DeliverySent, SentAt: now, Reason: "250 accepted"}}, false
 	}
 	if errors.Is(err, errHeldBack) {
 		// The worker stops right after (its ledger failed), so this is
@@ -337,7 +339,7 @@ func (p *Pass) outcome(item Item, d digest.Delivery, err error, cutShort bool) (
 		f.item.Outcome = OutcomeDeferred
 		return f, true
 	case se.Temporary():
-		return p.deferOrGiveUp(item, d, err), false
+		return p.deferOrGiveUp(item, d, err, now), false
 	}
 	// A permanent refusal. Only a verdict on the recipient's address
 	// (5.1.x, 5.2.x) counts against the reader; a policy or sender-side
@@ -351,10 +353,9 @@ func (p *Pass) outcome(item Item, d digest.Delivery, err error, cutShort bool) (
 	return f, false
 }
 
-// deferOrGiveUp defers a delivery refused for now, with backoff, unless it
+// deferOrGiveUp defers a delivery refused at now, with backoff, unless it
 // has used up its attempts or its retry window.
-func (p *Pass) deferOrGiveUp(item Item, d digest.Delivery, err error) finished {
-	now := p.now()
+func (p *Pass) deferOrGiveUp(item Item, d digest.Delivery, err error, now time.Time) finished {
 	outOfWindow := !d.DueAt.IsZero() && now.After(d.DueAt.Add(p.opts.RetryWindow))
 	if d.Attempts >= p.opts.MaxAttempts || outOfWindow {
 		return p.failed(item, fmt.Errorf("gave up after %d attempts: %w", d.Attempts, err), false)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -70,6 +71,7 @@ func (s *Server) preferencesData(r *http.Request, sub digest.Subscriber) pageDat
 		Editions:     s.editionNames(sub.Regions),
 		SendTime:     sub.SendTime.String(),
 		TimeZone:     sub.TimeZone,
+		NextDigest:   s.nextDigest(sub),
 	}
 	if !editable(sub.Status) {
 		// Not subscribed (any more): settings would change nothing, and
@@ -86,6 +88,19 @@ func (s *Server) preferencesData(r *http.Request, sub digest.Subscriber) pageDat
 		Errors:    map[string]string{},
 	}
 	return data
+}
+
+// nextDigest says when sub's next digest falls due, as a pass decides it
+// (digest.SendDay.Next), in their zone: "" for a reader who gets none.
+func (s *Server) nextDigest(sub digest.Subscriber) string {
+	if sub.Status != digest.StatusActive {
+		return ""
+	}
+	loc, err := time.LoadLocation(sub.TimeZone)
+	if err != nil {
+		return ""
+	}
+	return sub.SendTime.DayAt(s.opts.Now(), loc).Next().Format("Monday 2 January at 15:04")
 }
 
 // editable reports whether a reader in status may change settings: those

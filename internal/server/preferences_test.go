@@ -58,6 +58,48 @@ func TestPreferencesChange(t *testing.T) {
 	}
 }
 
+// The page says when the reader's next digest falls due, in their zone,
+// as a pass decides it: tomorrow once today's send time has passed, and
+// by the settings just saved. A reader who gets no digest is told none.
+func TestPreferencesNextDigest(t *testing.T) {
+	f := newDBFixture(t, Options{}) // 2026-11-26 09:00Z: 10:00 in Lagos, 17:00 in Singapore
+	sub := f.add(t, "ada@example.com", digest.StatusActive)
+	path := "/preferences/" + f.signer.Sign("preferences", sub.ID)
+	next := regexp.MustCompile(`id="next-digest">([^<]*)<`)
+	nextOn := func(body string) string {
+		t.Helper()
+		m := next.FindStringSubmatch(body)
+		if m == nil {
+			return ""
+		}
+		return m[1]
+	}
+
+	page := f.do(t, http.MethodGet, path, nil, nil)
+	if got, want := nextOn(page.body), "Friday 27 November at 06:30, when there is news in your editions"; got != want {
+		t.Errorf("06:30 in Lagos, at 10:00 there: next digest %q, want %q", got, want)
+	}
+	f.advance(-5 * time.Hour) // 05:00 in Lagos: today's is still to come
+	if got := nextOn(f.do(t, http.MethodGet, path, nil, nil).body); !strings.HasPrefix(got, "Thursday 26 November at 06:30") {
+		t.Errorf("at 05:00 in Lagos: next digest %q, want today at 06:30", got)
+	}
+	f.advance(5 * time.Hour)
+
+	form := formValues(t, page.body)
+	form.Set("send_time", "18:00")
+	form.Set("time_zone", "Asia/Singapore")
+	r := f.do(t, http.MethodPost, path, form, map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": f.srv.URL})
+	if got := nextOn(r.body); r.status != http.StatusOK || !strings.HasPrefix(got, "Thursday 26 November at 18:00") {
+		t.Errorf("after saving 18:00 in Singapore (17:00 there): status %d, next digest %q; want today at 18:00", r.status, got)
+	}
+
+	pending := f.add(t, "ben@example.com", digest.StatusPending)
+	body := f.do(t, http.MethodGet, "/preferences/"+f.signer.Sign("preferences", pending.ID), nil, nil).body
+	if next.MatchString(body) {
+		t.Errorf("a reader who has not confirmed is told of a next digest:\n%s", body)
+	}
+}
+
 // Invalid answers are shown next to their fields and change nothing.
 func TestPreferencesInvalidInput(t *testing.T) {
 	tests := []struct {

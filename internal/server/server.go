@@ -4,7 +4,8 @@
 // page a person sees when they follow that link in a browser, the double
 // opt-in page (GET /confirm/{token} shows a button, POST activates), the
 // preferences page (/preferences/{token}: editions and their order, send
-// time, time zone, unsubscribe), and /healthz. A GET never changes
+// time, time zone, when the next digest falls due, unsubscribe), and
+// /healthz. A GET never changes
 // anything: link scanners follow links. It reads and changes subscribers
 // only through the Store it is given, and trusts a subscriber ID only when
 // a Tokens signer vouches for it.
@@ -189,6 +190,10 @@ type pageData struct {
 	Editions     []string
 	SendTime     string
 	TimeZone     string
+	// NextDigest is when the reader's next digest falls due, in their
+	// zone; empty when none will (not active, or a zone that cannot be
+	// loaded).
+	NextDigest string
 	// Link and LinkText add a link under a message; Link is relative to
 	// the page, so it works wherever the service is mounted.
 	Link, LinkText string

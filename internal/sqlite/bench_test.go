@@ -27,27 +27,6 @@ func seedBriefs(b *testing.B, db *DB, regions []string, days, perDay int) []int6
 	return ids
 }
 
-// BenchmarkBriefsNotSent measures the digest pass's main read: one day of
-// three regions out of ten, fully loaded, from 9,000 briefs.
-func BenchmarkBriefsNotSent(b *testing.B) {
-	ctx := context.Background()
-	db := openTest(b)
-	regions := []string{"lagos", "nairobi", "cairo", "accra", "dakar", "kigali", "abuja", "tunis", "rabat", "luanda"}
-	seedBriefs(b, db, regions, 30, 30)
-	after, upTo := at(0, 0).AddDate(0, 0, 14), at(0, 0).AddDate(0, 0, 15)
-
-	var n int
-	b.ResetTimer()
-	for b.Loop() {
-		bs, err := db.BriefsNotSent(ctx, 0, []string{"lagos", "cairo", "kigali"}, after, upTo)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n = len(bs)
-	}
-	b.ReportMetric(float64(n), "briefs/op")
-}
-
 // BenchmarkCreateDelivery measures planning one digest of ten briefs, one
 // writer at a time.
 func BenchmarkCreateDelivery(b *testing.B) {

@@ -175,35 +175,6 @@ func (db *DB) BriefsByID(ctx context.Context, ids []int64) ([]digest.Brief, erro
 	return out, nil
 }
 
-// BriefsNotSent returns the briefs of the given regions published in
-// (after, upTo] that no sent delivery of the subscriber carried, newest
-// first, ties broken by id descending, fully loaded. It is what a reader
-// "has not had yet": a brief that reached the database after the reader's
-// last digest although it was published before it is still included, as
-// long as it was published after after. Removed briefs (RemoveBrief) are
-// never returned.
-func (db *DB) BriefsNotSent(ctx context.Context, subscriberID int64, regions []string, after, upTo time.Time) ([]digest.Brief, error) {
-	if len(regions) == 0 {
-		return nil, nil
-	}
-	bs, err := db.queryBriefs(ctx, `
-		SELECT `+briefColumns+` FROM briefs
-		WHERE region IN (SELECT value FROM json_each(?))
-			AND published_at > ? AND published_at <= ?
-			AND removed_at IS NULL -- withdrawn by an editor: never carried again
-			AND id NOT IN (
-				SELECT j.value FROM deliveries d, json_each(d.brief_ids) j
-				-- A delivery cut off before after carried nothing this
-				-- window could return: skip the reader's older history.
-				WHERE d.subscriber_id = ? AND d.status = ? AND d.cutoff > ?)
-		ORDER BY published_at DESC, id DESC`,
-		stringsJSON(regions), boundTime(after), boundTime(upTo), subscriberID, string(digest.DeliverySent), boundTime(after))
-	if err != nil {
-		return nil, fmt.Errorf("briefs of %v not yet sent to subscriber %d: %w", regions, subscriberID, err)
-	}
-	return bs, nil
-}
-
 // ListBriefs returns the briefs that match f, newest first, fully loaded.
 func (db *DB) ListBriefs(ctx context.Context, f BriefFilter) ([]digest.Brief, error) {
 	var c conditions

@@ -131,8 +131,11 @@ func TestRemoveBrief(t *testing.T) {
 	if err != nil || rec.RemovedAt.IsZero() || rec.Deliveries[digest.DeliverySent] != 1 || rec.FirstSentAt.IsZero() {
 		t.Errorf("record of the removed brief = %+v, %v", rec, err)
 	}
-	if bs, _ := db.BriefsNotSent(ctx, cat.ID, []string{"lagos"}, at(0, 0), at(23, 0)); len(bs) != 0 {
-		t.Errorf("BriefsNotSent returns the removed brief: %v", briefIDs(bs))
+	if ids := notSent(t, db, cat.ID, []string{"lagos"}, at(0, 0), at(23, 0)); len(ids) != 0 {
+		t.Errorf("the removed brief is still chosen: %v", ids)
+	}
+	if hs, err := db.BriefHeads(ctx, at(0, 0), at(23, 0)); err != nil || len(hs) != 1 || !hs[0].Removed {
+		t.Errorf("BriefHeads = %+v, %v; want the sent brief, marked removed", hs, err)
 	}
 	if ls, _ := db.ListBriefSummaries(ctx, BriefListFilter{}); len(ls) != 0 {
 		t.Errorf("listing shows removed briefs: %+v", ls)

@@ -57,7 +57,7 @@ func TestConcurrentWritersAndReaders(t *testing.T) {
 					return
 				default:
 				}
-				if _, err := db.BriefsNotSent(ctx, 0, []string{"lagos"}, at(0, 0), at(23, 0)); err != nil {
+				if _, err := db.BriefHeads(ctx, at(0, 0), at(23, 0)); err != nil {
 					errs <- err
 					return
 				}

@@ -140,3 +140,29 @@ func briefIDs(bs []digest.Brief) []int64 {
 	}
 	return ids
 }
+
+// notSent returns the ids of the briefs of regions published in (after,
+// upTo] that subscriber sub has not had, as a pass chooses them: the
+// store's brief heads and the reader's recent deliveries, through
+// digest.Selection (after stands for the reader's watermark, with no
+// grace). It checks that the store fetches what the rule needs.
+func notSent(t testing.TB, db *DB, sub int64, regions []string, after, upTo time.Time) []int64 {
+	t.Helper()
+	ctx := context.Background()
+	known := make(digest.Regions, len(regions))
+	for i, code := range regions {
+		known[i] = digest.Region{Code: code}
+	}
+	c := digest.NewCandidates(known, upTo)
+	if err := c.Cover(after, func(from, to time.Time) ([]digest.BriefHead, error) {
+		return db.BriefHeads(ctx, from, to)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	history, err := db.RecentDeliveries(ctx, []int64{sub}, digest.DateOf(upTo), after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := &digest.Subscriber{ID: sub, Regions: regions, Watermark: after}
+	return digest.Selection{}.Select(nil, c, reader, history, upTo)
+}

@@ -13,7 +13,8 @@ import (
 // Reads for planning a digest pass over many readers. A pass pages through
 // the active readers by id, a few thousand at a time, and asks for each
 // page's recent deliveries in one go; the brief heads it chooses from are
-// loaded once per pass. Each call is one short read transaction, and only
+// loaded once per pass. Choosing is not done here: digest.Selection does
+// it from what these return. Each call is one short read transaction, and only
 // the columns planning needs are read, so planning a million readers costs
 // a few hundred queries rather than a few million, and its memory does not
 // grow with the list.
@@ -118,11 +119,12 @@ func parseRegionList(list []byte) ([]string, error) {
 // RecentDeliveries returns, for the given subscribers, every delivery
 // dated on or after since (any status: what decides whether a reader's
 // digest for a day exists), and every sent delivery cut off after
-// sentAfter (what decides which briefs they already had), each once, in id
-// order. BriefIDs are loaded only for the sent deliveries cut off after
-// sentAfter; the others carry none, since planning never needs them and a
-// second pass of a day would otherwise read every brief id planned that
-// day.
+// sentAfter (the history digest.Selection reads: which briefs they
+// already had), each once, by subscriber and then id, so that each
+// reader's are neighbours. BriefIDs are loaded only for the sent
+// deliveries cut off after sentAfter; the others carry none, since
+// choosing briefs never needs them and a second pass of a day would
+// otherwise read every brief id planned that day.
 func (db *DB) RecentDeliveries(ctx context.Context, subscriberIDs []int64, since digest.Date, sentAfter time.Time) ([]digest.Delivery, error) {
 	if len(subscriberIDs) == 0 {
 		return nil, nil
@@ -140,7 +142,7 @@ func (db *DB) RecentDeliveries(ctx context.Context, subscriberIDs []int64, since
 				d.brief_ids
 			FROM json_each(?) j CROSS JOIN deliveries d ON d.subscriber_id = j.value
 			WHERE d.digest_date >= ? OR (d.status = ? AND d.cutoff > ?)
-			ORDER BY d.id`,
+			ORDER BY d.subscriber_id, d.id`,
 			int64sJSON(subscriberIDs), string(since), string(digest.DeliverySent), bound)
 		if err != nil {
 			return err
@@ -175,7 +177,7 @@ func (db *DB) RecentDeliveries(ctx context.Context, subscriberIDs []int64, since
 				}
 				cutoffs[string(cutoff)] = d.Cutoff
 			}
-			// The same text comparison as the query (and BriefsNotSent).
+			// The same text comparison as the query.
 			if d.Status == digest.DeliverySent && string(cutoff) > bound {
 				if d.BriefIDs, err = parseIDList(string(briefIDs)); err != nil {
 					return fmt.Errorf("delivery %d: %w", d.ID, err)
@@ -190,22 +192,21 @@ func (db *DB) RecentDeliveries(ctx context.Context, subscriberIDs []int64, since
 	return ds, nil
 }
 
-// BriefHeads returns the briefs published in (after, upTo] that are not
-// removed, in no particular order, with only ID, Region and PublishedAt
-// set: what a pass needs to choose and order each reader's briefs (the
-// same window and removal rule as BriefsNotSent), without loading every
-// brief's text and signals.
-func (db *DB) BriefHeads(ctx context.Context, after, upTo time.Time) ([]digest.Brief, error) {
-	var bs []digest.Brief
+// BriefHeads returns the heads of the briefs published in (after, upTo],
+// removed ones included (marked so), in no particular order: what
+// digest.Candidates are built from, without every brief's text and
+// signals.
+func (db *DB) BriefHeads(ctx context.Context, after, upTo time.Time) ([]digest.BriefHead, error) {
+	var hs []digest.BriefHead
 	err := db.read(ctx, func(tx *sql.Tx) error {
 		var err error
-		bs, err = queryRows(ctx, tx, func(s scanner) (digest.Brief, error) {
-			var b digest.Brief
-			err := s.Scan(&b.ID, &b.Region, timeCol{&b.PublishedAt})
-			return b, err
+		hs, err = queryRows(ctx, tx, func(s scanner) (digest.BriefHead, error) {
+			var h digest.BriefHead
+			err := s.Scan(&h.ID, &h.Region, timeCol{&h.PublishedAt}, &h.Removed)
+			return h, err
 		}, `
-			SELECT id, region, published_at FROM briefs
-			WHERE published_at > ? AND published_at <= ? AND removed_at IS NULL`,
+			SELECT id, region, published_at, removed_at IS NOT NULL FROM briefs
+			WHERE published_at > ? AND published_at <= ?`,
 			boundTime(after), boundTime(upTo))
 		return err
 	})
@@ -213,7 +214,7 @@ func (db *DB) BriefHeads(ctx context.Context, after, upTo time.Time) ([]digest.B
 		return nil, fmt.Errorf("brief heads published after %s up to %s: %w",
 			after.UTC().Format(time.RFC3339), upTo.UTC().Format(time.RFC3339), err)
 	}
-	return bs, nil
+	return hs, nil
 }
 
 // interner hands out one string per distinct text, so that texts read

@@ -194,106 +194,36 @@ func statusLeases(ctx context.Context, tx *sql.Tx, st *Status, _ time.Time) erro
 	return nil
 }
 
-// SendSlot is a number of active subscribers who share a time zone and a
-// send time.
-type SendSlot struct {
-	TimeZone string
-	SendTime digest.TimeOfDay
-	Count    int
-}
-
-// SendSlots calls fn for each (time zone, send time) of active subscribers
-// with how many share it, streaming: the database does the grouping, so a
-// million readers cost a few thousand rows here, not a million
-// subscribers in memory.
-func (db *DB) SendSlots(ctx context.Context, fn func(SendSlot) error) error {
+// SendSlots returns how many active subscribers share each (time zone,
+// send time): the database does the grouping, so a million readers cost a
+// few thousand rows here, not a million subscribers in memory. Who falls
+// due when is not decided here (see digest.TimeOfDay.DayAt).
+func (db *DB) SendSlots(ctx context.Context) ([]digest.SendSlot, error) {
+	var slots []digest.SendSlot
 	err := db.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `
-			SELECT time_zone, send_time, COUNT(*) FROM subscribers
-			WHERE status = ? GROUP BY time_zone, send_time`, string(digest.StatusActive))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		var err error
+		slots, err = queryRows(ctx, tx, func(s scanner) (digest.SendSlot, error) {
 			var (
-				s        SendSlot
+				slot     digest.SendSlot
 				sendTime string
 			)
-			if err := rows.Scan(&s.TimeZone, &sendTime, &s.Count); err != nil {
-				return err
+			if err := s.Scan(&slot.TimeZone, &sendTime, &slot.Readers); err != nil {
+				return slot, err
 			}
-			if s.SendTime, err = digest.ParseTimeOfDay(sendTime); err != nil {
-				return fmt.Errorf("send_time: %w", err)
+			slot.SendTime, err = digest.ParseTimeOfDay(sendTime)
+			if err != nil {
+				return slot, fmt.Errorf("send_time: %w", err)
 			}
-			if err := fn(s); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
+			return slot, nil
+		}, `
+			SELECT time_zone, send_time, COUNT(*) FROM subscribers
+			WHERE status = ? GROUP BY time_zone, send_time`, string(digest.StatusActive))
+		return err
 	})
 	if err != nil {
-		return fmt.Errorf("send times of active subscribers: %w", err)
+		return nil, fmt.Errorf("send times of active subscribers: %w", err)
 	}
-	return nil
-}
-
-// DueForecast is how many active readers fall due in each of the coming
-// hours.
-type DueForecast struct {
-	// From is the instant the forecast starts; Hours[i] counts the readers
-	// whose next send time is in [From+i h, From+(i+1) h).
-	From  time.Time
-	Hours []int
-	// BadZones counts readers whose time zone cannot be loaded: no pass
-	// can send to them.
-	BadZones int
-}
-
-// DueByHour forecasts, for each of the next hours hours from now, how many
-// active readers' next send time falls in it. A reader's next send time is
-// their send time on their local date at now, or on the next local date if
-// that has passed, computed like a pass does (digest.TimeOfDay.On, DST-
-// correct). Readers sharing a zone and a send time are counted together
-// (SendSlots), so the cost grows with the number of distinct zones and send
-// times, not with the number of readers.
-func (db *DB) DueByHour(ctx context.Context, now time.Time, hours int) (DueForecast, error) {
-	f := DueForecast{From: now.UTC(), Hours: make([]int, hours)}
-	zones := map[string]*time.Location{}
-	err := db.SendSlots(ctx, func(s SendSlot) error {
-		loc, ok := zones[s.TimeZone]
-		if !ok {
-			var err error
-			if loc, err = time.LoadLocation(s.TimeZone); err != nil {
-				loc = nil
-			}
-			zones[s.TimeZone] = loc
-		}
-		if loc == nil {
-			f.BadZones += s.Count
-			return nil
-		}
-		next := nextSend(s.SendTime, now.In(loc))
-		if h := int(next.Sub(now) / time.Hour); h >= 0 && h < hours {
-			f.Hours[h] += s.Count
-		}
-		return nil
-	})
-	if err != nil {
-		return DueForecast{}, err
-	}
-	return f, nil
-}
-
-// nextSend is the first instant at or after local at which a reader with
-// send time t in local's zone is due.
-func nextSend(t digest.TimeOfDay, local time.Time) time.Time {
-	y, m, d := local.Date()
-	at := t.On(y, m, d, local.Location())
-	if at.Before(local) {
-		at = t.On(y, m, d+1, local.Location())
-	}
-	return at
+	return slots, nil
 }
 
 // QueueDepth returns how many deliveries are queued or deferred: the work a
