@@ -96,6 +96,11 @@ func (c *Client) Send(ctx context.Context, env Envelope, content func(*DataWrite
 		return c.fail(StepContent, err)
 	}
 	if ready != nil {
+		// Everything but the dot goes now, to reach the server while
+		// ready waits.
+		if err := c.w.Flush(); err != nil {
+			return c.fail(StepContent, err)
+		}
 		if err := ready(); err != nil {
 			_ = c.Close()
 			return &Error{Step: StepHeld, Err: err}
