@@ -175,7 +175,7 @@ func build(m Message, memo *repeated, sp *splicer) (*gomail.Msg, envelopeAddrs, 
 			return nil, envelopeAddrs{}, digest.Invalid(record, "envelope-from", "%v", err)
 		}
 		// Parsed once here; go-mail's EnvelopeFrom(string) would parse
-		// it again. Build's callers read it from the Msg.
+		// it again. A Msg from Build carries it for go-mail's own client.
 		msg.EnvelopeFromMailAddress(sender)
 		env.from = sender.Address
 	}
