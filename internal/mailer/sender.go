@@ -236,7 +236,7 @@ func (s *Sender) dial(ctx context.Context) error {
 	_, s.offers8bit = conn.Extension("8BITMIME")
 	_, s.offersUTF8 = conn.Extension("SMTPUTF8")
 	s.eightBit = s.offers8bit && !s.cfg.QuotedPrintable
-	s.logger.Debug("smtp connected", "tls", s.cfg.TLS, "8bitmime", s.offers8bit)
+	s.logger.Debug("smtp connected", "tls", conn.TLS(), "8bitmime", s.offers8bit)
 	return nil
 }
 

@@ -55,8 +55,9 @@ func (c *Client) check(env Envelope) error {
 // calls Reset (or drops the Client when it is Closed).
 //
 // When ready is not nil, the "." — the point at which the server takes
-// the message — is written only once ready returns nil, so everything
-// before it overlaps whatever ready waits for. If ready fails, Send
+// the message — is written only once ready returns nil; the rest of the
+// message is on the wire before ready is called, so everything before the
+// "." overlaps whatever ready waits for. If ready fails, Send
 // closes the connection with the content unterminated, so the server
 // discards it, and returns ready's error as step StepHeld.
 //
