@@ -27,8 +27,8 @@ func TestRawLimitUsesEightBit(t *testing.T) {
 		From:      "Morning Digest <digest@example.org>",
 		ToEmail:   "zoe@example.com",
 		Subject:   "Briefs",
-		Text:      "Good morning, Zoë.\n.a line that starts with a dot\n",
-		HTML:      "<p>Good morning, Zoë.</p>\n",
+		Text:      mailer.StringBody("Good morning, Zoë.\n.a line that starts with a dot\n"),
+		HTML:      mailer.StringBody("<p>Good morning, Zoë.</p>\n"),
 		Date:      time.Date(2026, 3, 18, 6, 30, 0, 0, time.UTC),
 	}
 	build := func() (*gomail.Msg, error) { return mailer.Build(m) }

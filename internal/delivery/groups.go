@@ -79,7 +79,7 @@ func (g *renderGroups) group(in render.Input) (*group, error) {
 // parts in pieces shared with the other readers of the group, which the
 // mailer need not scan again for each of them, and the subject in split.
 type bodies struct {
-	text, html mailer.Spliced
+	text, html mailer.Body
 	// split is the worker's, reused from reader to reader; text and html
 	// hold its Values until the next reader.
 	split render.Split
@@ -102,16 +102,16 @@ func (g *renderGroups) renderBodies(in render.Input, b *bodies) error {
 
 // spliced returns p as the mailer takes it. Pieces of a reader rendered in
 // full are the reader's own and are scanned for this message alone.
-func (gr *group) spliced(p render.Pieces, shared bool) mailer.Spliced {
+func (gr *group) spliced(p render.Pieces, shared bool) mailer.Body {
 	if !shared {
-		return mailer.Spliced{Shared: mailer.NewShared(p.Fixed), Values: p.Values}
+		return mailer.NewShared(p.Fixed).Body(p.Values)
 	}
 	key := &p.Fixed[0]
 	if s, ok := gr.shared.Load(key); ok {
-		return mailer.Spliced{Shared: s.(*mailer.Shared), Values: p.Values}
+		return s.(*mailer.Shared).Body(p.Values)
 	}
 	s, _ := gr.shared.LoadOrStore(key, mailer.NewShared(p.Fixed))
-	return mailer.Spliced{Shared: s.(*mailer.Shared), Values: p.Values}
+	return s.(*mailer.Shared).Body(p.Values)
 }
 
 // renderInput is the render input of a delivery for its reader, as of the

@@ -72,7 +72,7 @@ func (p *Pass) Preview(ctx context.Context, sub digest.Subscriber, at time.Time)
 		return Preview{}, err
 	}
 	pv.Message = p.message(sub, pv.Output.Subject, p.links.Unsubscribe(sub.ID), "<preview."+strings.ReplaceAll(string(pv.Date), "-", "")+"@"+p.opts.MessageIDDomain+">", at)
-	pv.Message.Text, pv.Message.HTML = pv.Output.Text, pv.Output.HTML
+	pv.Message.Text, pv.Message.HTML = mailer.StringBody(pv.Output.Text), mailer.StringBody(pv.Output.HTML)
 	return pv, nil
 }
 

@@ -301,7 +301,7 @@ func (p *Pass) deliver(ctx, sendCtx context.Context, sender Sender, clock func()
 	}
 	// The parts go in pieces (see bodies), not as strings.
 	msg := p.message(sub, body.split.Subject, in.UnsubscribeURL, d.MessageID, clock())
-	msg.TextParts, msg.HTMLParts = body.text, body.html
+	msg.Text, msg.HTML = body.text, body.html
 	if p.opts.EnvelopeFrom != nil {
 		msg.EnvelopeFrom = p.opts.EnvelopeFrom(d.ID)
 	}

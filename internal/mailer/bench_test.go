@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/newsroom/digest/internal/smtpclient"
 )
 
 // digestSized returns sampleMessage grown to the size of a real digest
@@ -16,7 +18,7 @@ import (
 func digestSized(n int) Message {
 	m := messageTo(n, fmt.Sprintf("reader%d@example.com", n))
 	var text, html strings.Builder
-	text.WriteString(m.Text)
+	text.WriteString(m.Text.String())
 	html.WriteString("<!doctype html><html><head><meta charset=\"utf-8\"><title>Morning Digest</title></head><body>\n")
 	for i := 0; text.Len() < 12<<10; i++ {
 		fmt.Fprintf(&text, "%d. %s\n   Read more: https://news.example.org/briefs/%d\n\n", i+1, longLine, 1000+i)
@@ -26,7 +28,7 @@ func digestSized(n int) Message {
 		html.WriteString("<p style=\"margin:0 0 12px 0;font-family:Georgia,serif;font-size:16px;line-height:1.5\">" + longLine + "</p>\n")
 	}
 	html.WriteString("</body></html>\n")
-	m.Text, m.HTML = text.String(), html.String()
+	m.Text, m.HTML = StringBody(text.String()), StringBody(html.String())
 	return m
 }
 
@@ -63,7 +65,7 @@ func BenchmarkSend(b *testing.B) {
 			}
 			defer s.Close()
 			b.ReportAllocs()
-			b.SetBytes(int64(len(m.Text) + len(m.HTML) + m.TextParts.Len() + m.HTMLParts.Len()))
+			b.SetBytes(int64(m.Text.Len() + m.HTML.Len()))
 			cpu0 := processCPU(b)
 			for b.Loop() {
 				if err := s.Send(b.Context(), m); err != nil {
@@ -82,16 +84,15 @@ func BenchmarkSend(b *testing.B) {
 func splicedDigest(m Message) Message {
 	values := []string{"Zoë O'Brien", "reader1@example.com",
 		"https://news.example.org/u/AbCdEf0123456789?s=1", "https://news.example.org/p/AbCdEf0123456789"}
-	cut := func(s string) Spliced {
+	cut := func(s string) Body {
 		var pieces []string
 		for i := range values {
 			at := (i + 1) * len(s) / (len(values) + 2)
 			pieces, s = append(pieces, s[:at]), s[at:]
 		}
-		return Spliced{Shared: NewShared(append(pieces, s)), Values: values}
+		return NewShared(append(pieces, s)).Body(values)
 	}
-	m.TextParts, m.HTMLParts = cut(m.Text), cut(m.HTML)
-	m.Text, m.HTML = "", ""
+	m.Text, m.HTML = cut(m.Text.String()), cut(m.HTML.String())
 	return m
 }
 
@@ -127,17 +128,14 @@ func BenchmarkWriteMessage(b *testing.B) {
 			b.ReportAllocs()
 			cpu0 := processCPU(b)
 			for b.Loop() {
-				msg, err := build(bc.m, &memo, &r.splicer)
+				msg, _, err := build(bc.m, &memo, &r.splicer)
 				if err != nil {
 					b.Fatal(err)
 				}
 				if err := r.render(msg); err != nil {
 					b.Fatal(err)
 				}
-				if err := r.writeData(w); err != nil {
-					b.Fatal(err)
-				}
-				if err := endData(w); err != nil {
+				if err := smtpclient.WriteData(w, r.writeData); err != nil {
 					b.Fatal(err)
 				}
 			}

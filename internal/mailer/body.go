@@ -44,15 +44,15 @@ func fits8bit(s string) bool {
 // fits, where the writer writes only a mark for sp to splice the content
 // in at; else quoted-printable, where it writes the string itself, without
 // the copy go-mail's SetBodyString makes.
-func partBody(c content, sp *splicer) (gomail.Encoding, func(io.Writer) (int64, error)) {
-	if c.spliced() && c.pieces.joinFirst() {
-		c = content{s: c.pieces.String()}
+func partBody(c Body, sp *splicer) (gomail.Encoding, func(io.Writer) (int64, error)) {
+	if c.joinFirst() {
+		c = StringBody(c.String())
 	}
 	if sp != nil && c.fits8bit() {
 		return gomail.NoEncoding, sp.stand(c)
 	}
 	// Quoted-printable encodes one string.
-	s := c.flat()
+	s := c.String()
 	if strings.IndexByte(s, '\r') >= 0 {
 		// Go's quoted-printable writer, after a bare CR, takes the next
 		// LF however far on for the CR's partner and drops it ("\r\x13\n"
@@ -69,10 +69,10 @@ func partBody(c content, sp *splicer) (gomail.Encoding, func(io.Writer) (int64, 
 // setBodies sets msg's text/plain body and, when html is not empty, its
 // text/html alternative, replacing any set before, each in the encoding
 // partBody chooses.
-func setBodies(msg *gomail.Msg, text, html content, sp *splicer) {
+func setBodies(msg *gomail.Msg, text, html Body, sp *splicer) {
 	enc, write := partBody(text, sp)
 	msg.SetBodyWriter(gomail.TypeTextPlain, write, gomail.WithPartEncoding(enc))
-	if html.len() > 0 {
+	if html.Len() > 0 {
 		enc, write := partBody(html, sp)
 		msg.AddAlternativeWriter(gomail.TypeTextHTML, write, gomail.WithPartEncoding(enc))
 	}
@@ -114,14 +114,14 @@ func UseEightBit(msg *gomail.Msg) error {
 // go-mail's output can contain (headers are encoded, and a part with a NUL
 // never goes as 8bit), and its content is kept to be written in its place.
 type splicer struct {
-	parts []content // contents of the marks written so far, in order
+	parts []Body // contents of the marks written so far, in order
 }
 
 // spliceMark stands for a part in go-mail's rendering.
 const spliceMark = '\x00'
 
 // stand returns a body writer for c that writes its mark.
-func (sp *splicer) stand(c content) func(io.Writer) (int64, error) {
+func (sp *splicer) stand(c Body) func(io.Writer) (int64, error) {
 	return func(w io.Writer) (int64, error) {
 		sp.parts = append(sp.parts, c)
 		n, err := w.Write([]byte{spliceMark})
@@ -140,7 +140,7 @@ func (sp *splicer) splice(dst, skeleton []byte, dots *dotTracker) (_ []byte, crl
 	}
 	size := len(dst) + len(skeleton)
 	for _, p := range sp.parts {
-		n := p.len()
+		n := p.Len()
 		size += n + n/32
 	}
 	dst = slices.Grow(dst, size-len(dst))

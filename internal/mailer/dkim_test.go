@@ -165,7 +165,7 @@ func TestSendSignedVerifies(t *testing.T) {
 // and for the next one.
 func TestSendSignedEightBit(t *testing.T) {
 	long := sampleMessage()
-	long.HTML = longLineHTML()
+	long.HTML = StringBody(longLineHTML())
 	tests := []struct {
 		name       string
 		no8BitMIME bool
@@ -230,7 +230,7 @@ func TestSignedAfterRedial(t *testing.T) {
 	for i := 2; i <= 4; i++ {
 		m := messageTo(i, fmt.Sprintf("r%d@example.com", i))
 		if i == 3 {
-			m.HTML = "" // text only: a single part, no boundary
+			m.HTML = Body{} // text only: a single part, no boundary
 		}
 		if err := s.Send(t.Context(), m); err != nil {
 			t.Fatalf("Send %d: %v", i, err)
@@ -319,10 +319,12 @@ func TestSendVERP(t *testing.T) {
 // digest-sized message: what signing adds to each send.
 func BenchmarkWriteSigned(b *testing.B) {
 	m := sampleMessage()
-	for len(m.Text) < 15<<10 {
-		m.Text += longLine + "\n"
-		m.HTML += "<p>" + longLine + "</p>\n"
+	text, html := m.Text.String(), m.HTML.String()
+	for len(text) < 15<<10 {
+		text += longLine + "\n"
+		html += "<p>" + longLine + "</p>\n"
 	}
+	m.Text, m.HTML = StringBody(text), StringBody(html)
 	for _, kind := range []string{"none", "rsa", "ed25519"} {
 		b.Run(kind, func(b *testing.B) {
 			var signer *dkim.Signer

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/newsroom/digest/internal/smtpclient"
 )
 
 // wirePart is one text part as it travelled: its transfer encoding and its
@@ -107,18 +109,18 @@ func longLineHTML() string {
 
 func TestSendEightBit(t *testing.T) {
 	crlf := sampleMessage()
-	crlf.Text = strings.ReplaceAll(crlf.Text, "\n", "\r\n")
+	crlf.Text = StringBody(strings.ReplaceAll(crlf.Text.String(), "\n", "\r\n"))
 	long := sampleMessage()
-	long.HTML = longLineHTML()
-	if n := len(strings.Split(long.HTML, "\n")[2]); n != 1200 {
+	long.HTML = StringBody(longLineHTML())
+	if n := len(strings.Split(long.HTML.String(), "\n")[2]); n != 1200 {
 		t.Fatalf("long line is %d octets, want 1200", n)
 	}
 	bareCR := sampleMessage()
-	bareCR.Text = "Good morning.\rSecond line after a bare CR\n"
+	bareCR.Text = StringBody("Good morning.\rSecond line after a bare CR\n")
 	nul := sampleMessage()
-	nul.HTML = "<p>a NUL \x00 here</p>"
+	nul.HTML = StringBody("<p>a NUL \x00 here</p>")
 	textOnly := sampleMessage()
-	textOnly.HTML = ""
+	textOnly.HTML = Body{}
 
 	tests := []struct {
 		name       string
@@ -163,7 +165,7 @@ func TestSendEightBit(t *testing.T) {
 				if len(parts) != len(tt.wantEnc) {
 					t.Fatalf("message %d: %d parts, want %d", i+1, len(parts), len(tt.wantEnc))
 				}
-				for j, want := range []string{tt.m.Text, tt.m.HTML}[:len(parts)] {
+				for j, want := range []string{tt.m.Text.String(), tt.m.HTML.String()}[:len(parts)] {
 					p := parts[j]
 					if p.encoding != tt.wantEnc[j] {
 						t.Errorf("message %d: %s part sent %s, want %s", i+1, p.contentType, p.encoding, tt.wantEnc[j])
@@ -187,7 +189,7 @@ func TestSendEightBit(t *testing.T) {
 						break
 					}
 				}
-				if tt.m.HTML != "" && tt.m.Text == textBody {
+				if tt.m.HTML.Len() > 0 && tt.m.Text.String() == textBody {
 					checkMessage(t, got.Data, tt.m)
 				}
 			}
@@ -199,7 +201,7 @@ func TestSendEightBit(t *testing.T) {
 // Build result: the same choice per part as a Sender makes.
 func TestUseEightBit(t *testing.T) {
 	m := sampleMessage()
-	m.HTML = longLineHTML()
+	m.HTML = StringBody(longLineHTML())
 	msg, err := Build(m)
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +218,7 @@ func TestUseEightBit(t *testing.T) {
 	if len(parts) != 2 || parts[0].encoding != "8bit" || parts[1].encoding != "quoted-printable" {
 		t.Fatalf("parts %+v, want 8bit text and quoted-printable HTML", parts)
 	}
-	if parts[0].body != m.Text || parts[1].body != m.HTML {
+	if parts[0].body != m.Text.String() || parts[1].body != m.HTML.String() {
 		t.Errorf("parts decode to %q and %q, want the text and HTML given", parts[0].body, parts[1].body)
 	}
 }
@@ -266,61 +268,6 @@ func TestFits8bit(t *testing.T) {
 	}
 }
 
-// writeChunks writes chunks as transact does without a ready gate: the
-// content of DATA, then the terminating ".\r\n", and flushes w.
-func writeChunks(w *bufio.Writer, chunks ...[]byte) error {
-	if err := writeContent(w, chunks...); err != nil {
-		return err
-	}
-	return endData(w)
-}
-
-func TestWriteData(t *testing.T) {
-	tests := []struct {
-		name   string
-		chunks []string
-		want   string
-	}{
-		{"plain", []string{"a\r\nb\r\n"}, "a\r\nb\r\n.\r\n"},
-		{"no final CRLF", []string{"a\r\nb"}, "a\r\nb\r\n.\r\n"},
-		{"leading dot", []string{".a\r\n"}, "..a\r\n.\r\n"},
-		{"dot lines", []string{"a\r\n.\r\n..b\r\n"}, "a\r\n..\r\n...b\r\n.\r\n"},
-		{"bare LF", []string{"a\nb\n.c\n"}, "a\r\nb\r\n..c\r\n.\r\n"},
-		{"signature chunk", []string{"DKIM-Signature: x\r\n", ".a\r\n"}, "DKIM-Signature: x\r\n..a\r\n.\r\n"},
-		{"empty chunk", []string{"", "a\r\n"}, "a\r\n.\r\n"},
-		{"dot at the end", []string{"a\r\n."}, "a\r\n..\r\n.\r\n"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var out bytes.Buffer
-			w := bufio.NewWriter(&out)
-			var chunks [][]byte
-			for _, c := range tt.chunks {
-				chunks = append(chunks, []byte(c))
-			}
-			if err := writeChunks(w, chunks...); err != nil {
-				t.Fatal(err)
-			}
-			if out.String() != tt.want {
-				t.Errorf("wrote %q, want %q", out.String(), tt.want)
-			}
-			// What a server reads back is the chunks, CRLF line ends.
-			back, err := io.ReadAll(textproto.NewReader(bufio.NewReader(&out)).DotReader())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := strings.Join(tt.chunks, ""); normalise(back) != strings.TrimSuffix(normalise([]byte(want)), "\n")+"\n" {
-				t.Errorf("read back %q, want %q", back, want)
-			}
-		})
-	}
-	t.Run("chunk in the middle of a line", func(t *testing.T) {
-		if err := writeChunks(bufio.NewWriter(io.Discard), []byte("a"), []byte("b\r\n")); err == nil {
-			t.Error("writeData accepted a chunk that does not start a line")
-		}
-	})
-}
-
 // FuzzBuild8bit builds messages with arbitrary text and HTML on the 8bit
 // path, writes them as they go into DATA and reads them back as a server
 // and then a mail client would: every part decodes to the text given, and
@@ -335,9 +282,9 @@ func FuzzBuild8bit(f *testing.F) {
 	f.Add("trailing space \nand tab\t\n", "From the top\nFrom \n")
 	f.Fuzz(func(t *testing.T, text, html string) {
 		m := sampleMessage()
-		m.Text, m.HTML = text, html
+		m.Text, m.HTML = StringBody(text), StringBody(html)
 		var r rendering
-		msg, err := build(m, nil, &r.splicer)
+		msg, _, err := build(m, nil, &r.splicer)
 		if text == "" {
 			if err == nil {
 				t.Fatal("an empty text was accepted")
@@ -352,11 +299,7 @@ func FuzzBuild8bit(f *testing.F) {
 		}
 		// The way a Sender writes it: the dots found while building.
 		var wire bytes.Buffer
-		w := bufio.NewWriter(&wire)
-		if err := r.writeData(w); err != nil {
-			t.Fatal(err)
-		}
-		if err := endData(w); err != nil {
+		if err := smtpclient.WriteData(&wire, r.writeData); err != nil {
 			t.Fatal(err)
 		}
 		checkWireLines(t, wire.Bytes())

@@ -1,18 +1,18 @@
-// Package mailer turns a digest email into MIME bytes and sends it over SMTP.
-// go-mail builds and renders the message and opens the session; the mail
-// transaction itself is the package's own, so that a message is rendered
-// (and signed) once and written out without going through a byte-at-a-time
-// writer. It owns the message's header set (Message-ID, List-Id, RFC 8058
+// Package mailer turns a digest email into MIME bytes and sends it over
+// SMTP. go-mail builds and renders the message (headers, multipart,
+// transfer encodings) through its public API; internal/smtpclient carries
+// it. The message is rendered (and signed) once and written out as it is.
+// The package owns the message's header set (Message-ID, List-Id, RFC 8058
 // one-click unsubscribe, the DKIM signature), the envelope sender, the
 // defences against header injection, the choice of transfer encoding (8bit
 // where the server offers 8BITMIME and the text allows, else
-// quoted-printable), and the SMTP session: one connection reused for many
-// messages, reset after a refused message and re-dialled after a broken
-// one. It knows nothing of subscribers, templates or the database.
+// quoted-printable), and the use of the session: one connection reused for
+// many messages, reset after a refused message and re-dialled after a
+// broken one, failures classified. It knows nothing of subscribers,
+// templates or the database.
 package mailer
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -41,15 +41,10 @@ type Message struct {
 	// ToName (optional) and ToEmail are the single recipient.
 	ToName, ToEmail string
 	Subject         string
-	// Text is the text/plain body (required); HTML, when set, is the
-	// text/html alternative.
-	Text, HTML string
-	// TextParts and HTMLParts, when their Shared is set, are the text and
-	// the HTML body given as text shared with other messages and this
-	// one's values (see Shared), in place of Text and HTML, which must
-	// then be empty. The message is the same as with the joined text in
-	// Text and HTML; a Sender builds it with less work.
-	TextParts, HTMLParts Spliced
+	// Text is the text/plain body (required); HTML, when not empty, is the
+	// text/html alternative. Each is one string (StringBody) or text
+	// shared with other messages and this one's values (Shared.Body).
+	Text, HTML Body
 	// Date is the Date header.
 	Date time.Time
 	// ListID is the List-Id header (RFC 2919), "<digest.example.org>" or
@@ -87,7 +82,14 @@ var (
 // UseEightBit switches the parts to 8bit for a server that offers
 // 8BITMIME.
 func Build(m Message) (*gomail.Msg, error) {
-	return build(m, nil, nil)
+	msg, _, err := build(m, nil, nil)
+	return msg, err
+}
+
+// envelopeAddrs is a message's SMTP envelope: the bare addresses of MAIL FROM
+// and RCPT TO.
+type envelopeAddrs struct {
+	from, to string
 }
 
 // repeated remembers the header values that are the same on every message
@@ -135,13 +137,13 @@ func (r *repeated) listIDHeader(listID string) (string, error) {
 
 // build is Build with the text parts in 8bit where they allow it, spliced
 // in by sp, when sp is not nil (see partBody), and the repeated headers
-// taken from memo when it is not nil.
-func build(m Message, memo *repeated, sp *splicer) (*gomail.Msg, error) {
+// taken from memo when it is not nil. It also returns the envelope.
+func build(m Message, memo *repeated, sp *splicer) (*gomail.Msg, envelopeAddrs, error) {
 	// Name the record by its Message-ID only once that is known to be
 	// printable: error texts end up in logs and in the database.
 	if !messageIDPattern.MatchString(m.MessageID) {
 		record := fmt.Sprintf("message to %q", m.ToEmail)
-		return nil, digest.Invalid(record, "message-id", "%q is not of the form <id@domain>", m.MessageID)
+		return nil, envelopeAddrs{}, digest.Invalid(record, "message-id", "%q is not of the form <id@domain>", m.MessageID)
 	}
 	record := "message " + m.MessageID
 	msg := gomail.NewMsg(
@@ -154,29 +156,32 @@ func build(m Message, memo *repeated, sp *splicer) (*gomail.Msg, error) {
 
 	from, err := memo.fromAddress(m.From)
 	if err != nil {
-		return nil, digest.Invalid(record, "from", "%q is not an email address: %v", m.From, err)
+		return nil, envelopeAddrs{}, digest.Invalid(record, "from", "%q is not an email address: %v", m.From, err)
 	}
 	msg.FromMailAddress(from)
+	env := envelopeAddrs{from: from.Address}
 
 	to, err := bareAddress(m.ToEmail)
 	if err != nil {
-		return nil, digest.Invalid(record, "to", "%v", err)
+		return nil, envelopeAddrs{}, digest.Invalid(record, "to", "%v", err)
 	}
 	to.Name = headerText(m.ToName)
 	msg.ToMailAddress(to)
+	env.to = to.Address
 
 	if m.EnvelopeFrom != "" {
-		env, err := bareAddress(m.EnvelopeFrom)
+		sender, err := bareAddress(m.EnvelopeFrom)
 		if err != nil {
-			return nil, digest.Invalid(record, "envelope-from", "%v", err)
+			return nil, envelopeAddrs{}, digest.Invalid(record, "envelope-from", "%v", err)
 		}
 		// Parsed once here; go-mail's EnvelopeFrom(string) would parse
-		// it again.
-		msg.EnvelopeFromMailAddress(env)
+		// it again. A Msg from Build carries it for go-mail's own client.
+		msg.EnvelopeFromMailAddress(sender)
+		env.from = sender.Address
 	}
 
 	if m.Date.IsZero() {
-		return nil, digest.Invalid(record, "date", "not set")
+		return nil, envelopeAddrs{}, digest.Invalid(record, "date", "not set")
 	}
 	msg.SetDateWithValue(m.Date)
 	msg.Subject(headerText(m.Subject))
@@ -184,14 +189,14 @@ func build(m Message, memo *repeated, sp *splicer) (*gomail.Msg, error) {
 	if m.ListID != "" {
 		listID, err := memo.listIDHeader(m.ListID)
 		if err != nil {
-			return nil, digest.Invalid(record, "list-id", "%v", err)
+			return nil, envelopeAddrs{}, digest.Invalid(record, "list-id", "%v", err)
 		}
 		msg.SetGenHeader(headerListID, listID)
 	}
 	if m.UnsubscribeURL != "" {
 		u, err := checkUnsubscribeURL(m.UnsubscribeURL)
 		if err != nil {
-			return nil, digest.Invalid(record, "unsubscribe-url", "%v", err)
+			return nil, envelopeAddrs{}, digest.Invalid(record, "unsubscribe-url", "%v", err)
 		}
 		// Set both headers ourselves rather than with go-mail's
 		// SetListUnsubscribeOneClick, which refuses the http loopback URLs
@@ -201,33 +206,17 @@ func build(m Message, memo *repeated, sp *splicer) (*gomail.Msg, error) {
 		msg.SetGenHeader(gomail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
 	}
 
-	text, err := bodyContent(m.Text, m.TextParts)
-	if err != nil {
-		return nil, digest.Invalid(record, "text", "%v", err)
+	if err := m.Text.check(); err != nil {
+		return nil, envelopeAddrs{}, digest.Invalid(record, "text", "%v", err)
 	}
-	if text.len() == 0 {
-		return nil, digest.Invalid(record, "text", "the text body is empty")
+	if m.Text.Len() == 0 {
+		return nil, envelopeAddrs{}, digest.Invalid(record, "text", "the text body is empty")
 	}
-	html, err := bodyContent(m.HTML, m.HTMLParts)
-	if err != nil {
-		return nil, digest.Invalid(record, "html", "%v", err)
+	if err := m.HTML.check(); err != nil {
+		return nil, envelopeAddrs{}, digest.Invalid(record, "html", "%v", err)
 	}
-	setBodies(msg, text, html, sp)
-	return msg, nil
-}
-
-// bodyContent returns the body given as s or as parts, whichever is set.
-func bodyContent(s string, parts Spliced) (content, error) {
-	if parts.Shared == nil {
-		return content{s: s}, nil
-	}
-	if s != "" {
-		return content{}, errors.New("given both as a string and in parts")
-	}
-	if !parts.valid() {
-		return content{}, fmt.Errorf("%d values for %d pieces of shared text; want one fewer", len(parts.Values), len(parts.Shared.pieces))
-	}
-	return content{pieces: parts}, nil
+	setBodies(msg, m.Text, m.HTML, sp)
+	return msg, env, nil
 }
 
 // WriteTo builds m and writes it to w as it would go over the wire (an .eml

@@ -30,8 +30,8 @@ func sampleMessage() Message {
 		ToName:         "Zoë Ødegård",
 		ToEmail:        "zoe@example.com",
 		Subject:        "Lagos & Nairobi — Wednesday’s briefs",
-		Text:           textBody,
-		HTML:           htmlBody,
+		Text:           StringBody(textBody),
+		HTML:           StringBody(htmlBody),
 		Date:           time.Date(2026, 3, 18, 6, 30, 0, 0, time.UTC),
 		ListID:         "Morning Digest <digest.example.org>",
 		UnsubscribeURL: "https://news.example.org/digest/unsubscribe/AQAAAAAAAAAqx-_y",
@@ -179,7 +179,7 @@ func checkMessage(t *testing.T, data []byte, m Message) {
 	if len(p.parts) != 2 {
 		t.Fatalf("%d parts, want text/plain and text/html", len(p.parts))
 	}
-	for i, want := range []struct{ mt, body string }{{"text/plain", m.Text}, {"text/html", m.HTML}} {
+	for i, want := range []struct{ mt, body string }{{"text/plain", m.Text.String()}, {"text/html", m.HTML.String()}} {
 		got := p.parts[i]
 		if got.contentType != want.mt || !strings.EqualFold(got.params["charset"], "utf-8") {
 			t.Errorf("part %d is %s charset %q, want %s charset utf-8", i, got.contentType, got.params["charset"], want.mt)
@@ -218,13 +218,13 @@ func TestWriteTo(t *testing.T) {
 
 func TestTextOnly(t *testing.T) {
 	m := sampleMessage()
-	m.HTML = ""
+	m.HTML = Body{}
 	var buf bytes.Buffer
 	if err := WriteTo(&buf, m); err != nil {
 		t.Fatal(err)
 	}
 	p := parse(t, buf.Bytes())
-	if len(p.parts) != 1 || p.parts[0].contentType != "text/plain" || p.parts[0].body != m.Text {
+	if len(p.parts) != 1 || p.parts[0].contentType != "text/plain" || p.parts[0].body != m.Text.String() {
 		t.Errorf("parts = %+v, want the text alone", p.parts)
 	}
 }
@@ -326,14 +326,11 @@ func TestBuildRefuses(t *testing.T) {
 		{"to", func(m *Message) { m.ToEmail = "zoe@example.com, eve@example.net" }},
 		{"envelope-from", func(m *Message) { m.EnvelopeFrom = "bounces" }},
 		{"date", func(m *Message) { m.Date = time.Time{} }},
-		{"text", func(m *Message) { m.Text = "" }},
-		{"text", func(m *Message) { m.TextParts = Spliced{Shared: NewShared([]string{"a"})} }},
-		{"text", func(m *Message) { m.Text, m.TextParts = "", Spliced{Shared: NewShared([]string{"a", "b"})} }},
-		{"text", func(m *Message) { m.Text, m.TextParts = "", Spliced{Shared: NewShared(nil)} }},
-		{"html", func(m *Message) { m.HTMLParts = Spliced{Shared: NewShared([]string{"a"})} }},
-		{"html", func(m *Message) {
-			m.HTML, m.HTMLParts = "", Spliced{Shared: NewShared([]string{"a", "b"}), Values: []string{"x", "y"}}
-		}},
+		{"text", func(m *Message) { m.Text = Body{} }},
+		{"text", func(m *Message) { m.Text = StringBody("") }},
+		{"text", func(m *Message) { m.Text = NewShared([]string{"a", "b"}).Body(nil) }},
+		{"text", func(m *Message) { m.Text = NewShared(nil).Body(nil) }},
+		{"html", func(m *Message) { m.HTML = NewShared([]string{"a", "b"}).Body([]string{"x", "y"}) }},
 		{"list-id", func(m *Message) { m.ListID = "digest.example.org" }},
 		{"list-id", func(m *Message) { m.ListID = "<not a list id>" }},
 	}

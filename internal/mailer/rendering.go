@@ -1,13 +1,13 @@
 package mailer
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/newsroom/digest/internal/dkim"
+	"github.com/newsroom/digest/internal/smtpclient"
 )
 
 // rendering is a message as it goes over the wire: the DKIM-Signature
@@ -18,7 +18,8 @@ type rendering struct {
 	body      []byte // the message: gomail's bytes, or spliced
 	// crlf says that every line of body ends in CRLF, as splice found;
 	// dots are then the offsets of the dots that begin a line, so that
-	// writeData need not search body for them (see writeDotted).
+	// writeData need not search body for them (see
+	// smtpclient.DataWriter.WriteDotted).
 	crlf bool
 	dots dotTracker
 	// gomail is what go-mail rendered: the message, or, when parts were
@@ -66,14 +67,14 @@ func (r *rendering) sign(signer *dkim.Signer) error {
 	return nil
 }
 
-// writeData writes the rendering as the content of DATA (see
-// writeContent), without its terminating dot.
-func (r *rendering) writeData(w *bufio.Writer) error {
-	if !r.crlf {
-		return writeContent(w, r.signature, r.body)
-	}
-	if err := writeContent(w, r.signature); err != nil {
+// writeData writes the rendering as the content of DATA.
+func (r *rendering) writeData(w *smtpclient.DataWriter) error {
+	if _, err := w.Write(r.signature); err != nil {
 		return err
 	}
-	return writeDotted(w, r.body, r.dots.at)
+	if !r.crlf {
+		_, err := w.Write(r.body)
+		return err
+	}
+	return w.WriteDotted(r.body, r.dots.at)
 }

@@ -11,10 +11,8 @@ import (
 	"sync"
 	"time"
 
-	gomail "github.com/wneessen/go-mail"
-	"github.com/wneessen/go-mail/smtp"
-
 	"github.com/newsroom/digest/internal/dkim"
+	"github.com/newsroom/digest/internal/smtpclient"
 )
 
 // TLS modes of Config.TLS.
@@ -25,7 +23,7 @@ const (
 )
 
 // DefaultTimeout bounds each SMTP exchange when Config.Timeout is zero.
-const DefaultTimeout = 30 * time.Second
+const DefaultTimeout = smtpclient.DefaultTimeout
 
 // Config says how to reach the SMTP server.
 type Config struct {
@@ -65,22 +63,25 @@ type Config struct {
 // Sender per connection wanted. Close it when done.
 type Sender struct {
 	cfg    Config
+	client smtpclient.Config
 	logger *slog.Logger
-	client *gomail.Client
 
-	mu   sync.Mutex   // serialises Send and Close, and guards what follows
-	conn *smtp.Client // the session; nil until dialled and after a break
+	mu   sync.Mutex         // serialises Send and Close, and guards what follows
+	conn *smtpclient.Client // the session; nil until dialled and after it ended
+	// offers8bit and offersUTF8 say what the current session's server
+	// offered: 8BITMIME and SMTPUTF8, which every MAIL FROM then asks for.
+	offers8bit, offersUTF8 bool
 	// eightBit says whether the server offered 8BITMIME on the last
 	// connection (and QuotedPrintable is off). A message is rendered and
 	// signed before dialling, so that one that cannot be built or signed
 	// opens no connection, with this guess; after a dial that proves it
 	// wrong, it is rendered again.
 	eightBit bool
-	out      rendering // the message being sent; its buffer is reused
-	memo     repeated  // headers shared by the messages of a pass
-
-	rawMu sync.Mutex // guards raw, which a cancelled context closes from another goroutine
-	raw   net.Conn   // the TCP (or TLS) connection under conn
+	out      rendering     // the message being sent; its buffer is reused
+	memo     repeated      // headers shared by the messages of a pass
+	env      envelopeAddrs // the envelope of the message in out
+	rcpt     [1]string     // the recipients of env, for the client
+	write    func(*smtpclient.DataWriter) error
 }
 
 // NewSender checks cfg and returns a Sender. It does not connect.
@@ -97,81 +98,37 @@ func NewSender(cfg Config, logger *slog.Logger) (*Sender, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	client := smtpclient.Config{
+		Host:      cfg.Host,
+		Port:      cfg.Port,
+		TLSConfig: cfg.TLSConfig,
+		LocalName: cfg.HELO,
+		Username:  cfg.Username,
+		Password:  cfg.Password,
+		Timeout:   cfg.Timeout,
+	}
+	switch cfg.TLS {
+	case TLSStartTLS:
+		client.Security = smtpclient.StartTLS
+	case TLSImplicit:
+		client.Security = smtpclient.ImplicitTLS
+	case TLSNone:
+		client.Security = smtpclient.NoTLS
+	default:
+		return nil, fmt.Errorf("smtp: tls mode %q: want %q, %q or %q", cfg.TLS, TLSStartTLS, TLSImplicit, TLSNone)
+	}
+	if err := client.Validate(); err != nil {
+		return nil, err
+	}
 	s := &Sender{
 		cfg:    cfg,
+		client: client,
 		logger: logger.With("smtp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))),
 		// Nearly every server offers 8BITMIME; the first dial tells.
 		eightBit: !cfg.QuotedPrintable,
 	}
-
-	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
-	if cfg.TLSConfig != nil {
-		tlsConfig = cfg.TLSConfig.Clone()
-		tlsConfig.MinVersion = max(tlsConfig.MinVersion, tls.VersionTLS12)
-	}
-	if tlsConfig.ServerName == "" {
-		tlsConfig.ServerName = cfg.Host
-	}
-
-	opts := []gomail.Option{
-		gomail.WithPort(cfg.Port),
-		gomail.WithTimeout(cfg.Timeout),
-		gomail.WithTLSConfig(tlsConfig),
-		// Lean mode: no NOOP before and no RSET after every message. Send
-		// resets the session itself after a refused message.
-		gomail.WithoutNoop(),
-		gomail.WithoutRset(),
-		gomail.WithDialContextFunc(s.dialFunc(tlsConfig)),
-	}
-	switch cfg.TLS {
-	case TLSStartTLS:
-		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
-	case TLSImplicit:
-		// WithSSL makes go-mail skip STARTTLS; the TLS handshake itself is
-		// done by dialFunc, since go-mail only does it with its own dialer.
-		opts = append(opts, gomail.WithSSL(), gomail.WithTLSPolicy(gomail.NoTLS))
-	case TLSNone:
-		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
-	default:
-		return nil, fmt.Errorf("smtp: tls mode %q: want %q, %q or %q", cfg.TLS, TLSStartTLS, TLSImplicit, TLSNone)
-	}
-	if cfg.HELO != "" {
-		opts = append(opts, gomail.WithHELO(cfg.HELO))
-	}
-	if cfg.Username != "" {
-		opts = append(opts, gomail.WithSMTPAuthCustom(&plainOrLoginAuth{
-			user: cfg.Username, pass: cfg.Password, host: cfg.Host,
-		}))
-	}
-	client, err := gomail.NewClient(cfg.Host, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("smtp: configure client for %s: %w", cfg.Host, err)
-	}
-	s.client = client
+	s.write = s.out.writeData
 	return s, nil
-}
-
-// dialFunc returns the dialler go-mail uses. It does the TLS handshake for
-// implicit TLS and keeps the connection, so that a cancelled context can cut
-// it in the middle of an SMTP exchange.
-func (s *Sender) dialFunc(tlsConfig *tls.Config) gomail.DialContextFunc {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		d := &net.Dialer{Timeout: s.cfg.Timeout}
-		var conn net.Conn
-		var err error
-		if s.cfg.TLS == TLSImplicit {
-			conn, err = (&tls.Dialer{NetDialer: d, Config: tlsConfig}).DialContext(ctx, network, addr)
-		} else {
-			conn, err = d.DialContext(ctx, network, addr)
-		}
-		if err != nil {
-			return nil, err
-		}
-		s.rawMu.Lock()
-		s.raw = conn
-		s.rawMu.Unlock()
-		return conn, nil
-	}
 }
 
 // Send sends m to its recipient. On failure it returns a *SendError that
@@ -203,8 +160,7 @@ func (s *Sender) Send(ctx context.Context, m Message) error {
 func (s *Sender) SendWhen(ctx context.Context, m Message, ready func() error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	from, rcpts, perr := s.prepare(m)
-	if perr != nil {
+	if perr := s.prepare(m); perr != nil {
 		return perr
 	}
 	for attempt := 1; ; attempt++ {
@@ -218,21 +174,26 @@ func (s *Sender) SendWhen(ctx context.Context, m Message, ready func() error) er
 				return s.abortedOr(ctx, newSendError(m.MessageID, err, true))
 			}
 			if s.eightBit != rendered8bit {
-				if _, _, perr := s.prepare(m); perr != nil {
+				if perr := s.prepare(m); perr != nil {
 					return perr
 				}
 			}
 		}
-		err := s.sendOnce(ctx, from, rcpts, ready)
+		env := smtpclient.Envelope{
+			From:         s.env.from,
+			To:           s.rcpt[:],
+			EightBitMIME: s.offers8bit,
+			SMTPUTF8:     s.offersUTF8,
+		}
+		err := s.conn.Send(ctx, env, s.write, ready)
+		if s.conn.Closed() {
+			s.conn = nil
+		}
 		if err == nil {
 			return nil
 		}
 		se := newSendError(m.MessageID, err, false)
-		if ctx.Err() != nil || brokenConnection(se) {
-			s.drop()
-		} else {
-			s.reset()
-		}
+		s.reset()
 		if reused && attempt == 1 && ctx.Err() == nil && retrySafe(err) {
 			s.logger.Debug("smtp connection found closed, dialling again", "message_id", m.MessageID)
 			continue
@@ -242,93 +203,52 @@ func (s *Sender) SendWhen(ctx context.Context, m Message, ready func() error) er
 }
 
 // prepare builds, renders and signs m into s.out for the encoding s.eightBit
-// calls for, and returns its envelope: the MAIL FROM and RCPT TO
-// addresses.
-func (s *Sender) prepare(m Message) (from string, rcpts []string, _ *SendError) {
+// calls for, and notes its envelope.
+func (s *Sender) prepare(m Message) *SendError {
 	var sp *splicer
 	if s.eightBit {
 		sp = &s.out.splicer
 	}
-	msg, err := build(m, &s.memo, sp)
-	if err != nil {
-		return "", nil, &SendError{MessageID: m.MessageID, Err: err}
-	}
-	if from, err = msg.GetSender(false); err == nil {
-		rcpts, err = msg.GetRecipients()
-	}
+	msg, env, err := build(m, &s.memo, sp)
 	if err == nil {
 		err = s.out.render(msg)
 	}
 	if err != nil {
-		return "", nil, &SendError{MessageID: m.MessageID, Err: err}
+		return &SendError{MessageID: m.MessageID, Err: err}
 	}
 	if err := s.out.sign(s.cfg.DKIM); err != nil {
 		// A fault of the sender's setup, not of this message or recipient:
 		// every message would fail the same way.
-		return "", nil, &SendError{MessageID: m.MessageID, Err: err, Connecting: true, temporary: true}
+		return &SendError{MessageID: m.MessageID, Err: err, Connecting: true, temporary: true}
 	}
-	return from, rcpts, nil
-}
-
-// sendOnce offers the prepared message on the current connection, closing
-// the connection if ctx is cancelled meanwhile so the exchange ends at
-// once.
-func (s *Sender) sendOnce(ctx context.Context, from string, rcpts []string, ready func() error) error {
-	stop := context.AfterFunc(ctx, s.closeRaw)
-	err := transact(s.conn, s.cfg.Timeout, from, rcpts, ready, s.out.writeData)
-	if !stop() {
-		// Cancelled: the connection is closed, whatever the outcome.
-		s.drop()
-	}
-	return err
-}
-
-// dial opens a new session: connect, EHLO, STARTTLS, AUTH; and notes
-// whether the server offers 8BITMIME.
-func (s *Sender) dial(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, s.closeRaw)
-	conn, err := s.client.DialToSMTPClientWithContext(ctx)
-	if !stop() && err == nil {
-		err = fmt.Errorf("dial aborted: %w", ctx.Err())
-	}
-	if err != nil {
-		// go-mail leaves the connection open when EHLO, STARTTLS or AUTH
-		// fails.
-		s.closeRaw()
-		return fmt.Errorf("connect to %s:%d: %w", s.cfg.Host, s.cfg.Port, err)
-	}
-	s.conn = conn
-	offers8bit, _ := conn.Extension("8BITMIME")
-	s.eightBit = offers8bit && !s.cfg.QuotedPrintable
-	s.logger.Debug("smtp connected", "tls", s.cfg.TLS, "8bitmime", offers8bit)
+	s.env, s.rcpt[0] = env, env.to
 	return nil
 }
 
-// reset ends the failed transaction so the next message starts clean: go-mail
-// resets after a refused MAIL or RCPT but not after a refused DATA, and not
-// at all in lean mode. A connection that cannot even do that is dropped.
+// dial opens a new session: connect, EHLO, STARTTLS, AUTH; and notes what
+// the server offers.
+func (s *Sender) dial(ctx context.Context) error {
+	conn, err := smtpclient.Dial(ctx, s.client)
+	if err != nil {
+		return fmt.Errorf("connect to %s:%d: %w", s.cfg.Host, s.cfg.Port, err)
+	}
+	s.conn = conn
+	_, s.offers8bit = conn.Extension("8BITMIME")
+	_, s.offersUTF8 = conn.Extension("SMTPUTF8")
+	s.eightBit = s.offers8bit && !s.cfg.QuotedPrintable
+	s.logger.Debug("smtp connected", "tls", conn.TLS(), "8bitmime", s.offers8bit)
+	return nil
+}
+
+// reset ends a failed transaction so the next message starts clean; a
+// session that cannot even do that is dropped.
 func (s *Sender) reset() {
 	if s.conn == nil {
 		return
 	}
 	if err := s.conn.Reset(); err != nil {
 		s.logger.Debug("smtp RSET failed, dropping connection", "err", err)
-		s.drop()
-	}
-}
-
-// drop forgets the current connection; the next Send dials a new one.
-func (s *Sender) drop() {
-	s.closeRaw()
-	s.conn = nil
-}
-
-func (s *Sender) closeRaw() {
-	s.rawMu.Lock()
-	defer s.rawMu.Unlock()
-	if s.raw != nil {
-		_ = s.raw.Close()
-		s.raw = nil
+		s.conn = nil
 	}
 }
 
@@ -336,7 +256,9 @@ func (s *Sender) closeRaw() {
 // errors.Is(err, context.Canceled) holds for the caller.
 func (s *Sender) abortedOr(ctx context.Context, se *SendError) *SendError {
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		se.Err = fmt.Errorf("%w: %w", ctxErr, se.Err)
+		if !errors.Is(se.Err, ctxErr) {
+			se.Err = fmt.Errorf("%w: %w", ctxErr, se.Err)
+		}
 		se.temporary = true
 	}
 	return se
@@ -350,8 +272,8 @@ func (s *Sender) Close() error {
 	if s.conn == nil {
 		return nil
 	}
-	err := s.client.CloseWithSMTPClient(s.conn)
-	s.drop()
+	err := s.conn.Quit()
+	s.conn = nil
 	if err != nil {
 		return fmt.Errorf("smtp: close connection to %s:%d: %w", s.cfg.Host, s.cfg.Port, err)
 	}

@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/textproto"
-	"regexp"
+
+	"github.com/newsroom/digest/internal/smtpclient"
 )
 
 // SendError is the error Sender.Send returns. It says whether trying again
@@ -23,11 +24,11 @@ type SendError struct {
 	// it says something about the server or the configuration, nothing
 	// about the recipient, and the next message would fail the same way.
 	Connecting bool
-	// Err is the underlying error: the failed step of the SMTP
-	// transaction ("smtp RCPT TO: ...") wrapping the server's
-	// *textproto.Error or the network error, a dial or TLS error, a DKIM
-	// signing error, the context's error, or a *digest.FieldError for a
-	// message that could not be built.
+	// Err is the underlying error: the failed step of the SMTP session
+	// (a *smtpclient.Error, "smtp RCPT TO: ...") wrapping the server's
+	// *textproto.Error or the network error, a DKIM signing error, the
+	// context's error, or a *digest.FieldError for a message that could
+	// not be built.
 	Err error
 
 	temporary bool
@@ -50,17 +51,14 @@ func (e *SendError) Error() string {
 // Unwrap returns the underlying error.
 func (e *SendError) Unwrap() error { return e.Err }
 
-// enhancedCodePattern finds an RFC 3463 status code in a reply text.
-var enhancedCodePattern = regexp.MustCompile(`\b[245]\.\d{1,3}\.\d{1,3}\b`)
-
-// newSendError classifies err, which came from transact while sending (or,
-// with connecting set, from go-mail while dialling), into a *SendError.
+// newSendError classifies err, which came from the SMTP client while
+// sending (or, with connecting set, while connecting), into a *SendError.
 func newSendError(messageID string, err error, connecting bool) *SendError {
 	se := &SendError{MessageID: messageID, Err: err, Connecting: connecting}
 	var tpe *textproto.Error
 	if errors.As(err, &tpe) {
 		se.Code = tpe.Code
-		se.EnhancedCode = enhancedCodePattern.FindString(tpe.Msg)
+		se.EnhancedCode = smtpclient.EnhancedCode(tpe)
 	}
 	// Network errors and timeouts have no code; they say nothing about the
 	// message, so a later try may work. Only a 5xx reply is a verdict on
@@ -70,27 +68,16 @@ func newSendError(messageID string, err error, connecting bool) *SendError {
 	return se
 }
 
-// brokenConnection reports whether the connection err happened on can no
-// longer be used: no reply at all (network error, timeout, EOF) or 421,
-// the server's notice that it is closing the channel.
-func brokenConnection(se *SendError) bool {
-	return se.Code == 0 || se.Code == 421
-}
-
 // retrySafe reports whether a message that failed with err can be offered
 // again at once on a new connection without any chance of a duplicate: the
-// connection was found dead before or at MAIL FROM, so nothing of the
-// message reached the server. This is the usual fate of a connection the
-// server closed while idle between messages.
+// connection was found dead at MAIL FROM, so nothing of the message
+// reached the server. This is the usual fate of a connection the server
+// closed while idle between messages.
 func retrySafe(err error) bool {
-	var se *stepError
-	if !errors.As(err, &se) {
+	var se *smtpclient.Error
+	if !errors.As(err, &se) || se.Step != smtpclient.StepMail {
 		return false
 	}
-	switch se.step {
-	case stepDeadline, stepMail:
-		var tpe *textproto.Error
-		return !errors.As(err, &tpe) || tpe.Code == 421
-	}
-	return false
+	var tpe *textproto.Error
+	return !errors.As(err, &tpe) || tpe.Code == 421
 }

@@ -2,6 +2,7 @@ package mailer
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -10,7 +11,7 @@ import (
 // Shared is body text that many messages have in common but for a few
 // short values of each message's own between its pieces: a digest that
 // every reader of a group gets, with the reader's name and links spliced
-// in (see Spliced). NewShared scans the pieces once for what the transfer
+// in (see Shared.Body). NewShared scans the pieces once for what the transfer
 // encoding and the SMTP data format depend on — NUL and CR, line ends,
 // line lengths, dots — so that a Sender building a message on them scans
 // only its values and copies the rest, writing CRLF at the line ends it
@@ -25,7 +26,7 @@ import (
 type Shared struct {
 	pieces []sharedPiece
 	// flat is set when a piece has a NUL or a CR, or is too long to
-	// index: messages built on it are joined first (see Spliced.joinFirst).
+	// index: messages built on it are joined first (see Body.joinFirst).
 	flat bool
 }
 
@@ -79,7 +80,8 @@ func (sp lineSpan) extend(cur int) (int, bool) {
 	return sp.last, cur+sp.first <= maxLineOctets && !sp.long && sp.last <= maxLineOctets
 }
 
-// NewShared scans pieces for sending as the shared text of Spliced bodies.
+// NewShared scans pieces for sending as the shared text of bodies
+// (Shared.Body).
 // Splicing the values in costs a copy per message; the scan is not
 // repeated.
 func NewShared(pieces []string) *Shared {
@@ -114,60 +116,85 @@ func NewShared(pieces []string) *Shared {
 	return s
 }
 
-// Spliced is a body given as Shared text with the message's own values
-// between its pieces: the first piece, Values[0], the second piece, and so
-// on to the last piece, so there is one value fewer than pieces. The
-// message goes out as the joined text would as a Message.Text or HTML.
-type Spliced struct {
-	Shared *Shared
-	Values []string
+// Body is the text of one part of a message: one string (StringBody), or
+// text shared with other messages with this message's own values between
+// its pieces (Shared.Body). Either way the part goes out the same; from
+// shared text a Sender builds it with less work. The zero Body is empty.
+type Body struct {
+	s      string
+	shared *Shared
+	values []string
 }
 
-// Len returns the length in bytes of the joined text; 0 when Shared is
-// nil.
-func (b Spliced) Len() int {
-	if b.Shared == nil {
-		return 0
+// StringBody returns s as a Body.
+func StringBody(s string) Body { return Body{s: s} }
+
+// Body returns the text of s with values between its pieces: the first
+// piece, values[0], the second piece, and so on to the last piece, so
+// there is one value fewer than pieces (a message with more or fewer is
+// refused when it is built). A nil s makes an empty Body.
+func (s *Shared) Body(values []string) Body {
+	if s == nil {
+		return Body{}
+	}
+	return Body{shared: s, values: values}
+}
+
+// spliced reports whether b is shared text with values.
+func (b Body) spliced() bool { return b.shared != nil }
+
+// Len returns the length of the text in bytes.
+func (b Body) Len() int {
+	if !b.spliced() {
+		return len(b.s)
 	}
 	n := 0
-	for i := range b.Shared.pieces {
-		n += len(b.Shared.pieces[i].text)
+	for i := range b.shared.pieces {
+		n += len(b.shared.pieces[i].text)
 	}
-	for _, v := range b.Values {
+	for _, v := range b.values {
 		n += len(v)
 	}
 	return n
 }
 
-// String returns the joined text; "" when Shared is nil.
-func (b Spliced) String() string {
-	if b.Shared == nil {
-		return ""
+// String returns the text as one string, without a copy when it is one.
+func (b Body) String() string {
+	if !b.spliced() {
+		return b.s
 	}
 	var sb strings.Builder
 	sb.Grow(b.Len())
-	for i := range b.Shared.pieces {
+	for i := range b.shared.pieces {
 		if i > 0 {
-			sb.WriteString(b.Values[i-1])
+			sb.WriteString(b.values[i-1])
 		}
-		sb.WriteString(b.Shared.pieces[i].text)
+		sb.WriteString(b.shared.pieces[i].text)
 	}
 	return sb.String()
 }
 
-// valid reports whether b has one value fewer than pieces.
-func (b Spliced) valid() bool {
-	return b.Shared != nil && len(b.Shared.pieces) > 0 && len(b.Values) == len(b.Shared.pieces)-1
+// check reports a spliced body whose values do not fit between its
+// pieces.
+func (b Body) check() error {
+	if b.spliced() && (len(b.shared.pieces) == 0 || len(b.values) != len(b.shared.pieces)-1) {
+		return fmt.Errorf("%d values for %d pieces of shared text; want one fewer", len(b.values), len(b.shared.pieces))
+	}
+	return nil
 }
 
-// joinFirst reports whether b has a NUL or a CR. Whether such text can go
-// as 8bit, and how its line ends are written, depends on what is next to
-// them, so it is joined into one string and sent as a Message.Text would.
-func (b Spliced) joinFirst() bool {
-	if b.Shared.flat {
+// joinFirst reports whether b is spliced and has a NUL or a CR. Whether
+// such text can go as 8bit, and how its line ends are written, depends on
+// what is next to them, so it is joined into one string and sent as a
+// StringBody would.
+func (b Body) joinFirst() bool {
+	if !b.spliced() {
+		return false
+	}
+	if b.shared.flat {
 		return true
 	}
-	for _, v := range b.Values {
+	for _, v := range b.values {
 		if strings.ContainsAny(v, "\x00\r") {
 			return true
 		}
@@ -175,32 +202,39 @@ func (b Spliced) joinFirst() bool {
 	return false
 }
 
-// fits8bit is fits8bit of b.String(), from the scan NewShared made and a
-// scan of the values. b has no NUL or CR (joinFirst).
-func (b Spliced) fits8bit() bool {
+// fits8bit is fits8bit of the text; for a spliced body, from the scan
+// NewShared made and a scan of the values. A spliced body with a NUL or
+// CR must be joined first (joinFirst); partBody does so.
+func (b Body) fits8bit() bool {
+	if !b.spliced() {
+		return fits8bit(b.s)
+	}
 	cur, ok := 0, true
-	for i := range b.Shared.pieces {
+	for i := range b.shared.pieces {
 		if i > 0 {
-			if cur, ok = spanOf(b.Values[i-1]).extend(cur); !ok {
+			if cur, ok = spanOf(b.values[i-1]).extend(cur); !ok {
 				return false
 			}
 		}
-		if cur, ok = b.Shared.pieces[i].span.extend(cur); !ok {
+		if cur, ok = b.shared.pieces[i].span.extend(cur); !ok {
 			return false
 		}
 	}
 	return true
 }
 
-// appendCRLF appends b's joined text to dst with every LF as CRLF, and
-// the offsets in dst of the dots that begin a line to dots. b fits 8bit,
-// so neither the pieces nor the values have a CR.
-func (b Spliced) appendCRLF(dst []byte, dots *dotTracker) []byte {
-	for i := range b.Shared.pieces {
+// appendCRLF appends the text to dst with every LF as CRLF, and the
+// offsets in dst of the dots that begin a line to dots. The text fits
+// 8bit, so it has no bare CR, and a spliced one no CR at all.
+func (b Body) appendCRLF(dst []byte, dots *dotTracker) []byte {
+	if !b.spliced() {
+		return appendCRLF(dst, b.s, dots)
+	}
+	for i := range b.shared.pieces {
 		if i > 0 {
-			dst = appendCRLF(dst, b.Values[i-1], dots)
+			dst = appendCRLF(dst, b.values[i-1], dots)
 		}
-		p := &b.Shared.pieces[i]
+		p := &b.shared.pieces[i]
 		if p.text == "" {
 			continue
 		}
@@ -254,50 +288,6 @@ func appendCRLF(dst []byte, s string, dots *dotTracker) []byte {
 			dots.at = append(dots.at, len(dst))
 		}
 	}
-}
-
-// content is the text of a part: a string, or Spliced when its Shared is
-// set.
-type content struct {
-	s      string
-	pieces Spliced
-}
-
-func (c content) spliced() bool { return c.pieces.Shared != nil }
-
-// len returns the length of the text in bytes.
-func (c content) len() int {
-	if c.spliced() {
-		return c.pieces.Len()
-	}
-	return len(c.s)
-}
-
-// flat returns the text as one string, without a copy when it is one.
-func (c content) flat() string {
-	if c.spliced() {
-		return c.pieces.String()
-	}
-	return c.s
-}
-
-// fits8bit is fits8bit of the text. A Spliced body with a NUL or CR must
-// be joined first (joinFirst); partBody does so.
-func (c content) fits8bit() bool {
-	if c.spliced() {
-		return c.pieces.fits8bit()
-	}
-	return fits8bit(c.s)
-}
-
-// appendCRLF appends the text to dst with CRLF line ends, as the function
-// appendCRLF does, noting its line-starting dots in dots. The text fits
-// 8bit.
-func (c content) appendCRLF(dst []byte, dots *dotTracker) []byte {
-	if c.spliced() {
-		return c.pieces.appendCRLF(dst, dots)
-	}
-	return appendCRLF(dst, c.s, dots)
 }
 
 // dotTracker collects the offsets of the dots that begin a line in a

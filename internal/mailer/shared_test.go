@@ -1,12 +1,13 @@
 package mailer
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/newsroom/digest/internal/smtpclient"
 )
 
 // wire returns m as a Sender writes it into DATA, terminating dot
@@ -20,7 +21,7 @@ func wire(t *testing.T, m Message, eightBit bool) []byte {
 	if eightBit {
 		sp = &r.splicer
 	}
-	msg, err := build(m, nil, sp)
+	msg, _, err := build(m, nil, sp)
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
@@ -29,11 +30,7 @@ func wire(t *testing.T, m Message, eightBit bool) []byte {
 		t.Fatalf("render: %v", err)
 	}
 	var out bytes.Buffer
-	w := bufio.NewWriter(&out)
-	if err := r.writeData(w); err != nil {
-		t.Fatal(err)
-	}
-	if err := endData(w); err != nil {
+	if err := smtpclient.WriteData(&out, r.writeData); err != nil {
 		t.Fatal(err)
 	}
 	return out.Bytes()
@@ -41,38 +38,33 @@ func wire(t *testing.T, m Message, eightBit bool) []byte {
 
 // inParts returns m with its text and HTML given as the pieces and values
 // of text and html, and the joined strings.
-func inParts(m Message, text, html Spliced) (spliced, joined Message) {
+func inParts(m Message, text, html Body) (spliced, joined Message) {
 	spliced, joined = m, m
-	spliced.Text, spliced.HTML = "", ""
-	spliced.TextParts, spliced.HTMLParts = text, html
-	joined.Text, joined.HTML = text.String(), html.String()
+	spliced.Text, spliced.HTML = text, html
+	joined.Text, joined.HTML = StringBody(text.String()), StringBody(html.String())
 	return spliced, joined
 }
 
-// parts returns a Spliced of alternating pieces and values: piece, value,
+// parts returns a Body of alternating pieces and values: piece, value,
 // piece, ... piece.
-func parts(s ...string) Spliced {
-	var (
-		sp     Spliced
-		pieces []string
-	)
+func parts(s ...string) Body {
+	var pieces, values []string
 	for i, x := range s {
 		if i%2 == 0 {
 			pieces = append(pieces, x)
 		} else {
-			sp.Values = append(sp.Values, x)
+			values = append(values, x)
 		}
 	}
-	sp.Shared = NewShared(pieces)
-	return sp
+	return NewShared(pieces).Body(values)
 }
 
 // checkSameWire asserts that m in parts goes out byte for byte as m with
 // the joined text does, on either transfer encoding.
-func checkSameWire(t *testing.T, text, html Spliced) {
+func checkSameWire(t *testing.T, text, html Body) {
 	t.Helper()
 	spliced, joined := inParts(sampleMessage(), text, html)
-	if joined.Text == "" {
+	if joined.Text.Len() == 0 {
 		return // refused either way; TestBuildRefuses
 	}
 	for _, eightBit := range []bool{true, false} {
@@ -87,13 +79,13 @@ func TestSplicedGoesOutAsJoined(t *testing.T) {
 	line := func(n int) string { return strings.Repeat("x", n) }
 	tests := []struct {
 		name       string
-		text, html Spliced
+		text, html Body
 	}{
 		{"a digest",
 			parts("Good morning, ", "Zoë", ".\n\n"+longLine+"\n.dot line\nUnsubscribe: ", "https://example.org/u/1", "\n"),
 			parts("<p>Hello <b>", "Zoë &amp; Co", "</b></p>\n.x{color:red}\n<a href=\"", "https://example.org/u/1?a=1&amp;b=2", "\">stop</a>\n")},
 		{"no values", parts("just text\n"), parts("<p>html</p>")},
-		{"text only", parts("a ", "b", " c"), Spliced{}},
+		{"text only", parts("a ", "b", " c"), Body{}},
 		{"a value begins a line with a dot", parts("a\n", ".name", "\n"), parts("<p>\n", ".", "</p>")},
 		{"a piece begins a line with a dot", parts("a\n", "", ".b\n", "", ".c"), parts(".", "", ".")},
 		{"a value with line ends", parts("a", "b\nc\n.d\n\ne", "f\n"), parts("<p>", "x\ny", "</p>")},
@@ -126,8 +118,9 @@ func FuzzSpliced(f *testing.F) {
 	})
 }
 
-// FuzzWriteDotted checks that writeDotted, given the dots a dotTracker
-// finds, writes what writeContent does for content with CRLF line ends.
+// FuzzWriteDotted checks that DataWriter.WriteDotted, given the dots a
+// dotTracker finds, writes what DataWriter.Write does for content with
+// CRLF line ends.
 func FuzzWriteDotted(f *testing.F) {
 	f.Add([]byte("a\r\n.b\r\n..\r\n."))
 	f.Add([]byte(".\r\n"))
@@ -137,17 +130,19 @@ func FuzzWriteDotted(f *testing.F) {
 		var dots dotTracker
 		dots.scan(b, 0)
 		var got, want bytes.Buffer
-		gw, ww := bufio.NewWriter(&got), bufio.NewWriter(&want)
-		if err := writeDotted(gw, b, dots.at); err != nil {
+		err := smtpclient.WriteData(&got, func(w *smtpclient.DataWriter) error { return w.WriteDotted(b, dots.at) })
+		if err != nil {
 			t.Fatal(err)
 		}
-		if err := writeContent(ww, b); err != nil {
+		err = smtpclient.WriteData(&want, func(w *smtpclient.DataWriter) error {
+			_, err := w.Write(b)
+			return err
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
-		_ = gw.Flush()
-		_ = ww.Flush()
 		if !bytes.Equal(got.Bytes(), want.Bytes()) {
-			t.Errorf("writeDotted(%q) = %q, want %q", b, got.Bytes(), want.Bytes())
+			t.Errorf("WriteDotted(%q) = %q, want %q", b, got.Bytes(), want.Bytes())
 		}
 	})
 }
@@ -224,7 +219,7 @@ func TestSharedKeepsNoCopy(t *testing.T) {
 		t.Errorf("NewShared of two %d-octet pieces allocated %d octets, want at most %d (a line index, no copy)",
 			len(piece), allocated, limit)
 	}
-	if got, want := (Spliced{Shared: kept[0], Values: []string{"Zoë"}}).String(), piece+"Zoë"+piece; got != want {
+	if got, want := kept[0].Body([]string{"Zoë"}).String(), piece+"Zoë"+piece; got != want {
 		t.Errorf("the pieces read back differently")
 	}
 }

@@ -115,8 +115,8 @@ func (i *Inviter) Invite(ctx context.Context, sub digest.Subscriber) error {
 		ToName:    sub.Name,
 		ToEmail:   sub.Email,
 		Subject:   out.Subject,
-		Text:      out.Text,
-		HTML:      out.HTML,
+		Text:      mailer.StringBody(out.Text),
+		HTML:      mailer.StringBody(out.HTML),
 		Date:      i.opts.Now(),
 	})
 	if err != nil {

@@ -44,7 +44,7 @@ func message(n int, to string) mailer.Message {
 		From:      "Morning Digest <digest@example.org>",
 		ToEmail:   to,
 		Subject:   "Today's briefs",
-		Text:      "Good morning.\n",
+		Text:      mailer.StringBody("Good morning.\n"),
 		Date:      time.Date(2026, 3, 18, 6, 30, 0, 0, time.UTC),
 	}
 }
