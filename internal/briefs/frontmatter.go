@@ -100,7 +100,7 @@ func (r *reader) readFrontMatter(front string, b *digest.Brief) {
 		r.problem(p)
 	}
 	if root := doc.Value(""); root != nil && root.Kind != yaml.MappingNode {
-		if yamlnode.IsNull(root) { // the library reports the other kinds
+		if yamlnode.IsNull(root) { // Decode reports the other kinds
 			r.failAt("", root, "must be a mapping of keys to values, not %s", yamlnode.Describe(root))
 		}
 		return
@@ -174,7 +174,7 @@ func (r *reader) isMapping(path string, decoded bool) bool {
 		r.failAt(path, n, "must be a mapping of keys to values, not %s", yamlnode.Describe(n))
 		return false
 	}
-	return decoded // else the library has reported it
+	return decoded // else Decode has reported it
 }
 
 // given reports whether the leaf n has a value: "key:" with nothing, or

@@ -6,8 +6,10 @@
 //     follow, merge or drop silently: aliases (a small file could expand
 //     into a huge one), merge keys, keys that are not plain names, and a key
 //     given twice (the library then skips the whole mapping).
-//   - It names the dotted key and the line of every problem, its own and the
-//     library's (whose messages carry only a line and a Go type name).
+//   - It names the dotted key and the line of each key the library refuses
+//     as unknown and each value it cannot decode (a value where a mapping
+//     or a list belongs): it finds them by walking the document beside the
+//     layout, since the library's messages carry only a line and a Go type.
 //   - It tells a format where each value it decoded came from, so that the
 //     format's own checks can name the key and line too.
 //
@@ -23,7 +25,6 @@ import (
 	"fmt"
 	"io"
 	"reflect"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -75,30 +76,19 @@ func (e *ExtraDocumentError) Unwrap() error { return e.Err }
 
 // Doc is a decoded document: where each key and value of it is.
 type Doc struct {
-	// Problems are the library's refusals (unknown keys, a value of the
-	// wrong kind for a mapping or list), in document order, each with
-	// its dotted key. Decode has still filled what it could.
+	// Problems are the keys and values the library could not decode
+	// (unknown keys, a value of the wrong kind for a mapping or list), in
+	// document order, each with its dotted key. Decode has still filled
+	// what it could.
 	Problems []Problem
 
-	entries []*entry          // every key, list item and the root, in document order
-	byPath  map[string]*entry // first entry of each path
-	leaves  map[[2]int]string // line and column of each non-null leaf value → its path
+	places map[string]place  // each known key and list item, and the root ""
+	leaves map[[2]int]string // line and column of each non-null leaf value → its path
 }
 
-// entry is one place in the document: a key and its value, a list item
-// (key is nil), or the root (path "", key nil).
-type entry struct {
-	path  string
-	key   *yaml.Node
-	value *yaml.Node
-	// typ is the Go type the library decodes value into, pointers
-	// removed as the library removes them; nil for an unknown key.
-	typ reflect.Type
-	// parent is the struct type of the mapping that holds key.
-	parent reflect.Type
-	// reported is set once a library problem has been put on this entry.
-	reported bool
-}
+// place is where one path of the document is: a key and its value, or a
+// list item or the root (key is nil).
+type place struct{ key, value *yaml.Node }
 
 var nodeType = reflect.TypeOf(yaml.Node{})
 
@@ -110,8 +100,8 @@ var nodeType = reflect.TypeOf(yaml.Node{})
 // The error is the library's for a syntax error in the first document,
 // *ExtraDocumentError for anything after it, and Problems when the
 // document breaks one of the rules above; v is then left as it was.
-// Problems the library finds while decoding are in Doc.Problems. An empty
-// src decodes to nothing.
+// Problems that keep parts of the document from being decoded are in
+// Doc.Problems. An empty src decodes to nothing.
 func Decode(src []byte, v any) (*Doc, error) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(src))
@@ -132,66 +122,61 @@ func Decode(src []byte, v any) (*Doc, error) {
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
 		root = doc.Content[0]
 	}
-	d.walk(&refused, "", nil, root, nil, reflect.TypeOf(v))
+	d.walk(&refused, "", nil, root, reflect.TypeOf(v))
 	if len(refused) > 0 {
 		return nil, refused
 	}
 
 	// The library parses src again: only its Decoder checks known fields.
+	// It refuses what walk has put in d.Problems, naming a line and a Go
+	// type only, so its error adds nothing to them; should it fail on a
+	// document walk found no problem in, its message reaches the user.
 	strict := yaml.NewDecoder(bytes.NewReader(src))
 	strict.KnownFields(true)
-	if err := strict.Decode(v); err != nil {
-		var te *yaml.TypeError
-		if !errors.As(err, &te) {
-			// walk refuses what makes the library give up; should a
-			// new version give up on more, its message (without a line)
-			// still reaches the user.
-			d.Problems = append(d.Problems, Problem{Reason: err.Error()})
-			return d, nil
-		}
-		for _, msg := range te.Errors {
-			d.Problems = append(d.Problems, d.translate(msg))
-		}
+	if err := strict.Decode(v); err != nil && len(d.Problems) == 0 {
+		d.Problems = append(d.Problems, Problem{Reason: err.Error()})
 	}
 	return d, nil
 }
 
 func newDoc() *Doc {
-	return &Doc{byPath: map[string]*entry{}, leaves: map[[2]int]string{}}
+	return &Doc{places: map[string]place{}, leaves: map[[2]int]string{}}
 }
 
 // walk indexes the value n at path, which the library will decode into a
-// value of type t, and reports through refused what the library must not
-// see. It follows the layout: it does not descend into leaves, which the
-// library keeps as written, nor into unknown keys, which it refuses.
-func (d *Doc) walk(refused *Problems, path string, key, n *yaml.Node, parent, t reflect.Type) {
-	for t != nil && t.Kind() == reflect.Pointer {
+// value of type t. It reports through refused what the library must not
+// see, and in d.Problems what the library will not decode. It follows the
+// layout: it does not descend into leaves, which the library keeps as
+// written, nor into unknown keys and values of the wrong kind, which the
+// library skips.
+func (d *Doc) walk(refused *Problems, path string, key, n *yaml.Node, t reflect.Type) {
+	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	e := &entry{path: path, key: key, value: n, typ: t, parent: parent}
-	d.entries = append(d.entries, e)
-	if _, dup := d.byPath[path]; !dup {
-		d.byPath[path] = e
-	}
-	switch {
-	case t == nil:
-		// An unknown key: the library reports it, and decodes nothing
-		// of its value.
+	d.places[path] = place{key: key, value: n}
+	switch want := wantKind(t); {
 	case n.Kind == yaml.AliasNode:
-		refused.add(path, n, "YAML aliases (*%s) are not supported; write the value out", n.Value)
-	case wantKind(t) != 0 && n.Kind == yaml.ScalarNode && converted(n):
-		// The library would fail on "!!int x" where a mapping or list
-		// belongs without naming a line.
-		*refused = append(*refused, wrongKind(path, n, wantKind(t)))
-	case t == nodeType:
+		*refused = append(*refused, at(path, n, "YAML aliases (*%s) are not supported; write the value out", n.Value))
+	case want == 0:
 		if !IsNull(n) {
 			d.leaves[[2]int{n.Line, n.Column}] = path
 		}
-	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+	case n.Kind == yaml.ScalarNode && converted(n):
+		// The library would give up on the whole document, naming no
+		// line, at "!!int x" where a mapping or list belongs.
+		*refused = append(*refused, wrongKind(path, n, want))
+	case n.Kind != yaml.ScalarNode && n.ShortTag() == "!!null":
+		// The library would not decode it where a pointer is.
+		*refused = append(*refused, at(path, n, "is tagged !!null but holds %s; remove the tag", Describe(n)))
+	case IsNull(n):
+		// The library keeps what v holds.
+	case n.Kind != want:
+		d.Problems = append(d.Problems, wrongKind(path, n, want))
+	case want == yaml.MappingNode:
 		d.mapping(refused, path, n, t)
-	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+	default:
 		for i, item := range n.Content {
-			d.walk(refused, Index(path, i), nil, item, nil, t.Elem())
+			d.walk(refused, Index(path, i), nil, item, t.Elem())
 		}
 	}
 }
@@ -203,23 +188,26 @@ func (d *Doc) mapping(refused *Problems, path string, n *yaml.Node, t reflect.Ty
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		name, val := n.Content[i], n.Content[i+1]
 		if name.Kind != yaml.ScalarNode {
-			refused.add(path, name, "keys must be plain names, not %s", Describe(name))
+			*refused = append(*refused, at(path, name, "keys must be plain names, not %s", Describe(name)))
 			continue
 		}
 		full := Join(path, name.Value)
 		if line, dup := first[name.Value]; dup {
-			refused.add(full, name, "is set twice (first on line %d)", line)
+			*refused = append(*refused, at(full, name, "is set twice (first on line %d)", line))
 			continue
 		}
 		first[name.Value] = name.Line
-		ft := fields.types[name.Value]
-		if !readAsWritten(name) {
+		ft, known := fields.types[name.Value]
+		switch {
+		case !readAsWritten(name):
 			// "~", "<<" or "!!binary ...": the library would skip,
 			// merge or decode the key instead of matching its text.
-			refused.add(full, name, "%s", unknownKey(t))
-			continue
+			*refused = append(*refused, at(full, name, "%s", fields.unknown()))
+		case !known:
+			d.Problems = append(d.Problems, at(full, name, "%s", fields.unknown()))
+		default:
+			d.walk(refused, full, name, val, ft)
 		}
-		d.walk(refused, full, name, val, t, ft)
 	}
 }
 
@@ -248,8 +236,9 @@ func converted(n *yaml.Node) bool {
 	return false
 }
 
-func (ps *Problems) add(path string, n *yaml.Node, format string, args ...any) {
-	*ps = append(*ps, Problem{Path: path, Line: n.Line, Column: n.Column, Reason: fmt.Sprintf(format, args...)})
+// at is a problem with node n, at path.
+func at(path string, n *yaml.Node, format string, args ...any) Problem {
+	return Problem{Path: path, Line: n.Line, Column: n.Column, Reason: fmt.Sprintf(format, args...)}
 }
 
 // fields are the keys of a struct type, in the order of its fields.
@@ -275,42 +264,9 @@ func fieldsOf(t reflect.Type) fields {
 	return fs
 }
 
-// translate turns one of the library's messages into a Problem that names
-// the key. The library's messages carry a line and a Go type name only; the
-// index knows which key or value on that line they are about.
-func (d *Doc) translate(msg string) Problem {
-	line, rest, ok := libraryLine(msg)
-	if !ok {
-		return Problem{Reason: msg}
-	}
-	// "field NAME not found in type T": an unknown key.
-	if before, _, found := cutLast(rest, " not found in type "); found && strings.HasPrefix(before, "field ") {
-		name := strings.TrimPrefix(before, "field ")
-		for _, e := range d.entries {
-			if e.typ == nil && !e.reported && e.key != nil && e.key.Line == line && e.key.Value == name {
-				e.reported = true
-				return Problem{Path: e.path, Line: line, Column: e.key.Column, Reason: unknownKey(e.parent)}
-			}
-		}
-	}
-	// "cannot unmarshal !!str `x` into T": a value where a mapping or a
-	// list belongs (leaves take any value).
-	if _, into, found := cutLast(rest, " into "); found && strings.HasPrefix(rest, "cannot unmarshal ") {
-		for _, e := range d.entries {
-			want := wantKind(e.typ)
-			if want == 0 || e.reported || e.value.Line != line || e.typ.String() != into || e.value.Kind == want || IsNull(e.value) {
-				continue
-			}
-			e.reported = true
-			return wrongKind(e.path, e.value, want)
-		}
-	}
-	return Problem{Line: line, Reason: rest}
-}
-
-// unknownKey is the reason for a key that struct type t has no field for.
-func unknownKey(t reflect.Type) string {
-	return fmt.Sprintf("unknown key (known keys here: %s)", strings.Join(fieldsOf(t).names, ", "))
+// unknown is the reason for a key that is not one of fs.
+func (fs fields) unknown() string {
+	return fmt.Sprintf("unknown key (known keys here: %s)", strings.Join(fs.names, ", "))
 }
 
 // wrongKind reports n, at path, where a node of kind want belongs.
@@ -319,32 +275,16 @@ func wrongKind(path string, n *yaml.Node, want yaml.Kind) Problem {
 	if want == yaml.SequenceNode {
 		what = `a list (items starting with "- ")`
 	}
-	return Problem{Path: path, Line: n.Line, Column: n.Column, Want: want, Reason: fmt.Sprintf("must be %s, not %s", what, Describe(n))}
-}
-
-// libraryLine splits "line N: rest", the form of the library's messages.
-func libraryLine(msg string) (int, string, bool) {
-	num, rest, ok := strings.Cut(strings.TrimPrefix(msg, "line "), ": ")
-	if !ok || !strings.HasPrefix(msg, "line ") {
-		return 0, "", false
-	}
-	line, err := strconv.Atoi(num)
-	return line, rest, err == nil
-}
-
-func cutLast(s, sep string) (before, after string, found bool) {
-	i := strings.LastIndex(s, sep)
-	if i < 0 {
-		return s, "", false
-	}
-	return s[:i], s[i+len(sep):], true
+	p := at(path, n, "must be %s, not %s", what, Describe(n))
+	p.Want = want
+	return p
 }
 
 // wantKind is the kind of node a value decoded into t must be: a mapping
 // for a struct, a list for a slice; 0 for a leaf.
 func wantKind(t reflect.Type) yaml.Kind {
 	switch {
-	case t == nil || t == nodeType:
+	case t == nodeType:
 		return 0
 	case t.Kind() == reflect.Struct:
 		return yaml.MappingNode
@@ -364,16 +304,13 @@ func (d *Doc) PathOf(n *yaml.Node) string {
 // Value returns the node at path as written (a key's value or a list
 // item; "" is the document's root), or nil when the document has none.
 func (d *Doc) Value(path string) *yaml.Node {
-	if e, ok := d.byPath[path]; ok {
-		return e.value
-	}
-	return nil
+	return d.places[path].value
 }
 
 // Line returns the line of the key at path, or of the list item at path;
 // 0 when the document has neither (or path is "").
 func (d *Doc) Line(path string) int {
-	e, ok := d.byPath[path]
+	e, ok := d.places[path]
 	switch {
 	case !ok || path == "":
 		return 0

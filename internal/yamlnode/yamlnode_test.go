@@ -3,6 +3,7 @@ package yamlnode_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -83,9 +84,9 @@ func TestDecodeReadsTheLayout(t *testing.T) {
 	}
 }
 
-// TestDecodeNamesTheLibrarysProblems checks that each message the library
-// gives while decoding becomes a problem with the key's path and line.
-func TestDecodeNamesTheLibrarysProblems(t *testing.T) {
+// TestDecodeNamesWhatTheLibraryRefuses checks that each key and value the
+// library refuses while decoding is a problem with the key's path and line.
+func TestDecodeNamesWhatTheLibraryRefuses(t *testing.T) {
 	tests := []struct {
 		name string
 		src  string
@@ -170,6 +171,8 @@ func TestDecodeRefuses(t *testing.T) {
 			[]string{"1:3: : keys must be plain names, not a list"}},
 		{"a converting tag where a mapping belongs", "server: !!int abc\n",
 			[]string{`1:9: server: must be a mapping of keys to values, not the value "abc"`}},
+		{"a mapping tagged null", "extra: !!null {host: a}\n",
+			[]string{"1:8: extra: is tagged !!null but holds a mapping; remove the tag"}},
 		{"several", "name: &x a\nname: b\nitems: [*x]\n", []string{
 			"2:1: name: is set twice (first on line 1)",
 			"3:9: items[0]: YAML aliases (*x) are not supported; write the value out"}},
@@ -266,4 +269,43 @@ func TestDescribeAndPaths(t *testing.T) {
 			t.Errorf("got %q, want %q", tt.got, tt.want)
 		}
 	}
+}
+
+// FuzzDecode checks that the walk foresees the library: on a document
+// Decode accepts, the library's own decode fails exactly when Decode
+// reports problems, and each of them names its line.
+func FuzzDecode(f *testing.F) {
+	for _, src := range []string{
+		"name: digest\nserver:\n  host: mail\nitems:\n  - code: a\n  - {code: b}\n",
+		"items: [x, ~, {code: c}, [d]]\n",
+		"name: a\nnmae: b\nserver: yes\nextra: [a]\n",
+		"items: {code: a, code: b}\n",
+		"name: [&y a, {b: c}]\nserver: {host: {x: *y, x: 1}}\n",
+		"extra: !!null {host: a}\nitems: [!!null {code: a}]\n",
+		"!!str server: {host: x}\n!mine items: []\n'<<': b\n",
+	} {
+		f.Add(src)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		var v layout
+		d, err := yamlnode.Decode([]byte(src), &v)
+		if err != nil {
+			return
+		}
+		var w layout
+		dec := yaml.NewDecoder(strings.NewReader(src))
+		dec.KnownFields(true)
+		libErr := dec.Decode(&w)
+		if errors.Is(libErr, io.EOF) {
+			libErr = nil
+		}
+		if (libErr != nil) != (len(d.Problems) > 0) {
+			t.Fatalf("library: %v; Decode: %q", libErr, problems(d.Problems))
+		}
+		for _, p := range d.Problems {
+			if p.Line == 0 {
+				t.Fatalf("a problem without a line: %q", p.Reason)
+			}
+		}
+	})
 }
