@@ -11,10 +11,9 @@ import (
 
 // renderGroups renders each distinct digest of a pass once. Readers with
 // the same digest date, region order and briefs share a render.Prepared,
-// and each reader's copy is spliced from it (render.PersonalizeSplit for
-// the workers, render.Personalize for dry runs), which is byte for byte
-// what a full render would give. It lives for one pass:
-// a group holds its briefs.
+// and each reader's copy is made from it (render.PersonalizeSplit for the
+// workers, render.Personalize for dry runs), as a preview's is. It lives
+// for one pass: a group holds its briefs.
 type renderGroups struct {
 	renderer Renderer
 	logger   *slog.Logger

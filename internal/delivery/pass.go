@@ -55,11 +55,11 @@ type Store interface {
 	QueueDepth(ctx context.Context) (int, error)
 }
 
-// Renderer renders one reader's digest; *render.Renderer implements it.
-// A pass renders through GroupKey and Prepare (see renderGroups); Render
-// serves previews and dry runs.
+// Renderer renders digests; *render.Renderer implements it. Every digest,
+// a pass's or a preview's, is prepared for its group (Prepare) and applied
+// to its reader, so a preview is what a pass sends; a pass keys the groups
+// it shares by GroupKey (see renderGroups).
 type Renderer interface {
-	Render(in render.Input) (render.Output, error)
 	GroupKey(in render.Input) (string, error)
 	Prepare(in render.Input) (*render.Prepared, error)
 }

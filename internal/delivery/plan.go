@@ -431,14 +431,18 @@ func (p *Pass) location(name string) (*time.Location, error) {
 	return loc, nil
 }
 
-// render renders a delivery for its reader in full (previews; a pass's
-// workers and dry runs go through renderGroups).
+// render renders a delivery for its reader, as a group of one (previews;
+// a pass's workers and dry runs share groups through renderGroups).
 func (p *Pass) render(sub digest.Subscriber, d digest.Delivery, briefs []digest.Brief) (render.Output, error) {
 	in, err := p.renderInput(sub, d, briefs)
 	if err != nil {
 		return render.Output{}, err
 	}
-	out, err := p.renderer.Render(in)
+	prepared, err := p.renderer.Prepare(in)
+	var out render.Output
+	if err == nil {
+		out, err = prepared.Personalize(render.ReaderOf(in))
+	}
 	if err != nil {
 		return render.Output{}, fmt.Errorf("render digest: %w", err)
 	}

@@ -1,7 +1,6 @@
 package render
 
 import (
-	"crypto/rand"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,7 +11,7 @@ import (
 
 // Reader holds what differs between readers who get the same digest (the
 // same GroupKey): the four personal fields of the view. Name and Email are
-// as stored on the subscriber (Personalize normalises them as Render does),
+// as stored on the subscriber (Personalize normalises them as the view does),
 // the links as Input carries them.
 type Reader struct {
 	Name           string
@@ -32,16 +31,24 @@ func ReaderOf(in Input) Reader {
 }
 
 // Prepared is a digest rendered once for every reader of a group (see
-// GroupKey): Personalize splices each reader's fields into it at the cost
-// of a copy, with the same bytes Render would produce for that reader.
+// GroupKey): Personalize splices each reader's fields into it, escaped for
+// the HTML part by html/template itself (see escaper), with the same bytes
+// executing the templates with that reader's fields would produce. It is
+// the only way a digest is rendered: Render prepares a group of one.
 //
 // A template can depend on whether a field is empty ({{with .Name}}), so
 // a Prepared keeps one rendering per emptiness shape (Name, Email,
 // PreferencesURL empty or not), made when a reader of that shape first
-// comes. When splicing cannot be proved exact for a shape — the operator's
-// templates do more with a reader's field than print it — Personalize
-// renders that reader in full instead: correct, about as slow as Render.
-// Exact and Reason tell the caller which path the group takes.
+// comes.
+//
+// Splicing needs templates, the operator's own included, that only print
+// a reader's field as it is ({{.Name}}, or {{.}} inside {{with .Name}}) or
+// test whether it is empty, and that print it in the HTML part in text
+// (<title> and <textarea> too), in a quoted attribute, or in a quoted URL
+// attribute (whole, path, query or fragment). A field passed to a function
+// or printed in a script, a style or an unquoted attribute cannot be
+// spliced: Personalize then renders the readers of that shape in full —
+// correct, much slower — and Exact and Reason say so, naming the template.
 //
 // A Prepared is safe for concurrent use. It keeps the Input it was
 // prepared from, briefs included: do not modify them while it is in use.
@@ -109,13 +116,20 @@ type variant struct {
 // emptiness of in's personal fields matters; their values need not be
 // valid (Personalize checks each reader's). Errors are those of the digest
 // itself — an unknown time zone, a brief whose Markdown fails — which
-// Render would return for every reader of the group. Prepare costs about
-// two renders.
+// every reader of the group would get. Prepare costs about two renders.
 func (r *Renderer) Prepare(in Input) (*Prepared, error) {
+	p, err := r.prepare(in)
+	if err != nil {
+		return nil, fmt.Errorf("prepare digest: %w", err)
+	}
+	return p, nil
+}
+
+func (r *Renderer) prepare(in Input) (*Prepared, error) {
 	vals := readerValues(ReaderOf(in))
 	p := &Prepared{r: r, base: in, shape: shapeOf(&vals)}
 	if _, err := p.variant(p.shape); err != nil {
-		return nil, fmt.Errorf("prepare digest: %w", err)
+		return nil, err
 	}
 	return p, nil
 }
@@ -125,10 +139,11 @@ func (r *Renderer) Prepare(in Input) (*Prepared, error) {
 func (p *Prepared) Exact() bool { return p.Reason() == "" }
 
 // Reason says why readers of the shape Prepare was given are rendered in
-// full — for an operator: it names the template and line that uses a
-// reader's field in a way splicing cannot reproduce — or is empty when
-// they are spliced. It is the same for every group of a Renderer (the
-// stand-ins splicing looks for carry a random nonce; see prepare).
+// full — for an operator: it names the template, and the line or the
+// output near where it uses a reader's field in a way splicing cannot
+// reproduce — or is empty when they are spliced. It is the same for
+// every group of a Renderer but for that excerpt (the stand-ins splicing
+// looks for carry a nonce of the Renderer's; see newStandIns).
 func (p *Prepared) Reason() string {
 	v, err := p.variant(p.shape)
 	if err != nil {
@@ -137,28 +152,36 @@ func (p *Prepared) Reason() string {
 	return v.slow
 }
 
-// Personalize returns the digest for reader rd, byte for byte what Render
-// returns for the group's Input with rd's fields. rd must belong to the
-// group: the caller keys Prepared digests by GroupKey. Invalid links get
-// Render's error.
+// Personalize returns the digest for reader rd, byte for byte what
+// executing the templates over the group's Input with rd's fields returns
+// (FuzzPersonalize holds it to that). rd must belong to the group: the
+// caller keys Prepared digests by GroupKey. Invalid links are refused
+// with a field error naming the reader.
 func (p *Prepared) Personalize(rd Reader) (Output, error) {
 	vals := readerValues(rd)
 	v := p.spliceable(rd, &vals)
 	if v == nil {
-		return p.render(rd)
+		return p.renderFull(rd)
 	}
+	x := escaped{es: p.r.esc, raw: &vals}
+	html, err := v.html.build(&x)
+	if err != nil {
+		return Output{}, fmt.Errorf("render digest for %s: %w", rd.Email, err)
+	}
+	text, _ := v.text.build(&x) // raw: nothing to escape
 	return Output{
 		Subject:   v.subjectOf(&vals),
 		Preheader: v.preheader,
-		HTML:      v.html.build(&vals),
-		Text:      v.text.build(&vals),
+		HTML:      html,
+		Text:      text,
 	}, nil
 }
 
 // spliceable returns the variant rd's digest is spliced from, whose
 // fields as the view holds them are vals, or nil when rd must be rendered
-// in full: a link Render refuses or oneLine would change (Render's error
-// is the one to give), or a shape that splicing cannot reproduce.
+// in full: a link the view refuses or oneLine would change (the full
+// render's error is the one to give), or a shape that splicing cannot
+// reproduce.
 func (p *Prepared) spliceable(rd Reader, vals *values) *variant {
 	if !spliceableLink(rd.UnsubscribeURL) || rd.PreferencesURL != "" && !spliceableLink(rd.PreferencesURL) {
 		return nil
@@ -172,14 +195,15 @@ func (p *Prepared) spliceable(rd Reader, vals *values) *variant {
 
 // subjectOf returns the subject for the reader with fields vals.
 func (v *variant) subjectOf(vals *values) string {
-	s := v.subject.build(vals)
+	x := escaped{raw: vals}
+	s, _ := v.subject.build(&x) // raw: nothing to escape
 	if len(v.subject.slots) > 0 && v.subject.buildRunes(vals) > subjectMax {
 		s = truncate(s, subjectMax)
 	}
 	return s
 }
 
-// spliceableLink reports whether u is a link Render accepts and prints as
+// spliceableLink reports whether u is a link the view accepts and prints as
 // it is in every part (the text part's clean-up and the subject's oneLine
 // leave it alone). Links as the pass makes them pass the quick grammar
 // check without the allocations of url.Parse.
@@ -227,6 +251,10 @@ func plainWebURL(u string) bool {
 	return true
 }
 
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
 // readerValues returns rd's fields as the view holds them.
 func readerValues(rd Reader) values {
 	return values{
@@ -237,12 +265,17 @@ func readerValues(rd Reader) values {
 	}
 }
 
-// render renders rd's digest in full.
-func (p *Prepared) render(rd Reader) (Output, error) {
-	in := p.base
+// renderFull renders rd's digest by executing the templates with rd's
+// fields.
+func (p *Prepared) renderFull(rd Reader) (Output, error) {
+	return p.r.renderFull(withReader(p.base, rd))
+}
+
+// withReader returns in with rd's personal fields.
+func withReader(in Input, rd Reader) Input {
 	in.Subscriber.Name, in.Subscriber.Email = rd.Name, rd.Email
 	in.UnsubscribeURL, in.PreferencesURL = rd.UnsubscribeURL, rd.PreferencesURL
-	return p.r.Render(in)
+	return in
 }
 
 // variant returns the rendering for shape s, making it on first use.
@@ -252,19 +285,13 @@ func (p *Prepared) variant(s shape) (*variant, error) {
 	return lv.v, lv.err
 }
 
-// prepare renders the digest for readers of shape s twice, with two sets
-// of stand-in values for the reader's fields, and splits each part of the
-// first rendering at the stand-ins (see splitPart). The stand-ins carry a
-// random nonce, so no brief can contain them by design; if one did, the
-// split would fail its proof and the shape would be rendered in full.
+// prepare renders the digest for readers of shape s twice, with the
+// Renderer's two sets of stand-ins for the reader's fields, and splits
+// each part of the first rendering at the stand-ins (see splitPart).
 func (p *Prepared) prepare(s shape) (*variant, error) {
 	r := p.r
-	nonce := rand.Text()
-	first, second := firstSentinels(nonce, s), secondSentinels(nonce, s)
-	in := p.base
-	in.Subscriber.Name, in.Subscriber.Email = first[fieldName], first[fieldEmail]
-	in.UnsubscribeURL, in.PreferencesURL = first[fieldUnsubscribe], first[fieldPreferences]
-	v, err := r.view(in, r.opts.Regions)
+	first, second := r.standIns.first[escRaw].only(s), r.standIns.second[escRaw].only(s)
+	v, err := r.view(withReader(p.base, readerOfValues(&first)), r.opts.Regions)
 	if err != nil {
 		return nil, err
 	}
@@ -273,9 +300,8 @@ func (p *Prepared) prepare(s shape) (*variant, error) {
 		return nil, err
 	}
 	out := &variant{preheader: v.Preheader}
-	fast := r.fastPath()
-	if fast.slow != "" {
-		out.slow = fast.slow
+	if r.slow != "" {
+		out.slow = r.slow
 		return out, nil
 	}
 	w := *v
@@ -286,22 +312,18 @@ func (p *Prepared) prepare(s shape) (*variant, error) {
 		out.slow = fmt.Sprintf("the templates fail when the reader's fields change: %v", err)
 		return out, nil
 	}
-	var raw fieldUses
-	for f := range numFields {
-		raw[f] = 1 << escRaw
-	}
 	parts := []struct {
 		file string
 		dst  *spliced
 		a, b string
-		uses *fieldUses
+		escs escapingSet
 	}{
-		{subjectFile, &out.subject, a.subject, b.subject, &raw},
-		{htmlFile, &out.html, a.html, b.html, &fast.htmlUses},
-		{textFile, &out.text, a.text, b.text, &raw},
+		{subjectFile, &out.subject, a.subject, b.subject, rawEscapings},
+		{htmlFile, &out.html, a.html, b.html, htmlEscapings},
+		{textFile, &out.text, a.text, b.text, rawEscapings},
 	}
 	for _, part := range parts {
-		if *part.dst, err = splitPart(part.a, part.b, part.uses, &first, &second); err != nil {
+		if *part.dst, err = splitPart(part.a, part.b, part.escs, r.standIns, s); err != nil {
 			out.slow = fmt.Sprintf("%s: %v", part.file, err)
 			return out, nil
 		}
@@ -312,42 +334,14 @@ func (p *Prepared) prepare(s shape) (*variant, error) {
 	return out, nil
 }
 
-// firstSentinels are the stand-ins Prepare splits at: letters and digits
-// around the nonce (a URL needs its scheme and host), which no escaping
-// changes and no wrapping can break, and which occur nowhere else.
-func firstSentinels(nonce string, s shape) values {
-	v := values{
-		fieldName:        "Xn" + nonce,
-		fieldEmail:       "Xe" + nonce,
-		fieldUnsubscribe: "https://" + nonce + ".invalid/Xu",
-		fieldPreferences: "https://" + nonce + ".invalid/Xp",
+// readerOfValues is the Reader whose fields are vals.
+func readerOfValues(vals *values) Reader {
+	return Reader{
+		Name:           vals[fieldName],
+		Email:          vals[fieldEmail],
+		UnsubscribeURL: vals[fieldUnsubscribe],
+		PreferencesURL: vals[fieldPreferences],
 	}
-	return v.only(s)
-}
-
-// secondSentinels are the stand-ins Prepare proves the split with. They
-// are longer than the first, so any wrapping, cutting or measuring shows,
-// and they hold every character some escaping changes (& + < > " ' space,
-// ':' before any '/', non-ASCII), so each escaping prints them differently.
-// Name and Email are already one line, as the view holds them.
-func secondSentinels(nonce string, s shape) values {
-	v := values{
-		fieldName:        `Zoë: O'Brien-Núñez & "Co" <b>+1</b> 名前/` + nonce + " with a tail long enough to move every line break",
-		fieldEmail:       `b:o'brien+"x"&<y>/` + nonce + " ü@exämple.com",
-		fieldUnsubscribe: "https://b" + nonce + `.invalid/u b/'q"<t>+&é~%41?x=1&y=a b+'"<>é#f`,
-		fieldPreferences: "https://b" + nonce + `.invalid/p b/'q"<t>+&é~%41?x=2&y=a b+'"<>é#g`,
-	}
-	return v.only(s)
-}
-
-// only blanks the fields that are empty in shape s.
-func (v values) only(s shape) values {
-	for f := range numFields {
-		if !s.has(f) {
-			v[f] = ""
-		}
-	}
-	return v
 }
 
 // GroupKey returns the key under which readers share one Prepared digest:
@@ -357,8 +351,7 @@ func (v values) only(s shape) values {
 // briefs shown, in display order, by ID and update time — so a brief
 // edited between two loads must carry a new UpdatedAt. The emptiness of the
 // reader's fields is not part of it: a Prepared handles every shape.
-// Errors are those Render returns for the whole digest: no pass time, an
-// unknown time zone.
+// Errors are those of the whole digest: no pass time, an unknown time zone.
 func (r *Renderer) GroupKey(in Input) (string, error) {
 	if in.Now.IsZero() {
 		return "", fmt.Errorf("group key for %s: %w", in.Subscriber.Email, digest.Invalid("", "now", "the pass time is not set"))
@@ -392,40 +385,6 @@ func (r *Renderer) GroupKey(in Input) (string, error) {
 		}
 	})
 	return string(key), nil
-}
-
-// fastPath is what checkFastPath learns about a Renderer's templates.
-type fastPath struct {
-	htmlUses fieldUses // how the HTML template prints each personal field
-	slow     string    // why every reader must be rendered in full; "" when Prepare can splice
-}
-
-// fastPath returns the Renderer's fastPath, checking on first use. New has
-// executed every template by then, which is when html/template inserts
-// the escapers that checkTree reads.
-func (r *Renderer) fastPath() *fastPath {
-	r.fastOnce.Do(func() { r.fast = r.checkFastPath() })
-	return &r.fast
-}
-
-// checkFastPath decides whether Prepare may splice: the escapers must
-// match html/template's (checkEscapers) and each template must only print
-// or test the reader's fields (checkTree).
-func (r *Renderer) checkFastPath() fastPath {
-	if err := checkEscapers(); err != nil {
-		return fastPath{slow: err.Error()}
-	}
-	if _, err := checkTree(r.subject.Tree, false); err != nil {
-		return fastPath{slow: err.Error()}
-	}
-	if _, err := checkTree(r.text.Tree, false); err != nil {
-		return fastPath{slow: err.Error()}
-	}
-	uses, err := checkTree(r.html.Tree, true)
-	if err != nil {
-		return fastPath{slow: err.Error()}
-	}
-	return fastPath{htmlUses: uses}
 }
 
 // dateLayout is the view's Date; ShortDate follows from it.

@@ -8,12 +8,14 @@ package render
 
 import (
 	"bytes"
+	"crypto/rand"
 	"fmt"
 	htmltemplate "html/template"
 	"io/fs"
 	"strings"
 	"sync"
 	texttemplate "text/template"
+	"text/template/parse"
 	"time"
 
 	digest "github.com/newsroom/digest"
@@ -44,11 +46,14 @@ type Renderer struct {
 	confirm     *confirmTemplates // the double opt-in email (confirm.go)
 	md          *markdown
 	mdCache     mdCache // rendered Markdown, shared by every reader of a pass
-	// fast says whether Prepare can splice readers into a digest rendered
-	// once; decided on the first Prepare (checkFastPath), so that the
-	// preview and lint do not pay for the check.
-	fastOnce sync.Once
-	fast     fastPath
+	// esc prints a reader's field in each HTML context, and standIns are
+	// what Prepare renders in place of the fields (see splitPart).
+	esc      *escapers
+	standIns *standIns
+	// slow says why no reader can be spliced (a template does more with
+	// a reader's field than print or test it; see checkFields), or is
+	// empty.
+	slow string
 	// zones caches time zones loaded for readers whose zone is no region's:
 	// time.LoadLocation reads and parses the zone file on every call, and
 	// a pass asks for every reader's zone.
@@ -60,7 +65,9 @@ type Renderer struct {
 // parseConfirm), and renders them once against built-in sample data, so
 // that a template naming a field that does not exist fails at start-up
 // rather than in the middle of a send. Errors name the template file and
-// line.
+// line. Templates that do more with a reader's field than print or test
+// it still load, but every reader is then rendered in full (Prepared.Reason
+// says why).
 func New(fsys fs.FS, opts Options) (*Renderer, error) {
 	funcs := map[string]any{
 		"wrap":      wrap,
@@ -87,6 +94,20 @@ func New(fsys fs.FS, opts Options) (*Renderer, error) {
 	}
 	if r.subject, err = texttemplate.New(subjectFile).Option("missingkey=error").Funcs(funcs).ParseFS(fsys, subjectFile); err != nil {
 		return nil, fmt.Errorf("parse %s: %w", subjectFile, err)
+	}
+	// Before the first execution, which makes html/template add its
+	// escaping to the tree.
+	for _, tree := range []*parse.Tree{r.subject.Tree, r.text.Tree, r.html.Tree} {
+		if err := checkFields(tree); err != nil {
+			r.slow = err.Error()
+			break
+		}
+	}
+	if r.esc, err = newEscapers(); err != nil {
+		return nil, err
+	}
+	if r.standIns, err = newStandIns(r.esc, rand.Text()); err != nil {
+		return nil, err
 	}
 	regions, samples := sampleInputs()
 	for _, in := range samples {
@@ -117,8 +138,22 @@ type Output struct {
 	Text      string
 }
 
-// Render renders the digest of in with the configured regions.
+// Render renders the digest of in with the configured regions: the digest
+// prepared as for a group (Prepare) and applied to in's reader
+// (Personalize), the way a pass makes every reader's copy, so that a
+// preview is what a pass sends.
 func (r *Renderer) Render(in Input) (Output, error) {
+	p, err := r.prepare(in)
+	if err != nil {
+		return Output{}, fmt.Errorf("render digest for %s: %w", in.Subscriber.Email, err)
+	}
+	return p.Personalize(ReaderOf(in))
+}
+
+// renderFull renders the digest of in by executing the templates with its
+// reader's fields: what Personalize falls back to, and what splicing must
+// equal.
+func (r *Renderer) renderFull(in Input) (Output, error) {
 	out, err := r.render(in, r.opts.Regions)
 	if err != nil {
 		return Output{}, fmt.Errorf("render digest for %s: %w", in.Subscriber.Email, err)

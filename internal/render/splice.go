@@ -26,28 +26,57 @@ type slot struct {
 // values are the personal fields of one reader, as the view holds them.
 type values [numFields]string
 
-// build returns the part for the reader with fields vals: one allocation,
-// none when the part prints no field.
-func (sp *spliced) build(vals *values) string {
+// escaped is one reader's fields as the slots of a digest print them, each
+// escaped once however often the digest prints it.
+type escaped struct {
+	es   *escapers
+	raw  *values
+	memo [numFields][numEscapings]string
+	done [numFields][numEscapings]bool
+}
+
+// value returns field f as escaping e prints it.
+func (x *escaped) value(f field, e escaping) (string, error) {
+	if e == escRaw {
+		return x.raw[f], nil
+	}
+	if !x.done[f][e] {
+		v, err := x.es.escape(e, x.raw[f])
+		if err != nil {
+			return "", fmt.Errorf("the reader's %s: %w", f, err)
+		}
+		x.memo[f][e], x.done[f][e] = v, true
+	}
+	return x.memo[f][e], nil
+}
+
+// build returns the part for the reader whose fields are x: one allocation
+// for the part, none when it prints no field, besides the escaping.
+func (sp *spliced) build(x *escaped) (string, error) {
 	if len(sp.slots) == 0 {
-		return sp.static[0]
+		return sp.static[0], nil
 	}
 	n := sp.size
 	for _, s := range sp.slots {
-		n += escapedLen(s.esc, vals[s.field])
+		v, err := x.value(s.field, s.esc)
+		if err != nil {
+			return "", err
+		}
+		n += len(v)
 	}
 	var b strings.Builder
 	b.Grow(n)
 	for i, s := range sp.slots {
 		b.WriteString(sp.static[i])
-		writeEscaped(&b, s.esc, vals[s.field])
+		v, _ := x.value(s.field, s.esc) // escaped above
+		b.WriteString(v)
 	}
 	b.WriteString(sp.static[len(sp.slots)])
-	return b.String()
+	return b.String(), nil
 }
 
-// buildRunes is the rune count of build(vals) for a part whose slots are
-// all raw (the subject).
+// buildRunes is the rune count of build for a part whose slots are all raw
+// (the subject), with the reader's fields vals.
 func (sp *spliced) buildRunes(vals *values) int {
 	n := sp.runes
 	for _, s := range sp.slots {
@@ -56,33 +85,100 @@ func (sp *spliced) buildRunes(vals *values) int {
 	return n
 }
 
-// candidate is one way a field's first sentinel can appear in a part.
+// standIns are the values Prepare renders a digest with in place of a
+// reader's fields, twice (see splitPart), as each escaping prints them:
+// first[e][f] is field f's first stand-in printed with escaping e.
+type standIns struct {
+	first, second [numEscapings]values
+}
+
+// newStandIns makes the stand-ins of a Renderer around nonce, which no
+// digest's own text can contain by design.
+//
+// The first stand-ins, which Prepare splits at, are letters and digits
+// around the nonce (a URL needs its scheme and host), which no wrapping can
+// break and which occur nowhere else. The second, which Prepare proves the
+// split with, are longer, so any wrapping, cutting or measuring shows, and
+// hold every character some HTML context escapes in its own way (& + < > "
+// ' space, non-ASCII, a ':' that makes a URL scheme other than http), so
+// that contexts which escape differently print them differently
+// (TestStandInsTellContextsApart). Name and Email are already one line, as
+// the view holds them.
+func newStandIns(es *escapers, nonce string) (*standIns, error) {
+	first := values{
+		fieldName:        "Xn" + nonce,
+		fieldEmail:       "Xe" + nonce,
+		fieldUnsubscribe: "https://" + nonce + ".invalid/Xu",
+		fieldPreferences: "https://" + nonce + ".invalid/Xp",
+	}
+	second := values{
+		fieldName:        `Zoë: O'Brien-Núñez & "Co" <b>+1</b> 名前/` + nonce + " with a tail long enough to move every line break",
+		fieldEmail:       `b:o'brien+"x"&<y>/` + nonce + " ü@exämple.com",
+		fieldUnsubscribe: "x-u" + nonce + `:/u b/'q"<t>+&é~%41?x=1&y=a b+'"<>é#f`,
+		fieldPreferences: "x-p" + nonce + `:/p b/'q"<t>+&é~%41?x=2&y=a b+'"<>é#g`,
+	}
+	var si standIns
+	for e := range numEscapings {
+		for f := range numFields {
+			var err error
+			if si.first[e][f], err = es.escape(e, first[f]); err != nil {
+				return nil, err
+			}
+			if si.second[e][f], err = es.escape(e, second[f]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return &si, nil
+}
+
+// only returns the raw stand-ins vs with the fields that are empty in
+// shape s blanked.
+func (vs *values) only(s shape) values {
+	v := *vs
+	for f := range numFields {
+		if !s.has(f) {
+			v[f] = ""
+		}
+	}
+	return v
+}
+
+// candidate is one way a field's first stand-in can appear in a part.
 type candidate struct {
 	field field
-	escs  escapingSet // the escapings that print the sentinel as text
+	escs  escapingSet // the escapings that print the stand-in as text
 	text  string
 	next  int // index of its next occurrence at or after the scan position; -1 for none
 }
 
-// splitPart splits a, a part rendered with the first sentinels, at every
-// place it prints one of them, then proves the split by rebuilding b, the
-// same part rendered with the second sentinels, from the pieces of a: it
-// must come out byte for byte, with each slot escaped in one of the ways
-// uses allows for its field. A collision of a sentinel with the digest's
-// own text, or any treatment of a field that depends on its value, makes
-// the rebuild differ; the error says where.
-func splitPart(a, b string, uses *fieldUses, first, second *values) (spliced, error) {
+// splitPart splits a, a part rendered with the first stand-ins of the
+// fields shape s has, at every place it prints one of them with one of the
+// escapings escs, then proves the split by rebuilding b, the same part
+// rendered with the second stand-ins, from the pieces of a: each slot must
+// hold its field's second stand-in printed with an escaping that also
+// printed the first there, and the shared text must come out byte for
+// byte. That escaping is the slot's: html/template escapes every value at
+// one place in a template alike, and contexts that print both stand-ins
+// alike escape every value alike. A collision of a stand-in with the
+// digest's own text, a context no escaping reproduces (a script, a style,
+// an unquoted attribute), or any treatment of a field that depends on its
+// value makes the rebuild fail; the error says where.
+func splitPart(a, b string, escs escapingSet, si *standIns, s shape) (spliced, error) {
 	var cands []candidate
 	for f := range numFields {
-		if first[f] == "" {
+		if !s.has(f) {
 			continue // empty in this shape: the part cannot print it
 		}
 	next:
 		for e := range numEscapings {
-			if !uses[f].has(e) {
+			if !escs.has(e) {
 				continue
 			}
-			text := escape(e, first[f])
+			text := si.first[e][f]
+			if text == "" {
+				continue // printed as nothing: no place to find
+			}
 			for i := range cands {
 				if cands[i].field == f && cands[i].text == text {
 					cands[i].escs |= 1 << e
@@ -93,7 +189,7 @@ func splitPart(a, b string, uses *fieldUses, first, second *values) (spliced, er
 		}
 	}
 	var sp spliced
-	var escs []escapingSet // per slot, the escapings that fit a
+	var slotEscs []escapingSet // per slot, the escapings that fit a
 	pos := 0
 	for {
 		best := -1
@@ -119,7 +215,7 @@ func splitPart(a, b string, uses *fieldUses, first, second *values) (spliced, er
 		c := cands[best]
 		sp.static = append(sp.static, a[pos:c.next])
 		sp.slots = append(sp.slots, slot{field: c.field})
-		escs = append(escs, c.escs)
+		slotEscs = append(slotEscs, c.escs)
 		pos = c.next + len(c.text)
 	}
 	sp.static = append(sp.static, a[pos:])
@@ -135,22 +231,19 @@ func splitPart(a, b string, uses *fieldUses, first, second *values) (spliced, er
 		}
 		pos += len(sp.static[i])
 		f := sp.slots[i].field
-		var matched escapingSet
-		var text string
+		found := false
 		for e := range numEscapings {
-			if escs[i].has(e) {
-				if t := escape(e, second[f]); strings.HasPrefix(b[pos:], t) {
-					matched |= 1 << e
-					text = t
-				}
+			text := si.second[e][f]
+			if slotEscs[i].has(e) && strings.HasPrefix(b[pos:], text) && strings.HasPrefix(b[pos+len(text):], sp.static[i+1]) {
+				sp.slots[i].esc = e
+				pos += len(text)
+				found = true
+				break
 			}
 		}
-		e, ok := resolveEscaping(f, matched)
-		if !ok {
-			return spliced{}, fmt.Errorf("the reader's %s is not printed as is near %q", f, excerpt(b, pos))
+		if !found {
+			return spliced{}, fmt.Errorf("the reader's %s is printed where no context Prepare knows escapes it alike (%s) near %q", f, knownContexts(escs), excerpt(b, pos))
 		}
-		sp.slots[i].esc = e
-		pos += len(text)
 	}
 	if last := sp.static[len(sp.slots)]; b[pos:] != last {
 		return spliced{}, mismatch(b, pos, last)
@@ -158,21 +251,15 @@ func splitPart(a, b string, uses *fieldUses, first, second *values) (spliced, er
 	return sp, nil
 }
 
-// resolveEscaping picks the escaping of a slot from those that reproduced
-// the second sentinel there. The second sentinels are built so that
-// different escapings print them differently, except that a whole URL and
-// a URL part escape alike any URL that passes webURL, which is every URL
-// Personalize splices; so that pair is no ambiguity.
-func resolveEscaping(f field, matched escapingSet) (escaping, bool) {
-	if matched == 1<<escURL|1<<escURLPart && (f == fieldUnsubscribe || f == fieldPreferences) {
-		return escURLPart, true
-	}
+// knownContexts lists the escapings of escs for an error.
+func knownContexts(escs escapingSet) string {
+	var names []string
 	for e := range numEscapings {
-		if matched == 1<<e {
-			return e, true
+		if escs.has(e) {
+			names = append(names, e.String())
 		}
 	}
-	return 0, false
+	return strings.Join(names, ", ")
 }
 
 // mismatch describes where b stops following the shared text want.

@@ -1,6 +1,9 @@
 package render
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // Pieces is one part of a reader's digest, the HTML or the text, as the
 // text shared by every reader of a group (see Split.Shared) with the
@@ -55,13 +58,12 @@ type Split struct {
 // PersonalizeSplit puts rd's digest in dst: Personalize's result, with
 // each part in pieces that join to Personalize's part byte for byte. It
 // reuses dst's Values slices, so a caller that keeps one Split per worker
-// allocates only the reader's escaped values, and only those that
-// escaping changes.
+// allocates only the reader's escaped values.
 func (p *Prepared) PersonalizeSplit(rd Reader, dst *Split) error {
 	vals := readerValues(rd)
 	v := p.spliceable(rd, &vals)
 	if v == nil {
-		out, err := p.render(rd)
+		out, err := p.renderFull(rd)
 		if err != nil {
 			return err
 		}
@@ -73,27 +75,26 @@ func (p *Prepared) PersonalizeSplit(rd Reader, dst *Split) error {
 		}
 		return nil
 	}
+	x := escaped{es: p.r.esc, raw: &vals}
+	html, err := v.html.pieces(&x, dst.HTML.Values[:0])
+	if err != nil {
+		return fmt.Errorf("render digest for %s: %w", rd.Email, err)
+	}
+	text, _ := v.text.pieces(&x, dst.Text.Values[:0]) // raw: nothing to escape
 	dst.Subject, dst.Preheader, dst.Shared = v.subjectOf(&vals), v.preheader, true
-	dst.HTML = v.html.pieces(&vals, dst.HTML.Values[:0])
-	dst.Text = v.text.pieces(&vals, dst.Text.Values[:0])
+	dst.HTML, dst.Text = html, text
 	return nil
 }
 
-// pieces returns the part for the reader with fields vals in pieces,
-// appending the escaped values to values.
-func (sp *spliced) pieces(vals *values, values []string) Pieces {
+// pieces returns the part for the reader whose fields are x in pieces,
+// appending the values its slots print to values.
+func (sp *spliced) pieces(x *escaped, values []string) (Pieces, error) {
 	for _, s := range sp.slots {
-		values = append(values, escapeValue(s.esc, vals[s.field]))
+		v, err := x.value(s.field, s.esc)
+		if err != nil {
+			return Pieces{}, err
+		}
+		values = append(values, v)
 	}
-	return Pieces{Fixed: sp.static, Values: values}
-}
-
-// escapeValue is escape(e, s), but returns s itself, without a copy, when
-// escaping leaves it as it is: every escaping that changes a byte
-// lengthens the text, except that escURL replaces an unsafe URL outright.
-func escapeValue(e escaping, s string) string {
-	if e == escRaw || (e != escURL || safeURL(s)) && escapedLen(e, s) == len(s) {
-		return s
-	}
-	return escape(e, s)
+	return Pieces{Fixed: sp.static, Values: values}, nil
 }

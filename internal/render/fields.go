@@ -43,33 +43,27 @@ func personalField(name string) (field, bool) {
 	return 0, false
 }
 
-// fieldUses records, per personal field, the escapings with which a
-// template prints it.
-type fieldUses [numFields]escapingSet
-
-// checkTree proves, from the parse tree of an executed template, that the
-// template's output is its reader-independent text with each personal field
-// spliced in verbatim (escaped, in HTML) wherever it prints it: that it
-// does nothing else with a personal field than print it as {{.Name}},
-// test it ({{if .Name}}, {{with .Name}}…{{.}}…{{end}}, and/or/not inside
-// {{if}}) — emptiness, which Prepare keys by — or print it inside {{with}}.
-// Anything else (passing it to a function such as wrap or printf, piping it,
-// comparing it, storing it in a variable, handing the whole view to a
-// function or another template, printing it in a script or style) is
-// refused with the template location, since Personalize could not
-// reproduce it for every value. html selects html/template's escaped tree,
-// whose actions end in the escapers that decide the escaping.
-func checkTree(tree *parse.Tree, html bool) (fieldUses, error) {
-	c := &treeCheck{tree: tree, html: html}
+// checkFields proves, from the parse tree of a template as written (before
+// html/template adds its escaping), that the template's output is its
+// reader-independent text with each personal field printed wherever it
+// prints it: that it does nothing else with a personal field than print it
+// as {{.Name}}, test it ({{if .Name}}, {{with .Name}}…{{.}}…{{end}},
+// and/or/not inside {{if}}) — emptiness, which Prepare keys by — or print
+// it inside {{with}}. Anything else (passing it to a function such as wrap
+// or printf, piping it, comparing it, storing it in a variable, handing the
+// whole view to a function or another template) is refused with the
+// template location, since Personalize could not reproduce it for every
+// value. How the HTML part escapes what it prints, Prepare finds out from
+// the output (see splitPart).
+func checkFields(tree *parse.Tree) error {
+	c := &treeCheck{tree: tree}
 	c.list(tree.Root, value{kind: valView})
-	return c.uses, c.err
+	return c.err
 }
 
 // treeCheck walks one template tree; the first refusal stops it.
 type treeCheck struct {
 	tree *parse.Tree
-	html bool
-	uses fieldUses
 	err  error
 }
 
@@ -120,53 +114,40 @@ func (c *treeCheck) node(n parse.Node, dot value) {
 	switch n := n.(type) {
 	case *parse.TextNode, *parse.CommentNode, *parse.BreakNode, *parse.ContinueNode:
 	case *parse.ActionNode:
-		v, chain := c.pipe(n.Pipe, dot, false)
+		v := c.pipe(n.Pipe, dot, false)
 		if len(n.Pipe.Decl) > 0 {
 			if v.kind != valOther {
 				c.fail(n, "%s is stored in a variable", v)
 			}
 			return
 		}
-		switch v.kind {
-		case valView:
+		if v.kind == valView {
 			c.fail(n, "prints %s", v)
-		case valField:
-			e, ok := escapingOf(chain)
-			if !ok {
-				c.fail(n, "prints %s where html/template escapes it with %s", v, strings.Join(chain, " | "))
-				return
-			}
-			if e != escRaw && !c.html {
-				c.fail(n, "prints %s through %s", v, strings.Join(chain, " | "))
-				return
-			}
-			c.uses[v.field] |= 1 << e
 		}
 	case *parse.IfNode:
-		v, _ := c.pipe(n.Pipe, dot, true)
+		v := c.pipe(n.Pipe, dot, true)
 		if len(n.Pipe.Decl) > 0 && v.kind != valOther {
 			c.fail(n, "%s is stored in a variable", v)
 		}
 		c.list(n.List, dot)
 		c.list(n.ElseList, dot)
 	case *parse.WithNode:
-		v, _ := c.pipe(n.Pipe, dot, false)
+		v := c.pipe(n.Pipe, dot, false)
 		if len(n.Pipe.Decl) > 0 && v.kind != valOther {
 			c.fail(n, "%s is stored in a variable", v)
 		}
 		c.list(n.List, v)
 		c.list(n.ElseList, dot)
 	case *parse.RangeNode:
-		if v, _ := c.pipe(n.Pipe, dot, false); v.kind != valOther {
+		if v := c.pipe(n.Pipe, dot, false); v.kind != valOther {
 			c.fail(n, "ranges over %s", v)
 		}
 		c.list(n.List, value{})
 		c.list(n.ElseList, dot)
 	case *parse.TemplateNode:
 		if n.Pipe != nil {
-			if v, _ := c.pipe(n.Pipe, dot, false); v.kind != valOther {
-				name, _, _ := strings.Cut(n.Name, "$htmltemplate") // html/template's copy per context
-				c.fail(n, "passes %s to template %q", v, name)
+			if v := c.pipe(n.Pipe, dot, false); v.kind != valOther {
+				c.fail(n, "passes %s to template %q", v, n.Name)
 			}
 		}
 	default:
@@ -174,20 +155,14 @@ func (c *treeCheck) node(n parse.Node, dot value) {
 	}
 }
 
-// pipe evaluates a pipeline's kind, and returns the html/template escapers
-// applied to it last. cond is set for an {{if}} condition, where only the
+// pipe evaluates a pipeline's kind. cond is set for an {{if}} condition, where only the
 // truth of the result counts: there and, or and not may take personal
 // fields, since their truth follows from the fields' emptiness.
-func (c *treeCheck) pipe(p *parse.PipeNode, dot value, cond bool) (value, []string) {
+func (c *treeCheck) pipe(p *parse.PipeNode, dot value, cond bool) value {
 	cond = cond && len(p.Cmds) == 1
 	var cur value
-	var chain []string
 	for i, cmd := range p.Cmds {
 		if id, ok := cmd.Args[0].(*parse.IdentifierNode); ok {
-			if i > 0 && len(cmd.Args) == 1 && strings.HasPrefix(id.Ident, "_html_template_") {
-				chain = append(chain, id.Ident) // inserted by html/template
-				continue
-			}
 			logical := cond && (id.Ident == "and" || id.Ident == "or" || id.Ident == "not")
 			if i > 0 && cur.kind != valOther {
 				c.fail(cmd, "%s is piped to %s", cur, id.Ident)
@@ -197,7 +172,7 @@ func (c *treeCheck) pipe(p *parse.PipeNode, dot value, cond bool) (value, []stri
 					c.fail(cmd, "%s is passed to %s", v, id.Ident)
 				}
 			}
-			cur, chain = value{}, nil
+			cur = value{}
 			continue
 		}
 		if i > 0 && cur.kind != valOther {
@@ -215,9 +190,9 @@ func (c *treeCheck) pipe(p *parse.PipeNode, dot value, cond bool) (value, []stri
 			}
 			v = value{}
 		}
-		cur, chain = v, nil
+		cur = v
 	}
-	return cur, chain
+	return cur
 }
 
 // arg evaluates one operand.
@@ -237,8 +212,7 @@ func (c *treeCheck) arg(n parse.Node, dot value, cond bool) value {
 	case *parse.ChainNode:
 		return c.fieldOf(n, c.arg(n.Node, dot, false), n.Field)
 	case *parse.PipeNode:
-		v, _ := c.pipe(n, dot, cond)
-		return v
+		return c.pipe(n, dot, cond)
 	case *parse.IdentifierNode, *parse.StringNode, *parse.NumberNode, *parse.BoolNode, *parse.NilNode:
 		return value{}
 	}
@@ -263,23 +237,4 @@ func (c *treeCheck) fieldOf(n parse.Node, base value, idents []string) value {
 		c.fail(n, "reads .%s of the reader's %s", strings.Join(idents[1:], "."), f)
 	}
 	return value{kind: valField, field: f}
-}
-
-// actionChain returns the escapers html/template appended to the first
-// action of root.
-func actionChain(root *parse.ListNode) ([]string, bool) {
-	for _, n := range root.Nodes {
-		a, ok := n.(*parse.ActionNode)
-		if !ok {
-			continue
-		}
-		var chain []string
-		for _, cmd := range a.Pipe.Cmds[1:] {
-			if id, ok := cmd.Args[0].(*parse.IdentifierNode); ok && strings.HasPrefix(id.Ident, "_html_template_") {
-				chain = append(chain, id.Ident)
-			}
-		}
-		return chain, true
-	}
-	return nil, false
 }
