@@ -14,6 +14,7 @@ import (
 	"github.com/mattn/go-sqlite3"
 
 	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/delivery/outbox"
 )
 
 // DeliveryFilter narrows ListDeliveries. The zero value lists every delivery.
@@ -103,8 +104,8 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (create
 			inOrder = append(inOrder, d)
 		}
 	}
-	if !slices.IsSortedFunc(inOrder, digest.ClaimOrder) { // a pass hands its pages over in this order
-		slices.SortStableFunc(inOrder, digest.ClaimOrder)
+	if !slices.IsSortedFunc(inOrder, outbox.ClaimOrder) { // a pass hands its pages over in this order
+		slices.SortStableFunc(inOrder, outbox.ClaimOrder)
 	}
 	// A text that a JSON string cannot carry faithfully (invalid UTF-8, a
 	// control character) sends the page in row by row.

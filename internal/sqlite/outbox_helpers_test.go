@@ -7,6 +7,7 @@ import (
 	"time"
 
 	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/delivery/outbox"
 )
 
 // One-at-a-time forms of the ledger's transitions, for tests that set up
@@ -19,7 +20,7 @@ import (
 // means there is nothing to do now. (The delivery pass claims through
 // Settle, a few at a time; this is the one-at-a-time form.)
 func (db *DB) ClaimDelivery(ctx context.Context, now time.Time, holder string) (digest.Delivery, error) {
-	var claimed []digest.Claim
+	var claimed []outbox.Claim
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		var err error
 		claimed, err = claim(ctx, tx, now, db.now(), holder, 1)
