@@ -86,7 +86,6 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("open database: empty path")
 	}
-	keepFreedHeap()
 	// Every pragma lives in the DSN so every pooled connection gets it, not
 	// only the first one. _txlock=immediate takes the write lock at BEGIN,
 	// so a read-then-write transaction cannot fail halfway with "database is
