@@ -24,44 +24,6 @@ type DeliveryFilter struct {
 	SubscriberID int64                 // only this subscriber's; 0 for all
 }
 
-// CreateDelivery stores a new, queued delivery with its planned briefs and
-// sets d.ID, d.Status (queued when empty), d.CreatedAt and d.UpdatedAt. It
-// fails with digest.ErrConflict when the subscriber already has a delivery
-// for that date (or the Message-ID is taken), and with digest.ErrNotFound
-// when the subscriber or one of the briefs does not exist. A pass plans
-// many at once with PlanDeliveries.
-func (db *DB) CreateDelivery(ctx context.Context, d *digest.Delivery) error {
-	record := fmt.Sprintf("delivery for subscriber %d on %s", d.SubscriberID, d.DigestDate)
-	if d.Status == "" {
-		d.Status = digest.DeliveryQueued
-	}
-	if err := validateDelivery(d, new(dateCheck), func() string { return record }); err != nil {
-		return err
-	}
-	now := db.now()
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM subscribers WHERE id = ?`, d.SubscriberID).Scan(&one)
-		if err != nil {
-			return fmt.Errorf("subscriber %d: %w", d.SubscriberID, notFound(err))
-		}
-		if err := checkBriefsExist(ctx, tx, d.BriefIDs); err != nil {
-			return err
-		}
-		w := newDeliveryWriter(tx, now, false)
-		defer w.close()
-		if _, err := w.insert(ctx, d); err != nil {
-			return err
-		}
-		return w.flush(ctx)
-	})
-	if err != nil {
-		d.ID = 0
-		return fmt.Errorf("create %s: %w", record, mapError(err))
-	}
-	return nil
-}
-
 // PlanDeliveries stores new queued deliveries in one transaction, skipping
 // any whose subscriber already has a delivery for that date (a pass that
 // raced another, or a day already planned). It sets ID, CreatedAt and
@@ -115,7 +77,7 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (create
 	}
 	now := db.now()
 	err = db.writePlan(ctx, func(tx *sql.Tx) error {
-		w := newDeliveryWriter(tx, now, true)
+		w := newDeliveryWriter(tx, now)
 		defer w.close()
 		var err error
 		if plain {
@@ -149,11 +111,10 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (create
 // says when it was planned, and DeliveryEvents shows it as the first
 // event. That row was a second B-tree insert for every delivery planned.
 type deliveryWriter struct {
-	tx           *sql.Tx
-	now          time.Time
-	stamp        string    // now, as stored
-	skipExisting bool      // leave out a delivery whose subscriber has one that date
-	row          *sql.Stmt // the one-row insert, prepared when first needed
+	tx    *sql.Tx
+	now   time.Time
+	stamp string    // now, as stored
+	row   *sql.Stmt // the one-row insert, prepared when first needed
 	// dates are the brief_dates rows to write: by digest date, the briefs
 	// planned into a digest of that date. A page holds two or three dates
 	// and a hundred-odd briefs, but some fifteen brief ids per delivery.
@@ -161,14 +122,9 @@ type deliveryWriter struct {
 	last  *digest.Delivery // the last one inserted whose briefs went into dates
 }
 
-// newDeliveryWriter returns a writer for tx. With skipExisting, a delivery
-// for a subscriber and date that already has one is left out (its ID
-// stays zero). Only that conflict is skipped: a Message-ID already in use,
-// or any other constraint, is an error (INSERT OR IGNORE would have
-// dropped the reader's digest without a word).
-func newDeliveryWriter(tx *sql.Tx, now time.Time, skipExisting bool) *deliveryWriter {
-	return &deliveryWriter{tx: tx, now: now, stamp: formatTime(now), skipExisting: skipExisting,
-		dates: map[digest.Date]map[int64]struct{}{}}
+// newDeliveryWriter returns a writer for tx.
+func newDeliveryWriter(tx *sql.Tx, now time.Time) *deliveryWriter {
+	return &deliveryWriter{tx: tx, now: now, stamp: formatTime(now), dates: map[digest.Date]map[int64]struct{}{}}
 }
 
 func (w *deliveryWriter) close() {
@@ -177,13 +133,12 @@ func (w *deliveryWriter) close() {
 	}
 }
 
-// onConflict is the conflict clause of the writer's inserts.
-func (w *deliveryWriter) onConflict() string {
-	if w.skipExisting {
-		return " ON CONFLICT (subscriber_id, digest_date) DO NOTHING"
-	}
-	return ""
-}
+// skipExisting is the conflict clause of the writer's inserts: a delivery
+// for a subscriber and date that already has one is left out (its ID
+// stays zero). Only that conflict is skipped: a Message-ID already in use,
+// or any other constraint, is an error (INSERT OR IGNORE would have
+// dropped the reader's digest without a word).
+const skipExisting = ` ON CONFLICT (subscriber_id, digest_date) DO NOTHING`
 
 // insert inserts d, which must be queued, with its brief ids, and sets its
 // ID and times; the dates of its briefs wait for flush, which must run
@@ -192,7 +147,7 @@ func (w *deliveryWriter) insert(ctx context.Context, d *digest.Delivery) (insert
 	if w.row == nil {
 		if w.row, err = w.tx.PrepareContext(ctx, `INSERT INTO deliveries (subscriber_id, digest_date, message_id, status, attempts, error,
 				cutoff, due_at, created_at, updated_at, brief_ids)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+w.onConflict()); err != nil {
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+skipExisting); err != nil {
 			return false, fmt.Errorf("prepare delivery insert: %w", err)
 		}
 	}
@@ -279,7 +234,7 @@ func (w *deliveryWriter) insertAll(ctx context.Context, ds []*digest.Delivery, r
 			cutoff, due_at, created_at, updated_at, brief_ids)
 		SELECT ?4 + r.key, r.value ->> 's', r.value ->> 'd', r.value ->> 'm', ?1, r.value ->> 'a', r.value ->> 'e',
 			r.value ->> 'c', r.value ->> 'u', ?2, ?2, r.value ->> 'b'
-		FROM jsonb_each(?3) r WHERE true`+w.onConflict(),
+		FROM jsonb_each(?3) r WHERE true`+skipExisting,
 		string(digest.DeliveryQueued), w.stamp, rows, first)
 	var n int64
 	if err == nil {
@@ -553,21 +508,6 @@ func (db *DB) Delivery(ctx context.Context, id int64) (digest.Delivery, error) {
 	}
 	if err != nil {
 		return digest.Delivery{}, fmt.Errorf("delivery %d: %w", id, err)
-	}
-	return ds[0], nil
-}
-
-// DeliveryFor returns the subscriber's delivery for the given date, or
-// digest.ErrNotFound.
-func (db *DB) DeliveryFor(ctx context.Context, subscriberID int64, date digest.Date) (digest.Delivery, error) {
-	ds, err := db.queryDeliveries(ctx,
-		`SELECT `+deliveryColumns+` FROM deliveries WHERE subscriber_id = ? AND digest_date = ?`,
-		subscriberID, string(date))
-	if err == nil && len(ds) == 0 {
-		err = digest.ErrNotFound
-	}
-	if err != nil {
-		return digest.Delivery{}, fmt.Errorf("delivery for subscriber %d on %s: %w", subscriberID, date, err)
 	}
 	return ds[0], nil
 }

@@ -49,7 +49,7 @@ func (db *DB) Settle(ctx context.Context, now time.Time, outcomes []outbox.Resul
 				continue
 			}
 			err := record(ctx, tx, at, o)
-			if errors.Is(err, ErrAlreadySent) || errors.Is(err, ErrWrongState) || errors.Is(err, digest.ErrNotFound) {
+			if errors.Is(err, errAlreadySent) || errors.Is(err, errWrongState) || errors.Is(err, digest.ErrNotFound) {
 				refused[i] = fmt.Errorf("delivery %d: %w", o.DeliveryID, err)
 				continue
 			}
@@ -165,8 +165,7 @@ const (
 func record(ctx context.Context, tx *sql.Tx, at time.Time, o outbox.Result) error {
 	switch o.Status {
 	case digest.DeliverySent:
-		_, _, err := markSent(ctx, tx, o.DeliveryID, at, o.SentAt, o.Reason)
-		return err
+		return markSent(ctx, tx, o.DeliveryID, at, o.SentAt, o.Reason)
 	case digest.DeliveryDeferred:
 		return markDeferred(ctx, tx, o.DeliveryID, at, o.Next, o.Reason)
 	case digest.DeliveryFailed:

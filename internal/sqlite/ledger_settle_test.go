@@ -261,7 +261,7 @@ func TestSettleRefusalsChangeNothingElse(t *testing.T) {
 		{DeliveryID: good.ID, Status: digest.DeliverySent, SentAt: at(7, 7), Reason: "250 twice"},
 	}
 	_, refused := f.settle(t, at(7, 6), outcomes)
-	for i, want := range []error{ErrAlreadySent, ErrAlreadySent, ErrWrongState, ErrWrongState, digest.ErrNotFound, nil, ErrAlreadySent} {
+	for i, want := range []error{errAlreadySent, errAlreadySent, errWrongState, errWrongState, digest.ErrNotFound, nil, errAlreadySent} {
 		switch {
 		case want == nil && refused[i] != nil:
 			t.Errorf("outcome %d refused: %v", i, refused[i])

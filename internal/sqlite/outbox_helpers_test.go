@@ -35,6 +35,18 @@ func (db *DB) ClaimDelivery(ctx context.Context, now time.Time, holder string) (
 	return claimed[0].Delivery, nil
 }
 
+// MarkDeliverySent records that the SMTP server accepted the delivery's
+// message at sentAt, through Settle as a pass's ledger does: the reader's
+// watermark moves at the next CatchUpWatermarks. An outcome Settle refuses
+// is the error.
+func (db *DB) MarkDeliverySent(ctx context.Context, id int64, sentAt time.Time, reply string) error {
+	_, refused, err := db.Settle(ctx, sentAt, []outbox.Result{{DeliveryID: id, Status: digest.DeliverySent, SentAt: sentAt, Reason: reply}}, nil)
+	if err != nil {
+		return err
+	}
+	return refused[0]
+}
+
 // MarkDeliveryDeferred records an attempt refused for now: the delivery is
 // deferred until next, with the reason. The watermark does not move.
 func (db *DB) MarkDeliveryDeferred(ctx context.Context, id int64, next time.Time, reason string) error {

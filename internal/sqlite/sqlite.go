@@ -27,11 +27,6 @@ import (
 	digest "github.com/newsroom/digest"
 )
 
-// ErrAlreadySent means a delivery cannot be changed because its digest was
-// already accepted by the SMTP server: re-planning or re-marking it would
-// misreport what the reader received.
-var ErrAlreadySent = errors.New("delivery already sent")
-
 // DefaultLockWait is how long a write waits for the write lock. It is long
 // because giving up is costly: a sender that cannot record a message the
 // SMTP server accepted sends it again after recovery.
