@@ -1,7 +1,6 @@
 package digest
 
 import (
-	"cmp"
 	"fmt"
 	"time"
 )
@@ -84,50 +83,12 @@ type Delivery struct {
 	SentAt        time.Time // zero until sent
 }
 
-// ClaimOrder compares two new deliveries in the order a plan stores them:
-// by due time, as workers claim them, then by reader. Workers break ties
-// of due time by id, and the ids follow this order, so the deliveries a
-// worker claims together are neighbours.
-func ClaimOrder(a, b *Delivery) int {
-	if c := a.DueAt.Compare(b.DueAt); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.SubscriberID, b.SubscriberID)
-}
-
 // DeliveryEvent is one transition of a delivery, kept for operators.
 type DeliveryEvent struct {
 	DeliveryID int64
 	At         time.Time
 	From, To   DeliveryStatus // From is empty for the creation
 	Reason     string         // the SMTP reply, the error, or who asked
-}
-
-// DeliveryResult is what became of one claimed delivery, for the ledger
-// to record.
-type DeliveryResult struct {
-	DeliveryID int64
-	// Status is sent, deferred, failed or suppressed; or queued to release
-	// the delivery without counting the attempt (it never reached the
-	// server).
-	Status DeliveryStatus
-	SentAt time.Time // sent: when the server accepted the message
-	Next   time.Time // deferred: when to try again
-	Reason string    // the server's reply (sent), or why
-	Bounce bool      // failed: the address does not work; the subscriber becomes bounced
-}
-
-// ClaimRequest asks the ledger for up to N deliveries for the worker Holder.
-type ClaimRequest struct {
-	Holder string
-	N      int
-}
-
-// Claim is a delivery handed to a worker, with its reader as stored at the
-// moment of the claim (Subscriber.ID is 0 if the reader no longer exists).
-type Claim struct {
-	Delivery   Delivery
-	Subscriber Subscriber
 }
 
 // Lease is a named lock held in the database with an expiry, so that only

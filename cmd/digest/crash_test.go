@@ -16,6 +16,7 @@ import (
 	digest "github.com/newsroom/digest"
 	"github.com/newsroom/digest/internal/smtpsink"
 	"github.com/newsroom/digest/internal/sqlite"
+	"github.com/newsroom/digest/internal/sqlite/sqlitetest"
 )
 
 // TestMain lets the test binary stand in for the digest command, so that
@@ -303,7 +304,7 @@ func TestSIGTERMStopsCleanly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	counts, err := db.CountDeliveries(context.Background(), "")
+	counts, err := sqlitetest.CountDeliveries(context.Background(), db, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	digest "github.com/newsroom/digest"
 	"github.com/newsroom/digest/internal/sqlite"
+	"github.com/newsroom/digest/internal/sqlite/sqlitetest"
 	"github.com/spf13/cobra"
 )
 
@@ -77,7 +78,7 @@ func TestStatus(t *testing.T) {
 		}
 		ids[s.email] = sub.ID
 	}
-	l1, _ := db.BriefBySlug(ctx, "l1")
+	l1, _ := db.BriefRecordBySlug(ctx, "l1")
 	for i, d := range []struct {
 		email string
 		date  digest.Date
@@ -90,11 +91,11 @@ func TestStatus(t *testing.T) {
 	} {
 		dl := digest.Delivery{SubscriberID: ids[d.email], DigestDate: d.date, BriefIDs: []int64{l1.ID},
 			MessageID: fmt.Sprintf("<%d@x.org>", i), Status: digest.DeliveryQueued, Cutoff: d.due, DueAt: d.due}
-		if err := db.CreateDelivery(ctx, &dl); err != nil {
+		if err := sqlitetest.CreateDelivery(ctx, db, &dl); err != nil {
 			t.Fatal(err)
 		}
 		if d.sent {
-			if err := db.MarkDeliverySent(ctx, dl.ID, d.due, "250 ok"); err != nil {
+			if err := sqlitetest.RecordSent(ctx, db, dl.ID, d.due, "250 ok"); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -102,10 +103,11 @@ func TestStatus(t *testing.T) {
 	if _, err := db.AcquireLease(ctx, "sender", "mailhost:77", now.Add(-10*time.Second), time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	schema, err := db.SchemaVersion(ctx)
+	st, err := db.Status(ctx, now)
 	if err != nil {
 		t.Fatal(err)
 	}
+	schema := st.SchemaVersion
 	db.Close()
 
 	code, stdout, stderr := c.runStatus(cfg, "--format", "json", "--now", now.Format(time.RFC3339))

@@ -10,6 +10,7 @@ import (
 	digest "github.com/newsroom/digest"
 	"github.com/newsroom/digest/internal/bounces"
 	"github.com/newsroom/digest/internal/sqlite"
+	"github.com/newsroom/digest/internal/sqlite/sqlitetest"
 	"github.com/newsroom/digest/internal/token"
 )
 
@@ -37,7 +38,7 @@ func TestIngest(t *testing.T) {
 	deliver := func(s digest.Subscriber, msgID string) digest.Delivery {
 		d := digest.Delivery{SubscriberID: s.ID, DigestDate: "2026-11-26", MessageID: msgID,
 			Cutoff: time.Date(2026, 11, 26, 5, 0, 0, 0, time.UTC)}
-		if err := db.CreateDelivery(ctx, &d); err != nil {
+		if err := sqlitetest.CreateDelivery(ctx, db, &d); err != nil {
 			t.Fatal(err)
 		}
 		return d

@@ -10,6 +10,8 @@ import (
 	digest "github.com/newsroom/digest"
 	"github.com/newsroom/digest/internal/delivery"
 	"github.com/newsroom/digest/internal/smtpsink"
+	"github.com/newsroom/digest/internal/sqlite"
+	"github.com/newsroom/digest/internal/sqlite/sqlitetest"
 )
 
 // TestFaultMatrix drives one reader through each way an SMTP server can
@@ -61,7 +63,7 @@ func TestFaultMatrix(t *testing.T) {
 			at := mustTime(t, "2026-11-26T05:05:00Z")
 			for pass := 0; pass < 6; pass++ {
 				h.run(at.Format(time.RFC3339))
-				q, err := h.db.CountDeliveries(h.ctx, "")
+				q, err := sqlitetest.CountDeliveries(h.ctx, h.db, "")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -71,7 +73,7 @@ func TestFaultMatrix(t *testing.T) {
 				at = at.Add(40 * time.Minute)
 			}
 
-			del, err := h.db.DeliveryFor(h.ctx, sub.ID, "2026-11-26")
+			del, err := sqlitetest.DeliveryFor(h.ctx, h.db, sub.ID, "2026-11-26")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,7 +96,7 @@ func TestFaultMatrix(t *testing.T) {
 			if bounced := s.Status == digest.StatusBounced; bounced != tt.wantBounced {
 				t.Errorf("reader status %s; bounced = %v, want %v", s.Status, bounced, tt.wantBounced)
 			}
-			if d, err := h.db.DeliveryFor(h.ctx, other.ID, "2026-11-26"); err != nil || d.Status != digest.DeliverySent || len(h.inbox("ok@example.com")) != 1 {
+			if d, err := sqlitetest.DeliveryFor(h.ctx, h.db, other.ID, "2026-11-26"); err != nil || d.Status != digest.DeliverySent || len(h.inbox("ok@example.com")) != 1 {
 				t.Errorf("the other reader: %+v, %v, %d messages; want one sent", d, err, len(h.inbox("ok@example.com")))
 			}
 			if alert := strings.Contains(h.logs.String(), "alert=true"); alert != tt.wantAlert {
@@ -125,7 +127,7 @@ func TestTLSRequiredButNotOffered(t *testing.T) {
 	if n := len(h.sink.Messages()); n != 0 {
 		t.Fatalf("%d messages went out in plain text", n)
 	}
-	counts, _ := h.db.CountDeliveries(h.ctx, "")
+	counts, _ := sqlitetest.CountDeliveries(h.ctx, h.db, "")
 	if counts[digest.DeliveryQueued] != 3 {
 		t.Errorf("deliveries %v, want all 3 still queued", counts)
 	}
@@ -138,13 +140,13 @@ func TestTLSRequiredButNotOffered(t *testing.T) {
 
 func mustList(t *testing.T, h *harness) []digest.Delivery {
 	t.Helper()
-	subs, err := h.db.ActiveSubscribers(h.ctx)
+	subs, err := h.db.ListSubscribers(h.ctx, sqlite.SubscriberFilter{Status: digest.StatusActive})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []digest.Delivery
 	for _, s := range subs {
-		d, err := h.db.DeliveryFor(h.ctx, s.ID, "2026-11-26")
+		d, err := sqlitetest.DeliveryFor(h.ctx, h.db, s.ID, "2026-11-26")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +174,7 @@ func TestPassClockIsItsInstant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := h.db.DeliveryFor(h.ctx, sub.ID, "2026-11-26")
+	d, err := sqlitetest.DeliveryFor(h.ctx, h.db, sub.ID, "2026-11-26")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +189,7 @@ func TestPassClockIsItsInstant(t *testing.T) {
 	if rep, err = h.pass.Run(h.ctx, second, delivery.RunOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if d, err = h.db.DeliveryFor(h.ctx, sub.ID, "2026-11-26"); err != nil {
+	if d, err = sqlitetest.DeliveryFor(h.ctx, h.db, sub.ID, "2026-11-26"); err != nil {
 		t.Fatal(err)
 	}
 	if rep.Count(delivery.OutcomeSent) != 1 || d.Status != digest.DeliverySent || d.Attempts != 2 || !d.SentAt.Equal(second) {

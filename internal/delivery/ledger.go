@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/delivery/outbox"
 )
 
 // ledger is the one writer of a pass's outcomes. Each worker hands it the
@@ -41,14 +41,14 @@ type ledger struct {
 const roundGather = 4 * time.Millisecond
 
 type settleRequest struct {
-	results []digest.DeliveryResult
-	claim   digest.ClaimRequest
+	results []outbox.Result
+	claim   outbox.ClaimRequest
 	done    chan settled
 }
 
 // settled is the ledger's answer to one worker.
 type settled struct {
-	claims  []digest.Claim
+	claims  []outbox.Claim
 	refused []error // per result: the ledger would not record it
 	err     error   // nothing of the round was recorded
 }
@@ -71,7 +71,7 @@ func (l *ledger) leave() {
 // submit hands results and a claim for up to claim.N deliveries to the
 // ledger and returns at once; wait on the request for the answer. A worker
 // has at most one request outstanding, so submit never blocks.
-func (l *ledger) submit(results []digest.DeliveryResult, claim digest.ClaimRequest) *settleRequest {
+func (l *ledger) submit(results []outbox.Result, claim outbox.ClaimRequest) *settleRequest {
 	r := &settleRequest{results: results, claim: claim, done: make(chan settled, 1)}
 	l.reqs <- r
 	return r
@@ -100,8 +100,8 @@ func (l *ledger) run() {
 			}
 		}
 		timer.Stop()
-		var results []digest.DeliveryResult
-		claims := make([]digest.ClaimRequest, len(round))
+		var results []outbox.Result
+		claims := make([]outbox.ClaimRequest, len(round))
 		for i, r := range round {
 			results = append(results, r.results...)
 			claims[i] = r.claim

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/delivery/outbox"
 )
 
 // roundStore stands in for the database at the ledger's one seam, Settle,
@@ -18,7 +19,7 @@ type roundStore struct {
 	rounds [][]int64
 }
 
-func (s *roundStore) Settle(_ context.Context, _ time.Time, results []digest.DeliveryResult, claims []digest.ClaimRequest) ([][]digest.Claim, []error, error) {
+func (s *roundStore) Settle(_ context.Context, _ time.Time, results []outbox.Result, claims []outbox.ClaimRequest) ([][]outbox.Claim, []error, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var ids []int64
@@ -26,11 +27,11 @@ func (s *roundStore) Settle(_ context.Context, _ time.Time, results []digest.Del
 		ids = append(ids, r.DeliveryID)
 	}
 	s.rounds = append(s.rounds, ids)
-	return make([][]digest.Claim, len(claims)), make([]error, len(results)), nil
+	return make([][]outbox.Claim, len(claims)), make([]error, len(results)), nil
 }
 
-func sent(id int64) []digest.DeliveryResult {
-	return []digest.DeliveryResult{{DeliveryID: id, Status: digest.DeliverySent}}
+func sent(id int64) []outbox.Result {
+	return []outbox.Result{{DeliveryID: id, Status: digest.DeliverySent}}
 }
 
 // TestLedgerRounds checks when the ledger closes a round: once every
@@ -44,7 +45,7 @@ func TestLedgerRounds(t *testing.T) {
 		third  func(l *ledger)
 		want   []int64
 	}{
-		{"every worker", time.Hour, func(l *ledger) { <-l.submit(sent(3), digest.ClaimRequest{}).done }, []int64{1, 2, 3}},
+		{"every worker", time.Hour, func(l *ledger) { <-l.submit(sent(3), outbox.ClaimRequest{}).done }, []int64{1, 2, 3}},
 		{"a worker that left", time.Hour, func(l *ledger) { l.leave() }, []int64{1, 2}},
 		{"a slow worker", time.Millisecond, func(*ledger) {}, []int64{1, 2}},
 	}
@@ -55,7 +56,7 @@ func TestLedgerRounds(t *testing.T) {
 			l.gather = tt.gather
 			// Both are waiting before the ledger starts (the channel holds
 			// one per worker), so no scheduling delay can split them.
-			a, b := l.submit(sent(1), digest.ClaimRequest{}), l.submit(sent(2), digest.ClaimRequest{})
+			a, b := l.submit(sent(1), outbox.ClaimRequest{}), l.submit(sent(2), outbox.ClaimRequest{})
 			go l.run()
 			defer l.close()
 			tt.third(l)

@@ -10,6 +10,7 @@ import (
 
 	digest "github.com/newsroom/digest"
 	"github.com/newsroom/digest/internal/delivery"
+	"github.com/newsroom/digest/internal/delivery/outbox"
 	"github.com/newsroom/digest/internal/sqlite"
 )
 
@@ -20,7 +21,7 @@ type failingSettle struct {
 	failed atomic.Bool
 }
 
-func (s *failingSettle) Settle(ctx context.Context, now time.Time, results []digest.DeliveryResult, claims []digest.ClaimRequest) ([][]digest.Claim, []error, error) {
+func (s *failingSettle) Settle(ctx context.Context, now time.Time, results []outbox.Result, claims []outbox.ClaimRequest) ([][]outbox.Claim, []error, error) {
 	for _, r := range results {
 		if r.Status == digest.DeliverySent && s.failed.CompareAndSwap(false, true) {
 			return nil, nil, errors.New("disk I/O error")

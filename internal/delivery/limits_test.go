@@ -11,6 +11,7 @@ import (
 	digest "github.com/newsroom/digest"
 	"github.com/newsroom/digest/internal/delivery"
 	"github.com/newsroom/digest/internal/smtpsink"
+	"github.com/newsroom/digest/internal/sqlite/sqlitetest"
 )
 
 // The rate limit spreads sends across all workers. Only a lower bound on
@@ -61,7 +62,7 @@ func TestLateDigestExpires(t *testing.T) {
 	}
 	down.Store(false)
 	rep := h.run("2026-11-27T11:30:00Z") // 12:30 in Lagos: more than 6h after 06:00
-	del, err := h.db.DeliveryFor(h.ctx, sub.ID, "2026-11-27")
+	del, err := sqlitetest.DeliveryFor(h.ctx, h.db, sub.ID, "2026-11-27")
 	if err != nil {
 		t.Fatal(err)
 	}

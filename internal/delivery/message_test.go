@@ -18,6 +18,7 @@ import (
 	"github.com/newsroom/digest/internal/demo"
 	"github.com/newsroom/digest/internal/links"
 	"github.com/newsroom/digest/internal/server"
+	"github.com/newsroom/digest/internal/sqlite/sqlitetest"
 )
 
 // TestMessageHeadersAndMIME checks a digest as the SMTP server received it.
@@ -32,7 +33,7 @@ func TestMessageHeadersAndMIME(t *testing.T) {
 		t.Fatalf("%d messages, want 1", len(msgs))
 	}
 	m := msgs[0]
-	del, err := h.db.DeliveryFor(h.ctx, sub.ID, "2026-11-26")
+	del, err := sqlitetest.DeliveryFor(h.ctx, h.db, sub.ID, "2026-11-26")
 	if err != nil {
 		t.Fatal(err)
 	}

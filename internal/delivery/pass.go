@@ -21,6 +21,7 @@ import (
 	"time"
 
 	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/delivery/outbox"
 	"github.com/newsroom/digest/internal/mailer"
 	"github.com/newsroom/digest/internal/render"
 	"golang.org/x/time/rate"
@@ -50,7 +51,7 @@ type Store interface {
 	ExpireLate(ctx context.Context, now time.Time, maxLateness time.Duration) (int, error)
 	// Settle records outcomes and claims deliveries in one transaction
 	// (see ledger).
-	Settle(ctx context.Context, now time.Time, results []digest.DeliveryResult, claims []digest.ClaimRequest) ([][]digest.Claim, []error, error)
+	Settle(ctx context.Context, now time.Time, results []outbox.Result, claims []outbox.ClaimRequest) ([][]outbox.Claim, []error, error)
 	// QueueDepth is how many deliveries are queued or deferred.
 	QueueDepth(ctx context.Context) (int, error)
 }

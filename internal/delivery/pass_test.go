@@ -13,6 +13,7 @@ import (
 	digest "github.com/newsroom/digest"
 	"github.com/newsroom/digest/internal/delivery"
 	"github.com/newsroom/digest/internal/sqlite"
+	"github.com/newsroom/digest/internal/sqlite/sqlitetest"
 )
 
 func TestRegionSelectionAndOrder(t *testing.T) {
@@ -62,7 +63,7 @@ func TestRegionSelectionAndOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	del, err := h.db.DeliveryFor(h.ctx, ana.ID, "2026-11-26")
+	del, err := sqlitetest.DeliveryFor(h.ctx, h.db, ana.ID, "2026-11-26")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +229,7 @@ func TestLocalSendTimeAcrossDST(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		del, err := h.db.DeliveryFor(h.ctx, sub.ID, c.day)
+		del, err := sqlitetest.DeliveryFor(h.ctx, h.db, sub.ID, c.day)
 		if err != nil {
 			t.Fatalf("%s on %s: %v", c.email, c.day, err)
 		}
@@ -252,7 +253,7 @@ func TestDryRunSendsAndRecordsNothing(t *testing.T) {
 	if n := len(h.sink.Messages()); n != 0 {
 		t.Errorf("dry run sent %d messages", n)
 	}
-	if _, err := h.db.DeliveryFor(h.ctx, sub.ID, "2026-11-26"); !errors.Is(err, digest.ErrNotFound) {
+	if _, err := sqlitetest.DeliveryFor(h.ctx, h.db, sub.ID, "2026-11-26"); !errors.Is(err, digest.ErrNotFound) {
 		t.Errorf("dry run recorded a delivery: err = %v", err)
 	}
 	// The real pass afterwards still sends, the digest the dry run
@@ -281,7 +282,7 @@ func TestDeferredSendIsRetriedWithSameMessageID(t *testing.T) {
 	if rep.Count(delivery.OutcomeDeferred) != 1 {
 		t.Fatalf("report %+v, want one deferred", rep.Items)
 	}
-	del, err := h.db.DeliveryFor(h.ctx, sub.ID, "2026-11-26")
+	del, err := sqlitetest.DeliveryFor(h.ctx, h.db, sub.ID, "2026-11-26")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +307,7 @@ func TestDeferredSendIsRetriedWithSameMessageID(t *testing.T) {
 	if got := msgs[0].header.Get("Message-Id"); got != del.MessageID {
 		t.Errorf("retry Message-ID %q, want the delivery's %q", got, del.MessageID)
 	}
-	del, _ = h.db.DeliveryFor(h.ctx, sub.ID, "2026-11-26")
+	del, _ = sqlitetest.DeliveryFor(h.ctx, h.db, sub.ID, "2026-11-26")
 	if del.Status != digest.DeliverySent || del.Attempts != 2 || del.Error != "" {
 		t.Errorf("after retry: status %s attempts %d error %q", del.Status, del.Attempts, del.Error)
 	}
@@ -329,7 +330,7 @@ func TestPermanentFailureIsNotRetried(t *testing.T) {
 	if rep.Count(delivery.OutcomeFailed) != 1 || rep.Count(delivery.OutcomeSent) != 1 {
 		t.Fatalf("report %+v, want one failed and one sent", rep.Items)
 	}
-	del, err := h.db.DeliveryFor(h.ctx, gone.ID, "2026-11-26")
+	del, err := sqlitetest.DeliveryFor(h.ctx, h.db, gone.ID, "2026-11-26")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +344,7 @@ func TestPermanentFailureIsNotRetried(t *testing.T) {
 	if rep.Count(delivery.OutcomeAlreadySent) != 1 || len(rep.Items) != 1 {
 		t.Errorf("second pass %+v, want only ben's already-sent", rep.Items)
 	}
-	if del2, _ := h.db.DeliveryFor(h.ctx, gone.ID, "2026-11-26"); del2.Attempts != 1 || del2.Status != digest.DeliveryFailed {
+	if del2, _ := sqlitetest.DeliveryFor(h.ctx, h.db, gone.ID, "2026-11-26"); del2.Attempts != 1 || del2.Status != digest.DeliveryFailed {
 		t.Errorf("a permanently refused digest: %+v", del2)
 	}
 }
@@ -366,7 +367,7 @@ func TestUnreachableServerStopsThePass(t *testing.T) {
 	// Nothing reached a server, so nothing is charged to the readers: both
 	// deliveries wait, queued with no attempt counted, for the next pass.
 	for _, s := range []digest.Subscriber{a, b} {
-		del, err := h.db.DeliveryFor(h.ctx, s.ID, "2026-11-26")
+		del, err := sqlitetest.DeliveryFor(h.ctx, h.db, s.ID, "2026-11-26")
 		if err != nil || del.Status != digest.DeliveryQueued || del.Attempts != 0 {
 			t.Errorf("%s: %+v, %v; want queued with 0 attempts", s.Email, del, err)
 		}

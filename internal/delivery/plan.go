@@ -9,6 +9,7 @@ import (
 	"time"
 
 	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/delivery/outbox"
 	"github.com/newsroom/digest/internal/render"
 )
 
@@ -39,7 +40,7 @@ func newPlannedPage(plans []planned) plannedPage {
 	for i := range plans {
 		ds[i] = &plans[i].delivery
 	}
-	slices.SortStableFunc(ds, digest.ClaimOrder)
+	slices.SortStableFunc(ds, outbox.ClaimOrder)
 	return plannedPage{plans: plans, ds: ds}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	digest "github.com/newsroom/digest"
 	"github.com/newsroom/digest/internal/sqlite"
+	"github.com/newsroom/digest/internal/sqlite/sqlitetest"
 )
 
 // pagedStore is the real store with planning pages cut to a few readers,
@@ -130,7 +131,7 @@ func (f *planFixture) sent(sub digest.Subscriber, date digest.Date, cutoff strin
 	f.t.Helper()
 	d := digest.Delivery{SubscriberID: sub.ID, DigestDate: date, MessageID: fmt.Sprintf("<%d.%s@test>", sub.ID, date),
 		Cutoff: mustParse(f.t, cutoff), BriefIDs: briefs}
-	if err := f.db.CreateDelivery(f.ctx, &d); err != nil {
+	if err := sqlitetest.CreateDelivery(f.ctx, f.db, &d); err != nil {
 		f.t.Fatal(err)
 	}
 	stamp := stored(d.Cutoff)

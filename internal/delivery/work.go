@@ -9,6 +9,7 @@ import (
 	"time"
 
 	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/delivery/outbox"
 	"github.com/newsroom/digest/internal/mailer"
 	"golang.org/x/time/rate"
 )
@@ -85,7 +86,7 @@ var errHeldBack = errors.New("message held back: the previous outcome was not re
 // the ledger records.
 type finished struct {
 	item   Item
-	result digest.DeliveryResult
+	result outbox.Result
 }
 
 // worker sends claimed deliveries one at a time over its own SMTP
@@ -106,7 +107,7 @@ func (p *Pass) worker(ctx, sendCtx context.Context, n int, clock func() time.Tim
 	}()
 	holder := fmt.Sprintf("%s/w%d", p.opts.Holder, n)
 	var (
-		queue   []digest.Claim
+		queue   []outbox.Claim
 		body    bodies         // the message being sent; its buffers are reused
 		done    []finished     // outcomes not yet handed to the ledger
 		pending *settleRequest // handed, answer not yet taken
@@ -142,11 +143,11 @@ func (p *Pass) worker(ctx, sendCtx context.Context, n int, clock func() time.Tim
 	// submit hands done to the ledger with a claim for want more, without
 	// waiting. Only one request is outstanding at a time.
 	submit := func(want int) {
-		results := make([]digest.DeliveryResult, len(done))
+		results := make([]outbox.Result, len(done))
 		for i, f := range done {
 			results[i] = f.result
 		}
-		pending, handed, done = l.submit(results, digest.ClaimRequest{Holder: holder, N: want}), done, nil
+		pending, handed, done = l.submit(results, outbox.ClaimRequest{Holder: holder, N: want}), done, nil
 	}
 	// settle hands done to the ledger, when there is anything to say, and
 	// waits for the answer.
@@ -262,7 +263,7 @@ func (p *Pass) account(f finished, s settled, i int, t *tally) {
 }
 
 // itemOf starts the report item of a claimed delivery.
-func (p *Pass) itemOf(c digest.Claim) Item {
+func (p *Pass) itemOf(c outbox.Claim) Item {
 	d := c.Delivery
 	return Item{Subscriber: c.Subscriber, Date: d.DigestDate, DeliveryID: d.ID, MessageID: d.MessageID,
 		BriefIDs: d.BriefIDs, Attempts: d.Attempts}
@@ -273,7 +274,7 @@ func (p *Pass) itemOf(c digest.Claim) Item {
 // the message and decides what a refusal leads to. unreachable reports
 // that the SMTP server could not be reached at all.
 func (p *Pass) deliver(ctx, sendCtx context.Context, sender Sender, clock func() time.Time, lim *rate.Limiter, cache *briefCache,
-	groups *renderGroups, body *bodies, c digest.Claim, ready func() error) (f finished, unreachable bool) {
+	groups *renderGroups, body *bodies, c outbox.Claim, ready func() error) (f finished, unreachable bool) {
 	d, sub := c.Delivery, c.Subscriber
 	item := p.itemOf(c)
 	if sub.ID == 0 {
@@ -314,7 +315,7 @@ func (p *Pass) outcome(item Item, d digest.Delivery, err error, cutShort bool, n
 	if err == nil {
 		p.observer.SMTPReply("2xx")
 		item.Outcome = OutcomeSent
-		return finished{item, digest.DeliveryResult{DeliveryID: d.ID, Status: digest.DeliverySent, SentAt: now, Reason: "250 accepted"}}, false
+		return finished{item, outbox.Result{DeliveryID: d.ID, Status: digest.DeliverySent, SentAt: now, Reason: "250 accepted"}}, false
 	}
 	if errors.Is(err, errHeldBack) {
 		// The worker stops right after (its ledger failed), so this is
@@ -365,7 +366,7 @@ func (p *Pass) deferOrGiveUp(item Item, d digest.Delivery, err error, now time.T
 	p.logger.Warn("digest deferred", "delivery", d.ID, "subscriber", d.SubscriberID, "attempt", d.Attempts,
 		"next_attempt", next.UTC().Format(time.RFC3339), "err", err)
 	item.Outcome, item.Err = OutcomeDeferred, err
-	return finished{item, digest.DeliveryResult{DeliveryID: d.ID, Status: digest.DeliveryDeferred, Next: next, Reason: err.Error()}}
+	return finished{item, outbox.Result{DeliveryID: d.ID, Status: digest.DeliveryDeferred, Next: next, Reason: err.Error()}}
 }
 
 // backoff is the wait after the given attempt: RetryBase doubling per
@@ -383,12 +384,12 @@ func (p *Pass) backoff(attempt int) time.Duration {
 func (p *Pass) failed(item Item, err error, bounce bool) finished {
 	p.logger.Error("digest failed", "delivery", item.DeliveryID, "subscriber", item.Subscriber.ID, "bounced", bounce, "err", err)
 	item.Outcome, item.Err = OutcomeFailed, err
-	return finished{item, digest.DeliveryResult{DeliveryID: item.DeliveryID, Status: digest.DeliveryFailed, Reason: err.Error(), Bounce: bounce}}
+	return finished{item, outbox.Result{DeliveryID: item.DeliveryID, Status: digest.DeliveryFailed, Reason: err.Error(), Bounce: bounce}}
 }
 
 func (p *Pass) suppress(item Item, reason string) finished {
 	item.Outcome, item.Err = OutcomeSuppressed, errors.New(reason)
-	return finished{item, digest.DeliveryResult{DeliveryID: item.DeliveryID, Status: digest.DeliverySuppressed, Reason: reason}}
+	return finished{item, outbox.Result{DeliveryID: item.DeliveryID, Status: digest.DeliverySuppressed, Reason: reason}}
 }
 
 // release hands a claimed delivery back to the queue without charging an
@@ -396,7 +397,7 @@ func (p *Pass) suppress(item Item, reason string) finished {
 // stop cut it short). The item reports it interrupted, for cause.
 func (p *Pass) release(item Item, reason string, cause error) finished {
 	item.Outcome, item.Err = OutcomeInterrupted, cause
-	return finished{item, digest.DeliveryResult{DeliveryID: item.DeliveryID, Status: digest.DeliveryQueued, Reason: reason}}
+	return finished{item, outbox.Result{DeliveryID: item.DeliveryID, Status: digest.DeliveryQueued, Reason: reason}}
 }
 
 // recipientFault reports whether a permanent refusal is about the

@@ -48,10 +48,6 @@ var signedHeaders = []string{
 	"Content-Type",
 }
 
-// SignedHeaders returns the header field names a Signer lists in h=, in
-// order, oversigned fields repeated.
-func SignedHeaders() []string { return append([]string(nil), signedHeaders...) }
-
 // Signer signs messages for one domain and selector. It is safe for
 // concurrent use.
 type Signer struct {

@@ -318,7 +318,7 @@ func TestPublicKeyRecord(t *testing.T) {
 	}
 }
 
-// FuzzParseKey checks that no input makes ParseKey panic, and that what it
+// FuzzParseKey checks that no input makes parseKey panic, and that what it
 // accepts is a key DKIM can use.
 func FuzzParseKey(f *testing.F) {
 	der, err := x509.MarshalPKCS8PrivateKey(ed25519Key(f))
@@ -330,12 +330,12 @@ func FuzzParseKey(f *testing.F) {
 	f.Add([]byte("-----BEGIN PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\nAAAA\n-----END PRIVATE KEY-----\n"))
 	f.Add([]byte(""))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		key, err := ParseKey(data)
+		key, err := parseKey(data)
 		if err != nil {
 			return
 		}
 		if err := checkKey(key); err != nil {
-			t.Errorf("ParseKey accepted an unusable key: %v", err)
+			t.Errorf("parseKey accepted an unusable key: %v", err)
 		}
 	})
 }

@@ -78,7 +78,7 @@ func loadKey(path string) (crypto.Signer, error) {
 	if len(data) > maxKeyFileSize {
 		return nil, fmt.Errorf("over %d KB, not a PEM private key", maxKeyFileSize>>10)
 	}
-	return ParseKey(data)
+	return parseKey(data)
 }
 
 // withoutPath drops the *fs.PathError around err, whose path KeyError
@@ -91,9 +91,9 @@ func withoutPath(err error) error {
 	return err
 }
 
-// ParseKey decodes a PEM private key as LoadKey does. The file must hold
+// parseKey decodes a PEM private key for LoadKey. The file must hold
 // exactly one PEM block. Errors never quote the input.
-func ParseKey(data []byte) (crypto.Signer, error) {
+func parseKey(data []byte) (crypto.Signer, error) {
 	block, rest := pem.Decode(data)
 	if block == nil {
 		return nil, errors.New("no PEM block found; want a PEM private key (-----BEGIN PRIVATE KEY-----)")

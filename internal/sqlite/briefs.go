@@ -10,13 +10,6 @@ import (
 	digest "github.com/newsroom/digest"
 )
 
-// BriefFilter narrows ListBriefs. The zero value lists every brief.
-type BriefFilter struct {
-	Region string    // only this region; "" for all
-	Since  time.Time // only briefs published at or after this instant; zero for all
-	Limit  int       // at most this many, newest first; 0 for no limit
-}
-
 // UpsertBrief stores b under its slug: a new slug inserts, a known one
 // replaces every field (its signals and sources included) while keeping the
 // brief's id and created_at. It sets b.ID, b.CreatedAt and b.UpdatedAt and
@@ -137,18 +130,6 @@ func insertSignals(ctx context.Context, tx *sql.Tx, briefID int64, signals []dig
 	return nil
 }
 
-// BriefBySlug returns the brief with the given slug, or digest.ErrNotFound.
-func (db *DB) BriefBySlug(ctx context.Context, slug string) (digest.Brief, error) {
-	bs, err := db.queryBriefs(ctx, `SELECT `+briefColumns+` FROM briefs WHERE slug = ?`, slug)
-	if err == nil && len(bs) == 0 {
-		err = digest.ErrNotFound
-	}
-	if err != nil {
-		return digest.Brief{}, fmt.Errorf("brief %q: %w", slug, err)
-	}
-	return bs[0], nil
-}
-
 // BriefsByID returns the briefs with the given ids, in the order of ids. It
 // fails with digest.ErrNotFound, naming the id, when any of them is missing.
 func (db *DB) BriefsByID(ctx context.Context, ids []int64) ([]digest.Brief, error) {
@@ -173,28 +154,6 @@ func (db *DB) BriefsByID(ctx context.Context, ids []int64) ([]digest.Brief, erro
 		out[i] = b
 	}
 	return out, nil
-}
-
-// ListBriefs returns the briefs that match f, newest first, fully loaded.
-func (db *DB) ListBriefs(ctx context.Context, f BriefFilter) ([]digest.Brief, error) {
-	var c conditions
-	if f.Region != "" {
-		c.add("region = ?", f.Region)
-	}
-	if !f.Since.IsZero() {
-		c.add("published_at >= ?", boundTime(f.Since))
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = -1 // SQLite: no limit
-	}
-	bs, err := db.queryBriefs(ctx,
-		`SELECT `+briefColumns+` FROM briefs `+c.where()+` ORDER BY published_at DESC, id DESC LIMIT ?`,
-		append(c.args, limit)...)
-	if err != nil {
-		return nil, fmt.Errorf("list briefs: %w", err)
-	}
-	return bs, nil
 }
 
 const briefColumns = `id, slug, region, headline, lede, body, author, published_at,

@@ -419,7 +419,7 @@ func unplanBrief(ctx context.Context, tx *sql.Tx, id int64, now time.Time, slug 
 		}
 		left := slices.DeleteFunc(briefs, func(b int64) bool { return b == id })
 		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET brief_ids = ? WHERE id = ?`,
-			string(appendIDList(nil, left)), d.id); err != nil {
+			int64sJSON(left), d.id); err != nil {
 			return fmt.Errorf("take brief out of delivery %d: %w", d.id, err)
 		}
 		r.Unplanned++

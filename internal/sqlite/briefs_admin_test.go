@@ -18,7 +18,7 @@ func TestSaveBriefs(t *testing.T) {
 	if err != nil || changes[0] != BriefAdded || changes[1] != BriefAdded {
 		t.Fatalf("first save = %v, %v; want added, added", changes, err)
 	}
-	stored, _ := db.BriefBySlug(ctx, "a")
+	stored, _ := briefBySlug(ctx, db, "a")
 
 	edited := b
 	edited.Signals = append([]digest.Signal(nil), b.Signals...)
@@ -46,13 +46,13 @@ func TestSaveBriefs(t *testing.T) {
 					t.Errorf("brief %s: %s, want %s", tt.bs[i].Slug, got[i], tt.want[i])
 				}
 			}
-			sb, _ := db.BriefBySlug(ctx, "b")
+			sb, _ := briefBySlug(ctx, db, "b")
 			if n := sb.Signals[0].Sources[0].Name; n != tt.wantB0 {
 				t.Errorf("stored b's first source = %q, want %q", n, tt.wantB0)
 			}
 		})
 	}
-	after, _ := db.BriefBySlug(ctx, "a")
+	after, _ := briefBySlug(ctx, db, "a")
 	if !after.UpdatedAt.After(stored.UpdatedAt) {
 		t.Errorf("rewrite did not bump updated_at")
 	}
@@ -63,7 +63,7 @@ func TestSaveBriefs(t *testing.T) {
 	if _, err := db.SaveBriefs(ctx, []digest.Brief{c, bad}, SaveOptions{}); err == nil {
 		t.Fatal("saved a brief without a slug")
 	}
-	if _, err := db.BriefBySlug(ctx, "c"); !errors.Is(err, digest.ErrNotFound) {
+	if _, err := briefBySlug(ctx, db, "c"); !errors.Is(err, digest.ErrNotFound) {
 		t.Errorf("c was stored although the batch failed: %v", err)
 	}
 }
@@ -75,12 +75,12 @@ func TestUnchangedKeepsUpdatedAt(t *testing.T) {
 	if _, err := db.SaveBriefs(ctx, []digest.Brief{a}, SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	before, _ := db.BriefBySlug(ctx, "a")
+	before, _ := briefBySlug(ctx, db, "a")
 	a.PublishedAt = a.PublishedAt.In(time.FixedZone("x", 3600)) // the same instant
 	if ch, err := db.SaveBriefs(ctx, []digest.Brief{a}, SaveOptions{}); err != nil || ch[0] != BriefUnchanged {
 		t.Fatalf("same brief again = %v, %v", ch, err)
 	}
-	after, _ := db.BriefBySlug(ctx, "a")
+	after, _ := briefBySlug(ctx, db, "a")
 	if !after.UpdatedAt.Equal(before.UpdatedAt) {
 		t.Errorf("updated_at moved from %v to %v for an unchanged brief", before.UpdatedAt, after.UpdatedAt)
 	}
@@ -108,7 +108,7 @@ func TestRemoveBrief(t *testing.T) {
 	if err != nil || !r.Deleted {
 		t.Fatalf("remove an unsent brief = %+v, %v; want deleted", r, err)
 	}
-	if _, err := db.BriefBySlug(ctx, "unsent"); !errors.Is(err, digest.ErrNotFound) {
+	if _, err := briefBySlug(ctx, db, "unsent"); !errors.Is(err, digest.ErrNotFound) {
 		t.Errorf("unsent brief still there: %v", err)
 	}
 
@@ -179,6 +179,8 @@ func TestListBriefSummaries(t *testing.T) {
 		{"region", BriefListFilter{Region: "lagos"}, []string{"l2", "l1"}},
 		{"since", BriefListFilter{Since: at(2, 0)}, []string{"l2", "b1"}},
 		{"limit", BriefListFilter{Limit: 1}, []string{"l2"}},
+		{"region, since and limit", BriefListFilter{Region: "lagos", Since: at(1, 0), Limit: 1}, []string{"l2"}},
+		{"nothing matches", BriefListFilter{Region: "oslo"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

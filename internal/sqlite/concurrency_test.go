@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -36,7 +35,7 @@ func TestConcurrentWritersAndReaders(t *testing.T) {
 					continue
 				}
 				d := sampleDelivery(s.ID, "2026-03-01", at(7, i), briefs...)
-				if err := db.CreateDelivery(ctx, &d); err != nil {
+				if _, err := db.PlanDeliveries(ctx, []*digest.Delivery{&d}); err != nil {
 					errs <- err
 					continue
 				}
@@ -76,7 +75,10 @@ func TestConcurrentWritersAndReaders(t *testing.T) {
 		t.Errorf("concurrent use: %v", err)
 	}
 
-	subs, err := dbs[1].ActiveSubscribers(ctx)
+	if _, err := dbs[0].CatchUpWatermarks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	subs, err := activeSubscribers(ctx, dbs[1])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,37 +92,42 @@ func TestConcurrentWritersAndReaders(t *testing.T) {
 	}
 }
 
-// Racing to create the same delivery: exactly one wins, the others get
-// ErrConflict.
-func TestConcurrentCreateSameDelivery(t *testing.T) {
+// Passes racing to plan the same reader's digest for a day: exactly one
+// creates it, the others skip it without an error.
+func TestConcurrentPlanSameDelivery(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t)
 	s := mustCreateSubscriber(t, db, sampleSubscriber("race@example.com", "lagos"))
 
 	const racers = 12
-	results := make(chan error, racers)
+	type result struct {
+		created int
+		err     error
+	}
+	results := make(chan result, racers)
 	var wg sync.WaitGroup
 	for i := range racers {
 		wg.Go(func() {
 			d := sampleDelivery(s.ID, "2026-03-01", at(7, 0))
 			d.MessageID = fmt.Sprintf("<racer-%d@digest.example>", i)
-			results <- db.CreateDelivery(ctx, &d)
+			n, err := db.PlanDeliveries(ctx, []*digest.Delivery{&d})
+			results <- result{n, err}
 		})
 	}
 	wg.Wait()
 	close(results)
-	var won, conflicts int
-	for err := range results {
+	var won, skipped int
+	for r := range results {
 		switch {
-		case err == nil:
+		case r.err != nil:
+			t.Errorf("unexpected error: %v", r.err)
+		case r.created == 1:
 			won++
-		case errors.Is(err, digest.ErrConflict):
-			conflicts++
 		default:
-			t.Errorf("unexpected error: %v", err)
+			skipped++
 		}
 	}
-	if won != 1 || conflicts != racers-1 {
-		t.Errorf("%d created and %d conflicts, want 1 and %d", won, conflicts, racers-1)
+	if won != 1 || skipped != racers-1 {
+		t.Errorf("%d created and %d skipped, want 1 and %d", won, skipped, racers-1)
 	}
 }

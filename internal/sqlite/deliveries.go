@@ -3,17 +3,18 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/mattn/go-sqlite3"
 
 	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/delivery/outbox"
 )
 
 // DeliveryFilter narrows ListDeliveries. The zero value lists every delivery.
@@ -21,44 +22,6 @@ type DeliveryFilter struct {
 	Status       digest.DeliveryStatus // only this status; "" for all
 	Date         digest.Date           // only this digest date; "" for all
 	SubscriberID int64                 // only this subscriber's; 0 for all
-}
-
-// CreateDelivery stores a new, queued delivery with its planned briefs and
-// sets d.ID, d.Status (queued when empty), d.CreatedAt and d.UpdatedAt. It
-// fails with digest.ErrConflict when the subscriber already has a delivery
-// for that date (or the Message-ID is taken), and with digest.ErrNotFound
-// when the subscriber or one of the briefs does not exist. A pass plans
-// many at once with PlanDeliveries.
-func (db *DB) CreateDelivery(ctx context.Context, d *digest.Delivery) error {
-	record := fmt.Sprintf("delivery for subscriber %d on %s", d.SubscriberID, d.DigestDate)
-	if d.Status == "" {
-		d.Status = digest.DeliveryQueued
-	}
-	if err := validateDelivery(d, new(dateCheck), func() string { return record }); err != nil {
-		return err
-	}
-	now := db.now()
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM subscribers WHERE id = ?`, d.SubscriberID).Scan(&one)
-		if err != nil {
-			return fmt.Errorf("subscriber %d: %w", d.SubscriberID, notFound(err))
-		}
-		if err := checkBriefsExist(ctx, tx, d.BriefIDs); err != nil {
-			return err
-		}
-		w := newDeliveryWriter(tx, now, false)
-		defer w.close()
-		if _, err := w.insert(ctx, d); err != nil {
-			return err
-		}
-		return w.flush(ctx)
-	})
-	if err != nil {
-		d.ID = 0
-		return fmt.Errorf("create %s: %w", record, mapError(err))
-	}
-	return nil
 }
 
 // PlanDeliveries stores new queued deliveries in one transaction, skipping
@@ -103,15 +66,18 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (create
 			inOrder = append(inOrder, d)
 		}
 	}
-	if !slices.IsSortedFunc(inOrder, digest.ClaimOrder) { // a pass hands its pages over in this order
-		slices.SortStableFunc(inOrder, digest.ClaimOrder)
+	if !slices.IsSortedFunc(inOrder, outbox.ClaimOrder) { // a pass hands its pages over in this order
+		slices.SortStableFunc(inOrder, outbox.ClaimOrder)
 	}
 	// A text that a JSON string cannot carry faithfully (invalid UTF-8, a
 	// control character) sends the page in row by row.
-	rows, plain := rowsJSON(inOrder)
+	rows, plain, err := encodeRows(inOrder)
+	if err != nil {
+		return 0, fmt.Errorf("plan deliveries: %w", err)
+	}
 	now := db.now()
 	err = db.writePlan(ctx, func(tx *sql.Tx) error {
-		w := newDeliveryWriter(tx, now, true)
+		w := newDeliveryWriter(tx, now)
 		defer w.close()
 		var err error
 		if plain {
@@ -145,12 +111,10 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (create
 // says when it was planned, and DeliveryEvents shows it as the first
 // event. That row was a second B-tree insert for every delivery planned.
 type deliveryWriter struct {
-	tx           *sql.Tx
-	now          time.Time
-	stamp        string    // now, as stored
-	skipExisting bool      // leave out a delivery whose subscriber has one that date
-	row          *sql.Stmt // the one-row insert, prepared when first needed
-	ids          []byte    // scratch: one delivery's brief ids as JSON
+	tx    *sql.Tx
+	now   time.Time
+	stamp string    // now, as stored
+	row   *sql.Stmt // the one-row insert, prepared when first needed
 	// dates are the brief_dates rows to write: by digest date, the briefs
 	// planned into a digest of that date. A page holds two or three dates
 	// and a hundred-odd briefs, but some fifteen brief ids per delivery.
@@ -158,14 +122,9 @@ type deliveryWriter struct {
 	last  *digest.Delivery // the last one inserted whose briefs went into dates
 }
 
-// newDeliveryWriter returns a writer for tx. With skipExisting, a delivery
-// for a subscriber and date that already has one is left out (its ID
-// stays zero). Only that conflict is skipped: a Message-ID already in use,
-// or any other constraint, is an error (INSERT OR IGNORE would have
-// dropped the reader's digest without a word).
-func newDeliveryWriter(tx *sql.Tx, now time.Time, skipExisting bool) *deliveryWriter {
-	return &deliveryWriter{tx: tx, now: now, stamp: formatTime(now), skipExisting: skipExisting,
-		dates: map[digest.Date]map[int64]struct{}{}}
+// newDeliveryWriter returns a writer for tx.
+func newDeliveryWriter(tx *sql.Tx, now time.Time) *deliveryWriter {
+	return &deliveryWriter{tx: tx, now: now, stamp: formatTime(now), dates: map[digest.Date]map[int64]struct{}{}}
 }
 
 func (w *deliveryWriter) close() {
@@ -174,13 +133,12 @@ func (w *deliveryWriter) close() {
 	}
 }
 
-// onConflict is the conflict clause of the writer's inserts.
-func (w *deliveryWriter) onConflict() string {
-	if w.skipExisting {
-		return " ON CONFLICT (subscriber_id, digest_date) DO NOTHING"
-	}
-	return ""
-}
+// skipExisting is the conflict clause of the writer's inserts: a delivery
+// for a subscriber and date that already has one is left out (its ID
+// stays zero). Only that conflict is skipped: a Message-ID already in use,
+// or any other constraint, is an error (INSERT OR IGNORE would have
+// dropped the reader's digest without a word).
+const skipExisting = ` ON CONFLICT (subscriber_id, digest_date) DO NOTHING`
 
 // insert inserts d, which must be queued, with its brief ids, and sets its
 // ID and times; the dates of its briefs wait for flush, which must run
@@ -189,14 +147,13 @@ func (w *deliveryWriter) insert(ctx context.Context, d *digest.Delivery) (insert
 	if w.row == nil {
 		if w.row, err = w.tx.PrepareContext(ctx, `INSERT INTO deliveries (subscriber_id, digest_date, message_id, status, attempts, error,
 				cutoff, due_at, created_at, updated_at, brief_ids)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+w.onConflict()); err != nil {
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+skipExisting); err != nil {
 			return false, fmt.Errorf("prepare delivery insert: %w", err)
 		}
 	}
-	w.ids = appendIDList(w.ids[:0], d.BriefIDs)
 	res, err := w.row.ExecContext(ctx,
 		d.SubscriberID, string(d.DigestDate), d.MessageID, string(d.Status), d.Attempts, d.Error,
-		formatTime(d.Cutoff), nullTime(d.DueAt), w.stamp, w.stamp, string(w.ids))
+		formatTime(d.Cutoff), nullTime(d.DueAt), w.stamp, w.stamp, int64sJSON(d.BriefIDs))
 	if err != nil {
 		return false, err
 	}
@@ -254,7 +211,7 @@ type readerDay struct {
 
 // insertAll inserts ds, which must be queued and validated and name each
 // subscriber and date once, with one statement, and sets the IDs and times
-// of those it inserted. rows is ds as rowsJSON encodes them. Each row is
+// of those it inserted. rows is ds as encodeRows encodes them. Each row is
 // given its id: the ids after the table's largest, in the order of ds, so
 // that a row's id is known without reading it back (a RETURNING clause,
 // scanned a row per delivery through database/sql, took 0.85 s of the
@@ -275,9 +232,9 @@ func (w *deliveryWriter) insertAll(ctx context.Context, ds []*digest.Delivery, r
 	res, err := w.tx.ExecContext(ctx, `
 		INSERT INTO deliveries (id, subscriber_id, digest_date, message_id, status, attempts, error,
 			cutoff, due_at, created_at, updated_at, brief_ids)
-		SELECT ?4 + r.key, r.value ->> 0, r.value ->> 1, r.value ->> 2, ?1, r.value ->> 3, r.value ->> 4,
-			r.value ->> 5, r.value ->> 6, ?2, ?2, r.value ->> 7
-		FROM jsonb_each(?3) r WHERE true`+w.onConflict(),
+		SELECT ?4 + r.key, r.value ->> 's', r.value ->> 'd', r.value ->> 'm', ?1, r.value ->> 'a', r.value ->> 'e',
+			r.value ->> 'c', r.value ->> 'u', ?2, ?2, r.value ->> 'b'
+		FROM jsonb_each(?3) r WHERE true`+skipExisting,
 		string(digest.DeliveryQueued), w.stamp, rows, first)
 	var n int64
 	if err == nil {
@@ -321,68 +278,77 @@ func (w *deliveryWriter) readInserted(ctx context.Context, ds []*digest.Delivery
 	return created, nil
 }
 
-// rowsJSON returns ds as the JSON array insertAll reads: per delivery
-// [subscriber_id, digest_date, message_id, attempts, error, cutoff,
-// due_at or null, brief_ids as text]. It reports false when a text field
-// holds something it does not pass through unchanged.
-func rowsJSON(ds []*digest.Delivery) (string, bool) {
+// plannedRow is one new delivery as insertAll reads it from its JSON
+// parameter; a missing "u" is a delivery without a due time (NULL).
+type plannedRow struct {
+	Subscriber int64  `json:"s"`
+	Date       string `json:"d"`
+	MessageID  string `json:"m"`
+	Attempts   int    `json:"a"`
+	Error      string `json:"e"`
+	Cutoff     string `json:"c"`
+	DueAt      string `json:"u,omitempty"`
+	BriefIDs   string `json:"b"` // the brief_ids column's text
+}
+
+// encodeRows returns ds as the JSON array insertAll reads, and false when a
+// text field holds something a JSON string does not carry to SQLite
+// unchanged (plainText).
+func encodeRows(ds []*digest.Delivery) (string, bool, error) {
 	size := 2
 	for _, d := range ds {
 		if !plainText(d.MessageID) || !plainText(d.Error) {
-			return "", false
+			return "", false, nil
 		}
-		// About the row's length, for ids of up to seven digits: a
-		// page's rows are a megabyte or more, and an estimate of twice
-		// that, copied again into a string, made these buffers a fifth of
-		// what planning a million readers allocated (365 of 1,940 MB).
-		size += 112 + len(d.MessageID) + len(d.Error) + 8*len(d.BriefIDs)
+		// About the row's length, for ids of up to seven digits.
+		size += 150 + len(d.MessageID) + len(d.Error) + 8*len(d.BriefIDs)
 	}
-	// Readers of one zone and send time share their cut-off and due time:
-	// each distinct instant is formatted once.
-	stamps := map[time.Time][]byte{}
-	stamp := func(b []byte, t time.Time) []byte {
+	// A page's rows are a megabyte or more. They are encoded one at a
+	// time into a builder, whose String does not copy: encoding the page
+	// as one slice would have encoding/json build a second copy of it,
+	// grown by doubling, for every page.
+	var b strings.Builder
+	b.Grow(size)
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // Message-IDs are <...>: no need for \u003c
+	// Readers of one zone and send time share their cut-off and due time,
+	// and deliveries in claim order come in runs with the same briefs
+	// (readers of one zone, send time and regions): each distinct instant
+	// is formatted once, and each run's briefs encoded once.
+	stamps := map[time.Time]string{}
+	stamp := func(t time.Time) string {
 		t = t.UTC()
 		s, ok := stamps[t]
 		if !ok {
-			s = t.AppendFormat(nil, timeLayout)
+			s = formatTime(t)
 			stamps[t] = s
 		}
-		return append(b, s...)
+		return s
 	}
-	b := make([]byte, 0, size)
-	b = append(b, '[')
+	var (
+		last   []int64
+		briefs string
+		r      plannedRow // one for the page: Encode boxes a pointer, not a copy per row
+	)
+	b.WriteByte('[')
 	for i, d := range ds {
+		if i == 0 || !slices.Equal(d.BriefIDs, last) {
+			last, briefs = d.BriefIDs, int64sJSON(d.BriefIDs)
+		}
+		r = plannedRow{Subscriber: d.SubscriberID, Date: string(d.DigestDate), MessageID: d.MessageID,
+			Attempts: d.Attempts, Error: d.Error, Cutoff: stamp(d.Cutoff), BriefIDs: briefs}
+		if !d.DueAt.IsZero() {
+			r.DueAt = stamp(d.DueAt)
+		}
 		if i > 0 {
-			b = append(b, ',')
+			b.WriteByte(',')
 		}
-		b = append(b, '[')
-		b = strconv.AppendInt(b, d.SubscriberID, 10)
-		b = append(b, ',', '"')
-		b = append(b, d.DigestDate...) // validated YYYY-MM-DD: nothing to escape
-		b = append(b, '"', ',')
-		b = appendJSONString(b, d.MessageID)
-		b = append(b, ',')
-		b = strconv.AppendInt(b, int64(d.Attempts), 10)
-		b = append(b, ',')
-		b = appendJSONString(b, d.Error)
-		b = append(b, ',', '"')
-		b = stamp(b, d.Cutoff)
-		b = append(b, '"', ',')
-		if d.DueAt.IsZero() {
-			b = append(b, "null"...)
-		} else {
-			b = append(b, '"')
-			b = stamp(b, d.DueAt)
-			b = append(b, '"')
+		if err := enc.Encode(&r); err != nil {
+			return "", false, fmt.Errorf("encode delivery for subscriber %d on %s: %w", d.SubscriberID, d.DigestDate, err)
 		}
-		b = append(b, ',', '"')
-		b = appendIDList(b, d.BriefIDs) // digits and commas: nothing to escape
-		b = append(b, '"', ']')
 	}
-	b = append(b, ']')
-	// The string shares b's bytes, which nothing changes after this (what
-	// strings.Builder does): a copy would double what a page allocates.
-	return unsafe.String(unsafe.SliceData(b), len(b)), true
+	b.WriteByte(']')
+	return b.String(), true, nil
 }
 
 // isConstraint reports whether err is a constraint violation, after which
@@ -403,53 +369,44 @@ func plainText(s string) bool {
 	return true
 }
 
-// appendJSONString appends s, which must be plainText, as a JSON string.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == '"' || c == '\\' {
-			b = append(b, '\\')
-		}
-		b = append(b, s[i])
-	}
-	return append(b, '"')
-}
-
 // flush records the dates the inserted deliveries' briefs were planned
 // for. A brief that does not exist fails it, naming the brief: no foreign
 // key guards brief_ids, so this is where a plan naming a deleted brief is
 // refused.
 func (w *deliveryWriter) flush(ctx context.Context) error {
-	if len(w.dates) == 0 {
-		return nil
+	type briefDate struct {
+		Brief int64       `json:"b"`
+		Date  digest.Date `json:"d"`
 	}
-	var briefs []int64
-	rows := []byte{'['}
+	var (
+		briefs []int64
+		rows   []briefDate
+	)
 	for date, ids := range w.dates {
 		for b := range ids {
-			if len(rows) > 1 {
-				rows = append(rows, ',')
-			}
-			rows = append(rows, '[')
-			rows = strconv.AppendInt(rows, b, 10)
-			rows = append(rows, ',', '"')
-			rows = append(rows, date...) // validated YYYY-MM-DD: nothing to escape
-			rows = append(rows, '"', ']')
+			rows = append(rows, briefDate{b, date})
 			briefs = append(briefs, b)
 		}
+	}
+	clear(w.dates)
+	w.last = nil
+	if len(rows) == 0 {
+		return nil
 	}
 	slices.Sort(briefs)
 	if err := checkBriefsExist(ctx, w.tx, slices.Compact(briefs)); err != nil {
 		return err
 	}
-	if _, err := w.tx.ExecContext(ctx, `
-		INSERT INTO brief_dates (brief_id, digest_date)
-		SELECT j.value ->> 0, j.value ->> 1 FROM json_each(?) j WHERE true
-		ON CONFLICT DO NOTHING`, string(append(rows, ']'))); err != nil {
+	list, err := json.Marshal(rows)
+	if err != nil {
 		return fmt.Errorf("record brief dates: %w", err)
 	}
-	clear(w.dates)
-	w.last = nil
+	if _, err := w.tx.ExecContext(ctx, `
+		INSERT INTO brief_dates (brief_id, digest_date)
+		SELECT j.value ->> 'b', j.value ->> 'd' FROM json_each(?) j WHERE true
+		ON CONFLICT DO NOTHING`, string(list)); err != nil {
+		return fmt.Errorf("record brief dates: %w", err)
+	}
 	return nil
 }
 
@@ -551,21 +508,6 @@ func (db *DB) Delivery(ctx context.Context, id int64) (digest.Delivery, error) {
 	}
 	if err != nil {
 		return digest.Delivery{}, fmt.Errorf("delivery %d: %w", id, err)
-	}
-	return ds[0], nil
-}
-
-// DeliveryFor returns the subscriber's delivery for the given date, or
-// digest.ErrNotFound.
-func (db *DB) DeliveryFor(ctx context.Context, subscriberID int64, date digest.Date) (digest.Delivery, error) {
-	ds, err := db.queryDeliveries(ctx,
-		`SELECT `+deliveryColumns+` FROM deliveries WHERE subscriber_id = ? AND digest_date = ?`,
-		subscriberID, string(date))
-	if err == nil && len(ds) == 0 {
-		err = digest.ErrNotFound
-	}
-	if err != nil {
-		return digest.Delivery{}, fmt.Errorf("delivery for subscriber %d on %s: %w", subscriberID, date, err)
 	}
 	return ds[0], nil
 }

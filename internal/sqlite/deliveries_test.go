@@ -29,17 +29,17 @@ func newDeliveryFixture(t *testing.T) deliveryFixture {
 	return f
 }
 
-func TestCreateDeliveryRoundTrip(t *testing.T) {
+func TestPlannedDeliveryRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	f := newDeliveryFixture(t)
 	plan := []int64{f.briefs[2], f.briefs[0], f.briefs[1]}
 	d := sampleDelivery(f.sub.ID, "2026-03-01", at(6, 59).Add(17), plan...)
 	d.Status = "" // defaults to queued
-	if err := f.db.CreateDelivery(ctx, &d); err != nil {
-		t.Fatalf("CreateDelivery: %v", err)
+	if n, err := f.db.PlanDeliveries(ctx, []*digest.Delivery{&d}); err != nil || n != 1 {
+		t.Fatalf("PlanDeliveries = %d, %v; want it created", n, err)
 	}
 	if d.ID == 0 || d.Status != digest.DeliveryQueued || d.CreatedAt.IsZero() || !d.UpdatedAt.Equal(d.CreatedAt) {
-		t.Fatalf("after create: %+v", d)
+		t.Fatalf("after planning: %+v", d)
 	}
 
 	byID, err := f.db.Delivery(ctx, d.ID)
@@ -49,56 +49,30 @@ func TestCreateDeliveryRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(byID, d) {
 		t.Errorf("Delivery round trip\n got: %+v\nwant: %+v", byID, d)
 	}
-	forDay, err := f.db.DeliveryFor(ctx, f.sub.ID, "2026-03-01")
+	forDay, err := f.db.ListDeliveries(ctx, DeliveryFilter{SubscriberID: f.sub.ID, Date: "2026-03-01"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(forDay, d) {
-		t.Errorf("DeliveryFor\n got: %+v\nwant: %+v", forDay, d)
+	if len(forDay) != 1 || !reflect.DeepEqual(forDay[0], d) {
+		t.Errorf("ListDeliveries of the reader's day\n got: %+v\nwant: [%+v]", forDay, d)
 	}
-	if _, err := f.db.DeliveryFor(ctx, f.sub.ID, "2026-03-02"); !errors.Is(err, digest.ErrNotFound) {
-		t.Errorf("DeliveryFor another day: err = %v, want ErrNotFound", err)
+	if ds, err := f.db.ListDeliveries(ctx, DeliveryFilter{SubscriberID: f.sub.ID, Date: "2026-03-02"}); err != nil || len(ds) != 0 {
+		t.Errorf("ListDeliveries of another day = %+v, %v; want none", ds, err)
 	}
 	if _, err := f.db.Delivery(ctx, d.ID+1); !errors.Is(err, digest.ErrNotFound) {
 		t.Errorf("Delivery of a missing id: err = %v, want ErrNotFound", err)
 	}
 }
 
-func TestCreateDeliveryOnePerSubscriberAndDay(t *testing.T) {
-	ctx := context.Background()
-	f := newDeliveryFixture(t)
-	other := mustCreateSubscriber(t, f.db, sampleSubscriber("other@example.com", "lagos"))
-	first := mustCreateDelivery(t, f.db, sampleDelivery(f.sub.ID, "2026-03-01", at(7, 0), f.briefs[0]))
-
-	again := sampleDelivery(f.sub.ID, "2026-03-01", at(8, 0), f.briefs[1])
-	again.MessageID = "<another@digest.example>"
-	if err := f.db.CreateDelivery(ctx, &again); !errors.Is(err, digest.ErrConflict) {
-		t.Fatalf("second delivery for the same subscriber and day: err = %v, want ErrConflict", err)
-	}
-	got, err := f.db.DeliveryFor(ctx, f.sub.ID, "2026-03-01")
-	if err != nil || !reflect.DeepEqual(got, first) {
-		t.Errorf("the first delivery changed after the conflict: %+v, %v", got, err)
-	}
-
-	sameMessageID := sampleDelivery(f.sub.ID, "2026-03-02", at(7, 0))
-	sameMessageID.MessageID = first.MessageID
-	if err := f.db.CreateDelivery(ctx, &sameMessageID); !errors.Is(err, digest.ErrConflict) {
-		t.Errorf("reused Message-ID: err = %v, want ErrConflict", err)
-	}
-
-	mustCreateDelivery(t, f.db, sampleDelivery(f.sub.ID, "2026-03-02", at(7, 0)))
-	mustCreateDelivery(t, f.db, sampleDelivery(other.ID, "2026-03-01", at(7, 0)))
-}
-
-func TestCreateDeliveryRefuses(t *testing.T) {
+func TestPlanDeliveriesRefuses(t *testing.T) {
 	f := newDeliveryFixture(t)
 	tests := []struct {
 		name    string
 		modify  func(*digest.Delivery)
 		field   string // a *digest.FieldError on this field, or
-		wantErr error  // this error
+		wantErr error  // this error, or (both empty) any error
 	}{
-		{"unknown subscriber", func(d *digest.Delivery) { d.SubscriberID = 999 }, "", digest.ErrNotFound},
+		{"unknown subscriber", func(d *digest.Delivery) { d.SubscriberID = 999 }, "", nil},
 		{"unknown brief", func(d *digest.Delivery) { d.BriefIDs = []int64{f.briefs[0], 999} }, "", digest.ErrNotFound},
 		{"no subscriber", func(d *digest.Delivery) { d.SubscriberID = 0 }, "subscriber_id", nil},
 		{"bad date", func(d *digest.Delivery) { d.DigestDate = "2026-02-30" }, "digest_date", nil},
@@ -120,11 +94,14 @@ func TestCreateDeliveryRefuses(t *testing.T) {
 			ctx := context.Background()
 			d := sampleDelivery(f.sub.ID, "2026-03-01", at(7, 0), f.briefs...)
 			tc.modify(&d)
-			err := f.db.CreateDelivery(ctx, &d)
-			if tc.field != "" {
+			_, err := f.db.PlanDeliveries(ctx, []*digest.Delivery{&d})
+			switch {
+			case tc.field != "":
 				wantFieldError(t, err, tc.field)
-			} else if !errors.Is(err, tc.wantErr) {
+			case tc.wantErr != nil && !errors.Is(err, tc.wantErr):
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			case err == nil:
+				t.Fatal("planned a delivery that cannot be stored")
 			}
 			if all, _ := f.db.ListDeliveries(ctx, DeliveryFilter{}); len(all) != 0 {
 				t.Errorf("a refused delivery was stored: %+v", all)
@@ -133,7 +110,9 @@ func TestCreateDeliveryRefuses(t *testing.T) {
 	}
 }
 
-func TestMarkDeliverySentMovesWatermarkForwardOnly(t *testing.T) {
+// A reader's watermark follows their sent digests' cut-offs at the next
+// catch-up, never back.
+func TestCatchUpMovesWatermarkForwardOnly(t *testing.T) {
 	tests := []struct {
 		name          string
 		watermark     time.Time // the subscriber's before the send
@@ -159,6 +138,9 @@ func TestMarkDeliverySentMovesWatermarkForwardOnly(t *testing.T) {
 			if err := db.MarkDeliverySent(ctx, d.ID, sentAt, "250 ok"); err != nil {
 				t.Fatalf("MarkDeliverySent: %v", err)
 			}
+			if _, err := db.CatchUpWatermarks(ctx); err != nil {
+				t.Fatal(err)
+			}
 			got, err := db.Delivery(ctx, d.ID)
 			if err != nil {
 				t.Fatal(err)
@@ -177,33 +159,35 @@ func TestMarkDeliverySentMovesWatermarkForwardOnly(t *testing.T) {
 	}
 }
 
-func TestMarkDeliverySentIsAtomic(t *testing.T) {
+// A catch-up that fails moves no watermark and leaves its events for the
+// next one.
+func TestCatchUpWatermarksIsAtomic(t *testing.T) {
 	ctx := context.Background()
 	f := newDeliveryFixture(t)
 	d := mustCreateDelivery(t, f.db, sampleDelivery(f.sub.ID, "2026-03-01", at(7, 0), f.briefs[0]))
+	if err := f.db.MarkDeliverySent(ctx, d.ID, at(7, 30), "250 ok"); err != nil {
+		t.Fatal(err)
+	}
 
-	// Make the watermark update fail after the delivery row was updated in
-	// the same transaction: neither change may survive.
 	if _, err := f.db.rw.ExecContext(ctx, `
 		CREATE TRIGGER refuse_watermark BEFORE UPDATE OF watermark ON subscribers
 		BEGIN SELECT RAISE(ABORT, 'watermark refused by test'); END`); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.db.MarkDeliverySent(ctx, d.ID, at(7, 30), "250 ok"); err == nil {
-		t.Fatal("MarkDeliverySent succeeded although the watermark update failed")
+	if _, err := f.db.CatchUpWatermarks(ctx); err == nil {
+		t.Fatal("CatchUpWatermarks succeeded although the watermark update failed")
 	}
-	got, err := f.db.Delivery(ctx, d.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, d) {
-		t.Errorf("delivery changed although the watermark did not move\n got: %+v\nwant: %+v", got, d)
+	if sub, _ := f.db.Subscriber(ctx, f.sub.ID); !sub.Watermark.IsZero() {
+		t.Errorf("watermark = %v after a failed catch-up, want none", sub.Watermark)
 	}
 	if _, err := f.db.rw.ExecContext(ctx, `DROP TRIGGER refuse_watermark`); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.db.MarkDeliverySent(ctx, d.ID, at(7, 31), "250 ok"); err != nil {
-		t.Fatalf("MarkDeliverySent once the trigger is gone: %v", err)
+	if moved, err := f.db.CatchUpWatermarks(ctx); err != nil || moved != 1 {
+		t.Fatalf("CatchUpWatermarks once the trigger is gone = %d, %v; want 1", moved, err)
+	}
+	if sub, _ := f.db.Subscriber(ctx, f.sub.ID); !sub.Watermark.Equal(at(7, 0)) {
+		t.Errorf("watermark = %v, want the cut-off %v", sub.Watermark, at(7, 0))
 	}
 }
 
@@ -261,6 +245,9 @@ func TestDeliveryLifecycle(t *testing.T) {
 	if sent.Status != digest.DeliverySent || sent.Attempts != 2 || sent.Error != "" || !sent.SentAt.Equal(at(7, 11)) {
 		t.Errorf("after MarkDeliverySent: %+v", sent)
 	}
+	if _, err := f.db.CatchUpWatermarks(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if sub, _ := f.db.Subscriber(ctx, f.sub.ID); !sub.Watermark.Equal(at(7, 0)) {
 		t.Errorf("watermark = %v, want the cutoff %v", sub.Watermark, at(7, 0))
 	}
@@ -287,8 +274,8 @@ func TestDeliveryLifecycle(t *testing.T) {
 		"MarkDeliveryDeferred":   func() error { return f.db.MarkDeliveryDeferred(ctx, d.ID, at(11, 0), "late") },
 		"MarkDeliverySuppressed": func() error { return f.db.MarkDeliverySuppressed(ctx, d.ID, "late") },
 	} {
-		if err := call(); !errors.Is(err, ErrAlreadySent) {
-			t.Errorf("%s on a sent delivery: err = %v, want ErrAlreadySent", name, err)
+		if err := call(); !errors.Is(err, errAlreadySent) {
+			t.Errorf("%s on a sent delivery: err = %v, want errAlreadySent", name, err)
 		}
 	}
 	final, err := f.db.Delivery(ctx, d.ID)
@@ -370,11 +357,7 @@ func TestRecoverAndExpire(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("ExpireLate = %d, %v; want 1", n, err)
 	}
-	counts, err := f.db.CountDeliveries(ctx, "2026-03-01")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if counts[digest.DeliveryExpired] != 1 || counts[digest.DeliveryQueued] != 2 {
+	if counts := countDeliveries(t, f.db, "2026-03-01"); counts[digest.DeliveryExpired] != 1 || counts[digest.DeliveryQueued] != 2 {
 		t.Errorf("counts %v, want 1 expired and 2 queued", counts)
 	}
 }
@@ -471,8 +454,8 @@ func TestDeliveryChangesOfMissingOrInvalid(t *testing.T) {
 			t.Errorf("%s: err = %v, want ErrNotFound", name, err)
 		}
 	}
-	if err := f.db.MarkDeliveryDeferred(ctx, d.ID, at(8, 0), "x"); !errors.Is(err, ErrWrongState) {
-		t.Errorf("deferring a delivery nobody claimed: err = %v, want ErrWrongState", err)
+	if err := f.db.MarkDeliveryDeferred(ctx, d.ID, at(8, 0), "x"); !errors.Is(err, errWrongState) {
+		t.Errorf("deferring a delivery nobody claimed: err = %v, want errWrongState", err)
 	}
 	t.Run("zero sentAt", func(t *testing.T) {
 		wantFieldError(t, f.db.MarkDeliverySent(ctx, d.ID, time.Time{}, "250 ok"), "sent_at")

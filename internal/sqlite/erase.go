@@ -16,9 +16,9 @@ import (
 // whose plain text the database no longer holds.
 const erasedPrefix = "hmac-sha256:"
 
-// ErrNoHashKey means an erasure was asked for without the key that makes
+// errNoHashKey means an erasure was asked for without the key that makes
 // the kept hash unguessable.
-var ErrNoHashKey = errors.New("no key for the erasure hash: the config's secret is needed")
+var errNoHashKey = errors.New("no key for the erasure hash: the config's secret is needed")
 
 // erasedKey is the keyed hash an erased address is suppressed under. Keyed,
 // so that the suppression list cannot be reversed by hashing guesses.
@@ -82,7 +82,7 @@ func (db *DB) Unsuppress(ctx context.Context, email string) (removed bool, err e
 // back, while the list does not reveal it. It needs db.HashKey.
 func (db *DB) EraseSubscriber(ctx context.Context, email string) error {
 	if len(db.HashKey) == 0 {
-		return ErrNoHashKey
+		return errNoHashKey
 	}
 	now := db.now()
 	err := db.write(ctx, func(tx *sql.Tx) error {

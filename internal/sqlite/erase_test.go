@@ -14,8 +14,8 @@ func TestEraseSubscriber(t *testing.T) {
 	ctx := context.Background()
 	f := newDeliveryFixture(t)
 	db := f.db
-	if err := db.EraseSubscriber(ctx, f.sub.Email); !errors.Is(err, ErrNoHashKey) {
-		t.Fatalf("erase without a key: %v, want ErrNoHashKey", err)
+	if err := db.EraseSubscriber(ctx, f.sub.Email); !errors.Is(err, errNoHashKey) {
+		t.Fatalf("erase without a key: %v, want errNoHashKey", err)
 	}
 	db.HashKey = []byte("0123456789abcdef0123456789abcdef")
 	d := mustCreateDelivery(t, db, sampleDelivery(f.sub.ID, "2026-03-01", at(7, 0), f.briefs[0]))

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -112,12 +113,69 @@ func sampleDelivery(subscriberID int64, date digest.Date, cutoff time.Time, brie
 	}
 }
 
+// mustCreateDelivery stores d as a new queued delivery, as a pass plans
+// one, and returns it with its ID and times set.
 func mustCreateDelivery(t testing.TB, db *DB, d digest.Delivery) digest.Delivery {
 	t.Helper()
-	if err := db.CreateDelivery(context.Background(), &d); err != nil {
-		t.Fatalf("CreateDelivery(subscriber %d, %s): %v", d.SubscriberID, d.DigestDate, err)
+	if n, err := db.PlanDeliveries(context.Background(), []*digest.Delivery{&d}); err != nil || n != 1 {
+		t.Fatalf("PlanDeliveries(subscriber %d, %s) = %d, %v; want it created", d.SubscriberID, d.DigestDate, n, err)
 	}
 	return d
+}
+
+// deliveryFor returns the subscriber's delivery for date, or
+// digest.ErrNotFound.
+func deliveryFor(ctx context.Context, db *DB, subscriberID int64, date digest.Date) (digest.Delivery, error) {
+	ds, err := db.ListDeliveries(ctx, DeliveryFilter{SubscriberID: subscriberID, Date: date})
+	switch {
+	case err != nil:
+		return digest.Delivery{}, err
+	case len(ds) == 0:
+		return digest.Delivery{}, digest.ErrNotFound
+	}
+	return ds[0], nil
+}
+
+// countDeliveries counts the deliveries of date ("" for every date) by
+// status, as Status does for its dates.
+func countDeliveries(t testing.TB, db *DB, date digest.Date) map[digest.DeliveryStatus]int {
+	t.Helper()
+	var counts map[digest.DeliveryStatus]int
+	ctx := context.Background()
+	if err := db.read(ctx, func(tx *sql.Tx) error {
+		var err error
+		counts, err = countStatuses(ctx, tx, date)
+		return err
+	}); err != nil {
+		t.Fatalf("count deliveries of %q: %v", date, err)
+	}
+	return counts
+}
+
+// schemaVersionOf returns the number of the last migration applied.
+func schemaVersionOf(t testing.TB, db *DB) int {
+	t.Helper()
+	var v int
+	ctx := context.Background()
+	if err := db.read(ctx, func(tx *sql.Tx) error {
+		var err error
+		v, err = schemaVersion(ctx, tx)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// briefBySlug returns the brief with the given slug, or digest.ErrNotFound.
+func briefBySlug(ctx context.Context, db *DB, slug string) (digest.Brief, error) {
+	rec, err := db.BriefRecordBySlug(ctx, slug)
+	return rec.Brief, err
+}
+
+// activeSubscribers returns the subscribers who get digests, by id.
+func activeSubscribers(ctx context.Context, db *DB) ([]digest.Subscriber, error) {
+	return db.ListSubscribers(ctx, SubscriberFilter{Status: digest.StatusActive})
 }
 
 // wantFieldError fails unless err is a *digest.FieldError on field.

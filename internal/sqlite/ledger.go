@@ -11,6 +11,7 @@ import (
 	"time"
 
 	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/delivery/outbox"
 )
 
 // The delivery ledger's hot path. A pass's workers record what the SMTP
@@ -25,7 +26,7 @@ import (
 // most requests[i].N deliveries: queued ones and deferred ones whose next
 // attempt has come by now, together in (due_at, id) order, each made
 // sending with one more attempt. Any other error rolls back the whole transaction.
-func (db *DB) Settle(ctx context.Context, now time.Time, outcomes []digest.DeliveryResult, requests []digest.ClaimRequest) (claims [][]digest.Claim, refused []error, err error) {
+func (db *DB) Settle(ctx context.Context, now time.Time, outcomes []outbox.Result, requests []outbox.ClaimRequest) (claims [][]outbox.Claim, refused []error, err error) {
 	for _, o := range outcomes {
 		if o.Status == digest.DeliverySent {
 			if err := checkSentAt(o.DeliveryID, o.SentAt); err != nil {
@@ -48,7 +49,7 @@ func (db *DB) Settle(ctx context.Context, now time.Time, outcomes []digest.Deliv
 				continue
 			}
 			err := record(ctx, tx, at, o)
-			if errors.Is(err, ErrAlreadySent) || errors.Is(err, ErrWrongState) || errors.Is(err, digest.ErrNotFound) {
+			if errors.Is(err, errAlreadySent) || errors.Is(err, errWrongState) || errors.Is(err, digest.ErrNotFound) {
 				refused[i] = fmt.Errorf("delivery %d: %w", o.DeliveryID, err)
 				continue
 			}
@@ -56,7 +57,7 @@ func (db *DB) Settle(ctx context.Context, now time.Time, outcomes []digest.Deliv
 				return fmt.Errorf("record delivery %d %s: %w", o.DeliveryID, o.Status, err)
 			}
 		}
-		claims = make([][]digest.Claim, len(requests))
+		claims = make([][]outbox.Claim, len(requests))
 		for i, r := range requests {
 			if r.N <= 0 {
 				continue
@@ -80,7 +81,7 @@ func (db *DB) Settle(ctx context.Context, now time.Time, outcomes []digest.Deliv
 // CatchUpWatermarks, which reads those events. recorded[i] says
 // outcomes[i] was; the rest go through record one at a time, which also
 // refuses what must be refused.
-func recordSent(ctx context.Context, tx *sql.Tx, at time.Time, outcomes []digest.DeliveryResult) (recorded []bool, err error) {
+func recordSent(ctx context.Context, tx *sql.Tx, at time.Time, outcomes []outbox.Result) (recorded []bool, err error) {
 	type row struct {
 		ID     int64  `json:"i"`
 		SentAt string `json:"a"`
@@ -161,11 +162,10 @@ const (
 )
 
 // record applies one outcome inside tx.
-func record(ctx context.Context, tx *sql.Tx, at time.Time, o digest.DeliveryResult) error {
+func record(ctx context.Context, tx *sql.Tx, at time.Time, o outbox.Result) error {
 	switch o.Status {
 	case digest.DeliverySent:
-		_, _, err := markSent(ctx, tx, o.DeliveryID, at, o.SentAt, o.Reason)
-		return err
+		return markSent(ctx, tx, o.DeliveryID, at, o.SentAt, o.Reason)
 	case digest.DeliveryDeferred:
 		return markDeferred(ctx, tx, o.DeliveryID, at, o.Next, o.Reason)
 	case digest.DeliveryFailed:
@@ -186,7 +186,7 @@ func record(ctx context.Context, tx *sql.Tx, at time.Time, o digest.DeliveryResu
 // pays for with a temporary table each time (IN over a subquery, ORDER BY
 // that no index gives, RETURNING): rows are joined from json_each, and
 // orders are restored in Go from the ids it picked.
-func claim(ctx context.Context, tx *sql.Tx, now, at time.Time, holder string, n int) ([]digest.Claim, error) {
+func claim(ctx context.Context, tx *sql.Tx, now, at time.Time, holder string, n int) ([]outbox.Claim, error) {
 	picks, err := pickClaims(ctx, tx, now, n)
 	if err != nil || len(picks) == 0 {
 		return nil, err
@@ -290,7 +290,7 @@ const claimRead = `SELECT d.*, ` + subscriberColumns + `
 // readClaims reads the deliveries ids (idList as JSON), in that order, each
 // with its brief ids in planned order (from its own row) and its reader with the reader's
 // regions in order.
-func readClaims(ctx context.Context, tx *sql.Tx, ids []int64, idList string) ([]digest.Claim, error) {
+func readClaims(ctx context.Context, tx *sql.Tx, ids []int64, idList string) ([]outbox.Claim, error) {
 	order := make(map[int64]int, len(ids))
 	for i, id := range ids {
 		order[id] = i
@@ -315,14 +315,14 @@ func readClaims(ctx context.Context, tx *sql.Tx, ids []int64, idList string) ([]
 				return nil, err
 			}
 			for _, d := range ds {
-				rows = append(rows, digest.Claim{Delivery: d})
+				rows = append(rows, outbox.Claim{Delivery: d})
 			}
 		}
 	}
 	if len(rows) != len(ids) {
 		return nil, fmt.Errorf("%d of %d claimed deliveries found", len(rows), len(ids))
 	}
-	claims := make([]digest.Claim, len(ids))
+	claims := make([]outbox.Claim, len(ids))
 	var readers []digest.Subscriber
 	for _, c := range rows {
 		claims[order[c.Delivery.ID]] = c
@@ -346,21 +346,21 @@ func readClaims(ctx context.Context, tx *sql.Tx, ids []int64, idList string) ([]
 // scanClaim scans one row of claimRead: the delivery's columns, then its
 // reader's, in one Scan through the destinations scanDelivery and
 // scanSubscriber use, so each column list stays defined in one place.
-func scanClaim(s scanner) (digest.Claim, error) {
+func scanClaim(s scanner) (outbox.Claim, error) {
 	var (
 		d   deliveryRow
 		sub subscriberRow
-		c   digest.Claim
+		c   outbox.Claim
 		err error
 	)
 	if err := s.Scan(append(d.dest(), sub.dest()...)...); err != nil {
-		return digest.Claim{}, fmt.Errorf("scan claim: %w", err)
+		return outbox.Claim{}, fmt.Errorf("scan claim: %w", err)
 	}
 	if c.Delivery, err = d.delivery(); err != nil {
-		return digest.Claim{}, err
+		return outbox.Claim{}, err
 	}
 	if c.Subscriber, err = sub.subscriber(); err != nil {
-		return digest.Claim{}, err
+		return outbox.Claim{}, err
 	}
 	return c, nil
 }

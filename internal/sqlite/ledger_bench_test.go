@@ -10,6 +10,7 @@ import (
 	"time"
 
 	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/delivery/outbox"
 )
 
 // BenchmarkSettle measures the ledger's side of a send pass: W workers
@@ -158,8 +159,8 @@ func settlePass(b *testing.B, db *DB, day, workers, batch int) (sent, commits in
 	ctx := context.Background()
 	type worker struct {
 		holder  string
-		queue   []digest.Claim
-		done    *digest.DeliveryResult // the message on the wire, to record
+		queue   []outbox.Claim
+		done    *outbox.Result // the message on the wire, to record
 		stopped bool
 	}
 	ws := make([]worker, workers)
@@ -169,8 +170,8 @@ func settlePass(b *testing.B, db *DB, day, workers, batch int) (sent, commits in
 	now := at(0, 0).AddDate(0, 0, day).Add(12 * time.Hour)
 	for {
 		var (
-			results []digest.DeliveryResult
-			reqs    []digest.ClaimRequest
+			results []outbox.Result
+			reqs    []outbox.ClaimRequest
 			asking  []int // the worker of each request
 		)
 		for i := range ws {
@@ -183,7 +184,7 @@ func settlePass(b *testing.B, db *DB, day, workers, batch int) (sent, commits in
 				w.done = nil
 			}
 			if len(w.queue) == 0 {
-				reqs = append(reqs, digest.ClaimRequest{Holder: w.holder, N: batch})
+				reqs = append(reqs, outbox.ClaimRequest{Holder: w.holder, N: batch})
 				asking = append(asking, i)
 			}
 		}
@@ -213,7 +214,7 @@ func settlePass(b *testing.B, db *DB, day, workers, batch int) (sent, commits in
 			}
 			c := w.queue[0]
 			w.queue = w.queue[1:]
-			w.done = &digest.DeliveryResult{DeliveryID: c.Delivery.ID, Status: digest.DeliverySent,
+			w.done = &outbox.Result{DeliveryID: c.Delivery.ID, Status: digest.DeliverySent,
 				SentAt: now, Reason: "250 2.0.0 Ok: queued as " + c.Delivery.MessageID}
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/delivery/outbox"
 )
 
 // What a send pass relies on from Settle: every outcome lands with its
@@ -51,7 +52,7 @@ func (f settleFixture) plan(t *testing.T, sub digest.Subscriber, day digest.Date
 }
 
 // settle calls Settle and fails the test on an error of the whole call.
-func (f settleFixture) settle(t *testing.T, now time.Time, outcomes []digest.DeliveryResult, reqs ...digest.ClaimRequest) ([][]digest.Claim, []error) {
+func (f settleFixture) settle(t *testing.T, now time.Time, outcomes []outbox.Result, reqs ...outbox.ClaimRequest) ([][]outbox.Claim, []error) {
 	t.Helper()
 	claims, refused, err := f.db.Settle(context.Background(), now, outcomes, reqs)
 	if err != nil {
@@ -100,7 +101,7 @@ func TestSettleRecordsEachOutcome(t *testing.T) {
 	tests := []struct {
 		name      string
 		claimed   bool // claim the delivery before the outcome
-		outcome   digest.DeliveryResult
+		outcome   outbox.Result
 		want      digest.Delivery // fields that change, on top of the planned delivery
 		wantTrail []string
 		watermark bool // the reader's watermark becomes the cut-off (after the catch-up)
@@ -108,49 +109,49 @@ func TestSettleRecordsEachOutcome(t *testing.T) {
 	}{
 		{
 			name: "sent", claimed: true,
-			outcome:   digest.DeliveryResult{Status: digest.DeliverySent, SentAt: at(7, 31), Reason: "250 2.0.0 queued as A"},
+			outcome:   outbox.Result{Status: digest.DeliverySent, SentAt: at(7, 31), Reason: "250 2.0.0 queued as A"},
 			want:      digest.Delivery{Status: digest.DeliverySent, Attempts: 1, SentAt: at(7, 31)},
 			wantTrail: []string{">queued planned", "queued>sending claimed by w1", "sending>sent 250 2.0.0 queued as A"},
 			watermark: true, subStatus: digest.StatusActive,
 		},
 		{
 			name:      "sent without a claim",
-			outcome:   digest.DeliveryResult{Status: digest.DeliverySent, SentAt: at(7, 31), Reason: "250 ok"},
+			outcome:   outbox.Result{Status: digest.DeliverySent, SentAt: at(7, 31), Reason: "250 ok"},
 			want:      digest.Delivery{Status: digest.DeliverySent, SentAt: at(7, 31)},
 			wantTrail: []string{">queued planned", "queued>sent 250 ok"},
 			watermark: true, subStatus: digest.StatusActive,
 		},
 		{
 			name: "deferred", claimed: true,
-			outcome:   digest.DeliveryResult{Status: digest.DeliveryDeferred, Next: at(7, 45), Reason: "421 4.4.2 busy"},
+			outcome:   outbox.Result{Status: digest.DeliveryDeferred, Next: at(7, 45), Reason: "421 4.4.2 busy"},
 			want:      digest.Delivery{Status: digest.DeliveryDeferred, Attempts: 1, Error: "421 4.4.2 busy", NextAttemptAt: at(7, 45)},
 			wantTrail: []string{">queued planned", "queued>sending claimed by w1", "sending>deferred 421 4.4.2 busy"},
 			subStatus: digest.StatusActive,
 		},
 		{
 			name: "failed with a bounce", claimed: true,
-			outcome:   digest.DeliveryResult{Status: digest.DeliveryFailed, Reason: "550 5.1.1 no such user", Bounce: true},
+			outcome:   outbox.Result{Status: digest.DeliveryFailed, Reason: "550 5.1.1 no such user", Bounce: true},
 			want:      digest.Delivery{Status: digest.DeliveryFailed, Attempts: 1, Error: "550 5.1.1 no such user"},
 			wantTrail: []string{">queued planned", "queued>sending claimed by w1", "sending>failed 550 5.1.1 no such user"},
 			subStatus: digest.StatusBounced,
 		},
 		{
 			name: "failed on the sender's side", claimed: true,
-			outcome:   digest.DeliveryResult{Status: digest.DeliveryFailed, Reason: "template broken"},
+			outcome:   outbox.Result{Status: digest.DeliveryFailed, Reason: "template broken"},
 			want:      digest.Delivery{Status: digest.DeliveryFailed, Attempts: 1, Error: "template broken"},
 			wantTrail: []string{">queued planned", "queued>sending claimed by w1", "sending>failed template broken"},
 			subStatus: digest.StatusActive,
 		},
 		{
 			name: "suppressed", claimed: true,
-			outcome:   digest.DeliveryResult{Status: digest.DeliverySuppressed, Reason: "reader unsubscribed"},
+			outcome:   outbox.Result{Status: digest.DeliverySuppressed, Reason: "reader unsubscribed"},
 			want:      digest.Delivery{Status: digest.DeliverySuppressed, Attempts: 1, Error: "reader unsubscribed"},
 			wantTrail: []string{">queued planned", "queued>sending claimed by w1", "sending>suppressed reader unsubscribed"},
 			subStatus: digest.StatusActive,
 		},
 		{
 			name: "released", claimed: true,
-			outcome:   digest.DeliveryResult{Status: digest.DeliveryQueued, Reason: "pass stopped"},
+			outcome:   outbox.Result{Status: digest.DeliveryQueued, Reason: "pass stopped"},
 			want:      digest.Delivery{Status: digest.DeliveryQueued, Attempts: 0, Error: "pass stopped"},
 			wantTrail: []string{">queued planned", "queued>sending claimed by w1", "sending>queued pass stopped"},
 			subStatus: digest.StatusActive,
@@ -162,7 +163,7 @@ func TestSettleRecordsEachOutcome(t *testing.T) {
 			sub := f.subs[0]
 			d := f.plan(t, sub, "2026-03-01", at(7, 0), at(7, 30), f.briefs[2], f.briefs[0])
 			if tc.claimed {
-				claims, _ := f.settle(t, at(7, 30), nil, digest.ClaimRequest{Holder: "w1", N: 1})
+				claims, _ := f.settle(t, at(7, 30), nil, outbox.ClaimRequest{Holder: "w1", N: 1})
 				if len(claims[0]) != 1 {
 					t.Fatalf("claimed %d deliveries, want 1", len(claims[0]))
 				}
@@ -170,7 +171,7 @@ func TestSettleRecordsEachOutcome(t *testing.T) {
 			o := tc.outcome
 			o.DeliveryID = d.ID
 			f.db.Now = func() time.Time { return at(8, 0) } // the time of the recording
-			_, refused := f.settle(t, at(7, 31), []digest.DeliveryResult{o})
+			_, refused := f.settle(t, at(7, 31), []outbox.Result{o})
 			if refused[0] != nil {
 				t.Fatalf("outcome refused: %v", refused[0])
 			}
@@ -215,15 +216,15 @@ func TestSettleWatermarkNeverMovesBack(t *testing.T) {
 	sub := f.subs[1]
 	older := f.plan(t, sub, "2026-03-01", at(7, 0), at(7, 30))
 	newer := f.plan(t, sub, "2026-03-02", at(7, 0).AddDate(0, 0, 1), at(7, 30))
-	claims, _ := f.settle(t, at(12, 0).AddDate(0, 0, 1), nil, digest.ClaimRequest{Holder: "w", N: 2})
+	claims, _ := f.settle(t, at(12, 0).AddDate(0, 0, 1), nil, outbox.ClaimRequest{Holder: "w", N: 2})
 	if len(claims[0]) != 2 {
 		t.Fatalf("claimed %d, want 2", len(claims[0]))
 	}
-	sent := func(d digest.Delivery) digest.DeliveryResult {
-		return digest.DeliveryResult{DeliveryID: d.ID, Status: digest.DeliverySent, SentAt: at(12, 0), Reason: "250 ok"}
+	sent := func(d digest.Delivery) outbox.Result {
+		return outbox.Result{DeliveryID: d.ID, Status: digest.DeliverySent, SentAt: at(12, 0), Reason: "250 ok"}
 	}
 	// The newer is recorded first, in the same round as the older.
-	_, refused := f.settle(t, at(12, 0), []digest.DeliveryResult{sent(newer), sent(older)})
+	_, refused := f.settle(t, at(12, 0), []outbox.Result{sent(newer), sent(older)})
 	for i, err := range refused {
 		if err != nil {
 			t.Fatalf("outcome %d refused: %v", i, err)
@@ -242,15 +243,15 @@ func TestSettleRefusalsChangeNothingElse(t *testing.T) {
 	sent := f.plan(t, f.subs[0], "2026-03-01", at(7, 0), at(7, 0))
 	queued := f.plan(t, f.subs[1], "2026-03-01", at(7, 0), at(9, 0))
 	good := f.plan(t, f.subs[2], "2026-03-01", at(7, 0), at(7, 1))
-	claims, _ := f.settle(t, at(7, 5), nil, digest.ClaimRequest{Holder: "w", N: 2})
+	claims, _ := f.settle(t, at(7, 5), nil, outbox.ClaimRequest{Holder: "w", N: 2})
 	if got := claimIDs(claims[0]); !slices.Equal(got, []int64{sent.ID, good.ID}) {
 		t.Fatalf("claimed %v, want %v", got, []int64{sent.ID, good.ID})
 	}
-	f.settle(t, at(7, 5), []digest.DeliveryResult{{DeliveryID: sent.ID, Status: digest.DeliverySent, SentAt: at(7, 5), Reason: "250 first"}})
+	f.settle(t, at(7, 5), []outbox.Result{{DeliveryID: sent.ID, Status: digest.DeliverySent, SentAt: at(7, 5), Reason: "250 first"}})
 	sentBefore, queuedBefore := mustDelivery(t, f.db, sent.ID), mustDelivery(t, f.db, queued.ID)
 	sentTrail, queuedTrail := trail(t, f.db, sent.ID), trail(t, f.db, queued.ID)
 
-	outcomes := []digest.DeliveryResult{
+	outcomes := []outbox.Result{
 		{DeliveryID: sent.ID, Status: digest.DeliverySent, SentAt: at(7, 6), Reason: "250 again"},
 		{DeliveryID: sent.ID, Status: digest.DeliveryFailed, Reason: "late", Bounce: true},
 		{DeliveryID: queued.ID, Status: digest.DeliveryDeferred, Next: at(8, 0), Reason: "421"},
@@ -260,7 +261,7 @@ func TestSettleRefusalsChangeNothingElse(t *testing.T) {
 		{DeliveryID: good.ID, Status: digest.DeliverySent, SentAt: at(7, 7), Reason: "250 twice"},
 	}
 	_, refused := f.settle(t, at(7, 6), outcomes)
-	for i, want := range []error{ErrAlreadySent, ErrAlreadySent, ErrWrongState, ErrWrongState, digest.ErrNotFound, nil, ErrAlreadySent} {
+	for i, want := range []error{errAlreadySent, errAlreadySent, errWrongState, errWrongState, digest.ErrNotFound, nil, errAlreadySent} {
 		switch {
 		case want == nil && refused[i] != nil:
 			t.Errorf("outcome %d refused: %v", i, refused[i])
@@ -297,7 +298,7 @@ func TestSettleRollsBackTheWholeRound(t *testing.T) {
 	a := f.plan(t, f.subs[0], "2026-03-01", at(7, 0), at(7, 0))
 	b := f.plan(t, f.subs[1], "2026-03-01", at(7, 0), at(7, 1))
 	c := f.plan(t, f.subs[2], "2026-03-01", at(7, 0), at(7, 2))
-	f.settle(t, at(7, 5), nil, digest.ClaimRequest{Holder: "w", N: 2})
+	f.settle(t, at(7, 5), nil, outbox.ClaimRequest{Holder: "w", N: 2})
 	if _, err := f.db.rw.ExecContext(ctx, `
 		CREATE TRIGGER refuse_event BEFORE INSERT ON delivery_events WHEN NEW.delivery_id = `+fmt.Sprint(b.ID)+` AND NEW.to_status = 'sent'
 		BEGIN SELECT RAISE(ABORT, 'event refused by test'); END`); err != nil {
@@ -307,10 +308,10 @@ func TestSettleRollsBackTheWholeRound(t *testing.T) {
 	for _, d := range []digest.Delivery{a, b, c} {
 		before[d.ID] = mustDelivery(t, f.db, d.ID)
 	}
-	_, _, err := f.db.Settle(ctx, at(7, 6), []digest.DeliveryResult{
+	_, _, err := f.db.Settle(ctx, at(7, 6), []outbox.Result{
 		{DeliveryID: a.ID, Status: digest.DeliverySent, SentAt: at(7, 6), Reason: "250"},
 		{DeliveryID: b.ID, Status: digest.DeliverySent, SentAt: at(7, 6), Reason: "250"},
-	}, []digest.ClaimRequest{{Holder: "w", N: 1}})
+	}, []outbox.ClaimRequest{{Holder: "w", N: 1}})
 	if err == nil {
 		t.Fatal("Settle succeeded although an event insert failed")
 	}
@@ -332,17 +333,17 @@ func TestSettleRefusesInvalidOutcomes(t *testing.T) {
 	d := f.plan(t, f.subs[0], "2026-03-01", at(7, 0), at(7, 0))
 	for _, tc := range []struct {
 		name    string
-		outcome digest.DeliveryResult
+		outcome outbox.Result
 		field   string
 	}{
-		{"sent without a time", digest.DeliveryResult{DeliveryID: d.ID, Status: digest.DeliverySent}, "sent_at"},
-		{"sent out of range", digest.DeliveryResult{DeliveryID: d.ID, Status: digest.DeliverySent, SentAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, "sent_at"},
-		{"deferred without a next attempt", digest.DeliveryResult{DeliveryID: d.ID, Status: digest.DeliveryDeferred}, "next_attempt_at"},
-		{"not an outcome", digest.DeliveryResult{DeliveryID: d.ID, Status: digest.DeliveryExpired}, "status"},
+		{"sent without a time", outbox.Result{DeliveryID: d.ID, Status: digest.DeliverySent}, "sent_at"},
+		{"sent out of range", outbox.Result{DeliveryID: d.ID, Status: digest.DeliverySent, SentAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, "sent_at"},
+		{"deferred without a next attempt", outbox.Result{DeliveryID: d.ID, Status: digest.DeliveryDeferred}, "next_attempt_at"},
+		{"not an outcome", outbox.Result{DeliveryID: d.ID, Status: digest.DeliveryExpired}, "status"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := f.db.Settle(context.Background(), at(7, 0), []digest.DeliveryResult{tc.outcome},
-				[]digest.ClaimRequest{{Holder: "w", N: 1}})
+			_, _, err := f.db.Settle(context.Background(), at(7, 0), []outbox.Result{tc.outcome},
+				[]outbox.ClaimRequest{{Holder: "w", N: 1}})
 			wantFieldError(t, err, tc.field)
 			if got := mustDelivery(t, f.db, d.ID); got.Status != digest.DeliveryQueued || got.Attempts != 0 {
 				t.Errorf("a refused call changed the delivery: %+v", got)
@@ -351,7 +352,7 @@ func TestSettleRefusesInvalidOutcomes(t *testing.T) {
 	}
 }
 
-func claimIDs(cs []digest.Claim) []int64 {
+func claimIDs(cs []outbox.Claim) []int64 {
 	var ids []int64
 	for _, c := range cs {
 		ids = append(ids, c.Delivery.ID)
@@ -371,27 +372,27 @@ func TestSettleClaimsInDueOrder(t *testing.T) {
 	}
 	// ds[3] (due 7:02) is deferred until 7:20: not claimable at 7:10.
 	// ds[6] (due 7:04) is deferred until 7:05: claimable, in its due place.
-	claims, _ := f.settle(t, at(7, 0), nil, digest.ClaimRequest{Holder: "setup", N: 7})
+	claims, _ := f.settle(t, at(7, 0), nil, outbox.ClaimRequest{Holder: "setup", N: 7})
 	if len(claims[0]) != 7 {
 		t.Fatalf("setup claimed %d, want 7", len(claims[0]))
 	}
-	var outcomes []digest.DeliveryResult
+	var outcomes []outbox.Result
 	for i, d := range ds {
 		switch i {
 		case 3:
-			outcomes = append(outcomes, digest.DeliveryResult{DeliveryID: d.ID, Status: digest.DeliveryDeferred, Next: at(7, 20), Reason: "421"})
+			outcomes = append(outcomes, outbox.Result{DeliveryID: d.ID, Status: digest.DeliveryDeferred, Next: at(7, 20), Reason: "421"})
 		case 6:
-			outcomes = append(outcomes, digest.DeliveryResult{DeliveryID: d.ID, Status: digest.DeliveryDeferred, Next: at(7, 5), Reason: "421"})
+			outcomes = append(outcomes, outbox.Result{DeliveryID: d.ID, Status: digest.DeliveryDeferred, Next: at(7, 5), Reason: "421"})
 		default:
-			outcomes = append(outcomes, digest.DeliveryResult{DeliveryID: d.ID, Status: digest.DeliveryQueued, Reason: "released"})
+			outcomes = append(outcomes, outbox.Result{DeliveryID: d.ID, Status: digest.DeliveryQueued, Reason: "released"})
 		}
 	}
 	f.settle(t, at(7, 0), outcomes)
 
 	// Three workers ask in one round: each gets the next part of the queue.
 	claims, _ = f.settle(t, at(7, 10), nil,
-		digest.ClaimRequest{Holder: "w1", N: 2}, digest.ClaimRequest{Holder: "w2", N: 0},
-		digest.ClaimRequest{Holder: "w3", N: 3}, digest.ClaimRequest{Holder: "w4", N: 5})
+		outbox.ClaimRequest{Holder: "w1", N: 2}, outbox.ClaimRequest{Holder: "w2", N: 0},
+		outbox.ClaimRequest{Holder: "w3", N: 3}, outbox.ClaimRequest{Holder: "w4", N: 5})
 	want := [][]int64{{ds[2].ID, ds[1].ID}, nil, {ds[4].ID, ds[0].ID, ds[6].ID}, {ds[5].ID}}
 	for i := range want {
 		if got := claimIDs(claims[i]); !slices.Equal(got, want[i]) {
@@ -427,7 +428,7 @@ func TestSettleClaimsCarryBriefsAndReader(t *testing.T) {
 		ds = append(ds, f.plan(t, f.subs[i%3], day, at(6, i), at(7, i), bs...))
 	}
 	f.db.Now = func() time.Time { return at(7, 30) }
-	claims, _ := f.settle(t, at(7, 30), nil, digest.ClaimRequest{Holder: "host:1/w0", N: 10})
+	claims, _ := f.settle(t, at(7, 30), nil, outbox.ClaimRequest{Holder: "host:1/w0", N: 10})
 	if len(claims[0]) != len(ds) {
 		t.Fatalf("claimed %d, want %d", len(claims[0]), len(ds))
 	}
@@ -481,7 +482,7 @@ func TestSettleClaimsAReaderlessDelivery(t *testing.T) {
 		}
 	}
 	conn.Close()
-	claims, _ := f.settle(t, at(7, 30), nil, digest.ClaimRequest{Holder: "w", N: 10})
+	claims, _ := f.settle(t, at(7, 30), nil, outbox.ClaimRequest{Holder: "w", N: 10})
 	if got := claimIDs(claims[0]); !slices.Equal(got, []int64{ds[0].ID, ds[1].ID, ds[2].ID}) {
 		t.Fatalf("claimed %v, want all three in due order", got)
 	}

@@ -11,9 +11,17 @@ import (
 // with json_each, so a query has a fixed text whatever the list's length and
 // never meets SQLite's limit on bound parameters.
 
-// int64sJSON returns ids as a JSON array.
+// int64sJSON returns ids as a compact JSON array ("[3,1,2]"; "[]" when
+// there are none). It is also how a delivery's brief ids are stored in
+// deliveries.brief_ids, which SQL reads with json_each and Go with
+// parseIDList.
 func int64sJSON(ids []int64) string {
-	return string(appendIDList(make([]byte, 0, 2+8*len(ids)), ids))
+	if ids == nil {
+		ids = []int64{}
+	}
+	// Marshalling a []int64 cannot fail.
+	b, _ := json.Marshal(ids)
+	return string(b)
 }
 
 // stringsJSON returns ss as a JSON array.
@@ -50,21 +58,7 @@ func (c *conditions) where() string {
 	return "WHERE " + strings.Join(c.terms, " AND ")
 }
 
-// appendIDList appends ids to b as a compact JSON array ("[3,1,2]"): how a
-// delivery's brief ids are stored in deliveries.brief_ids, which SQL reads
-// with json_each and Go with parseIDList.
-func appendIDList(b []byte, ids []int64) []byte {
-	b = append(b, '[')
-	for i, id := range ids {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendInt(b, id, 10)
-	}
-	return append(b, ']')
-}
-
-// parseIDList parses a JSON array of integers, as appendIDList writes it
+// parseIDList parses a JSON array of integers, as int64sJSON writes it
 // (whitespace between tokens allowed, as SQLite's JSON functions or a hand
 // edit may leave it). It is on the hot read paths (every claimed delivery,
 // every sent delivery a pass plans against), where encoding/json's

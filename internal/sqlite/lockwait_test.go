@@ -54,19 +54,19 @@ func TestWriteWaitsOutAnotherWriter(t *testing.T) {
 	}
 }
 
-// Past LockWait the write gives up with the driver's busy error, and writes
+// Past lockWait the write gives up with the driver's busy error, and writes
 // nothing.
 func TestWriteGivesUpAfterLockWait(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "digest.db")
 	db := openAt(t, path)
-	db.LockWait = 300 * time.Millisecond
+	db.lockWait = 300 * time.Millisecond
 	release := holdWriteLock(t, path)
 	defer release()
 	s := digest.Subscriber{Email: "ada@example.com", Regions: []string{"lagos"}, TimeZone: "UTC", Status: digest.StatusActive}
 	err := db.CreateSubscriber(context.Background(), &s)
 	var se sqlite3.Error
 	if !errors.As(err, &se) || se.Code != sqlite3.ErrBusy {
-		t.Fatalf("write while another process holds the lock past LockWait: %v, want SQLITE_BUSY", err)
+		t.Fatalf("write while another process holds the lock past lockWait: %v, want SQLITE_BUSY", err)
 	}
 	release()
 	if _, err := db.SubscriberByEmail(context.Background(), "ada@example.com"); !errors.Is(err, digest.ErrNotFound) {
@@ -75,7 +75,7 @@ func TestWriteGivesUpAfterLockWait(t *testing.T) {
 }
 
 // A context that ends stops the wait (within the driver's one-second busy
-// poll) instead of waiting out LockWait.
+// poll) instead of waiting out lockWait.
 func TestWriteWaitStopsWithContext(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "digest.db")
 	db := openAt(t, path)

@@ -121,17 +121,6 @@ func checkForeignKeys(ctx context.Context, tx *sql.Tx) error {
 	return rows.Err()
 }
 
-// SchemaVersion returns the number of the last migration applied.
-func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
-	var v int
-	err := db.read(ctx, func(tx *sql.Tx) error {
-		var err error
-		v, err = schemaVersion(ctx, tx)
-		return err
-	})
-	return v, err
-}
-
 func schemaVersion(ctx context.Context, tx *sql.Tx) (int, error) {
 	var v int
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v); err != nil {

@@ -61,8 +61,8 @@ func TestMigrate0006KeepsFindingDeliveries(t *testing.T) {
 
 	db := openAt(t, path)
 	db.Now = tickingClock()
-	if v, err := db.SchemaVersion(ctx); err != nil || v < 6 {
-		t.Fatalf("SchemaVersion = %d, %v; want at least 6", v, err)
+	if v := schemaVersionOf(t, db); v < 6 {
+		t.Fatalf("schema version %d, want at least 6", v)
 	}
 	var check string
 	if err := db.rw.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
@@ -74,9 +74,8 @@ func TestMigrate0006KeepsFindingDeliveries(t *testing.T) {
 		wantCounts[s] = len(ids)
 	}
 	for _, date := range []digest.Date{day, ""} {
-		counts, err := db.CountDeliveries(ctx, date)
-		if err != nil || !maps.Equal(counts, wantCounts) {
-			t.Errorf("CountDeliveries(%q) = %v, %v; want %v", date, counts, err, wantCounts)
+		if counts := countDeliveries(t, db, date); !maps.Equal(counts, wantCounts) {
+			t.Errorf("deliveries of %q by status = %v, want %v", date, counts, wantCounts)
 		}
 	}
 	st, err := db.Status(ctx, at(12, 0))

@@ -118,8 +118,8 @@ func TestMigrateBriefIDs(t *testing.T) {
 
 	db := openAt(t, path)
 	db.Now = tickingClock()
-	if v, err := db.SchemaVersion(ctx); err != nil || v < 7 {
-		t.Fatalf("schema version %d, %v; want 7 or later", v, err)
+	if v := schemaVersionOf(t, db); v < 7 {
+		t.Fatalf("schema version %d, want 7 or later", v)
 	}
 
 	t.Run("brief ids in planned order", func(t *testing.T) {

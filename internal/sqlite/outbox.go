@@ -11,9 +11,16 @@ import (
 	digest "github.com/newsroom/digest"
 )
 
-// ErrWrongState means a delivery is not in a state that allows the change
-// asked for (marking a sent delivery failed, claiming a failed one).
-var ErrWrongState = errors.New("delivery is not in a state that allows this")
+// The reasons Settle refuses an outcome, beside digest.ErrNotFound.
+var (
+	// errAlreadySent means a delivery cannot be changed because its
+	// digest was already accepted by the SMTP server: re-marking it would
+	// misreport what the reader received.
+	errAlreadySent = errors.New("delivery already sent")
+	// errWrongState means a delivery is not in a state that allows the
+	// change asked for (deferring a delivery nobody claimed).
+	errWrongState = errors.New("delivery is not in a state that allows this")
+)
 
 // insertEvent records one transition of a delivery.
 func insertEvent(ctx context.Context, tx *sql.Tx, id int64, at time.Time, from, to digest.DeliveryStatus, reason string) error {
@@ -44,9 +51,9 @@ func transition(ctx context.Context, tx *sql.Tx, id int64, at time.Time, from []
 	}
 	if !allowed {
 		if cur == digest.DeliverySent {
-			return 0, "", ErrAlreadySent
+			return 0, "", errAlreadySent
 		}
-		return 0, "", fmt.Errorf("%w: it is %s, not %s", ErrWrongState, cur, joinStatuses(from))
+		return 0, "", fmt.Errorf("%w: it is %s, not %s", errWrongState, cur, joinStatuses(from))
 	}
 	q := `UPDATE deliveries SET status = ?, updated_at = ?`
 	if set != "" {
@@ -68,48 +75,17 @@ func joinStatuses(ss []digest.DeliveryStatus) string {
 	return strings.Join(parts, " or ")
 }
 
-// MarkDeliverySent records that the SMTP server accepted the delivery's
-// message at sentAt: status sent, sent_at, error cleared. In the same
-// transaction the subscriber's watermark moves to the delivery's cut-off,
-// unless it is already later: the watermark never moves back. (A send
-// pass's Settle leaves watermarks to CatchUpWatermarks.)
-// It fails with ErrAlreadySent for a delivery already sent.
-func (db *DB) MarkDeliverySent(ctx context.Context, id int64, sentAt time.Time, reply string) error {
-	if err := checkSentAt(id, sentAt); err != nil {
-		return err
-	}
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		now := db.now()
-		subID, cutoff, err := markSent(ctx, tx, id, now, sentAt, reply)
-		if err != nil {
-			return err
-		}
-		// Text comparison is time comparison: see timeLayout.
-		if _, err := tx.ExecContext(ctx, `
-			UPDATE subscribers SET watermark = ?1, updated_at = ?2
-			WHERE id = ?3 AND (watermark IS NULL OR watermark < ?1)`,
-			cutoff, formatTime(now), subID); err != nil {
-			return fmt.Errorf("move watermark of subscriber %d: %w", subID, err)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("mark delivery %d sent: %w", id, err)
-	}
-	return nil
-}
-
-// markSent marks one delivery sent inside tx, with its event, and returns
-// its reader and cut-off; the watermark is the caller's (MarkDeliverySent
-// moves it at once, Settle leaves it to CatchUpWatermarks). The send pass
-// records its sent deliveries a round at a time (recordSent); what
-// reaches markSent there is an outcome that round could not take, which
-// this refuses with the errors callers expect, or a delivery sent from
-// queued or deferred.
-func markSent(ctx context.Context, tx *sql.Tx, id int64, now, sentAt time.Time, reply string) (subID int64, cutoff string, err error) {
-	return transition(ctx, tx, id, now,
+// markSent marks one delivery sent inside tx, with its event; the
+// reader's watermark is left to CatchUpWatermarks. The send pass records
+// its sent deliveries a round at a time (recordSent); what reaches
+// markSent is an outcome that round could not take, which this refuses
+// with the errors Settle reports, or a delivery sent from queued or
+// deferred.
+func markSent(ctx context.Context, tx *sql.Tx, id int64, now, sentAt time.Time, reply string) error {
+	_, _, err := transition(ctx, tx, id, now,
 		[]digest.DeliveryStatus{digest.DeliverySending, digest.DeliveryQueued, digest.DeliveryDeferred}, digest.DeliverySent,
 		reply, "sent_at = ?, error = '', next_attempt_at = NULL", formatTime(sentAt))
+	return err
 }
 
 func checkSentAt(id int64, sentAt time.Time) error {
@@ -341,22 +317,6 @@ func (db *DB) DeliveryEvents(ctx context.Context, id int64) ([]digest.DeliveryEv
 // planning stored it until the delivery row's created_at took its place.
 func plannedEvent(id int64, created time.Time) digest.DeliveryEvent {
 	return digest.DeliveryEvent{DeliveryID: id, At: created, To: digest.DeliveryQueued, Reason: "planned"}
-}
-
-// CountDeliveries returns how many deliveries are in each status, for one
-// digest date or ("") for all. It reads indexes, not rows: see
-// countStatuses.
-func (db *DB) CountDeliveries(ctx context.Context, date digest.Date) (map[digest.DeliveryStatus]int, error) {
-	var counts map[digest.DeliveryStatus]int
-	err := db.read(ctx, func(tx *sql.Tx) error {
-		var err error
-		counts, err = countStatuses(ctx, tx, date)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("count deliveries: %w", err)
-	}
-	return counts, nil
 }
 
 // DeliveryByMessageID returns the delivery that sent the given Message-ID.

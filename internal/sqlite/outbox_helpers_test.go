@@ -7,6 +7,7 @@ import (
 	"time"
 
 	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/delivery/outbox"
 )
 
 // One-at-a-time forms of the ledger's transitions, for tests that set up
@@ -19,7 +20,7 @@ import (
 // means there is nothing to do now. (The delivery pass claims through
 // Settle, a few at a time; this is the one-at-a-time form.)
 func (db *DB) ClaimDelivery(ctx context.Context, now time.Time, holder string) (digest.Delivery, error) {
-	var claimed []digest.Claim
+	var claimed []outbox.Claim
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		var err error
 		claimed, err = claim(ctx, tx, now, db.now(), holder, 1)
@@ -32,6 +33,18 @@ func (db *DB) ClaimDelivery(ctx context.Context, now time.Time, holder string) (
 		return digest.Delivery{}, digest.ErrNotFound
 	}
 	return claimed[0].Delivery, nil
+}
+
+// MarkDeliverySent records that the SMTP server accepted the delivery's
+// message at sentAt, through Settle as a pass's ledger does: the reader's
+// watermark moves at the next CatchUpWatermarks. An outcome Settle refuses
+// is the error.
+func (db *DB) MarkDeliverySent(ctx context.Context, id int64, sentAt time.Time, reply string) error {
+	_, refused, err := db.Settle(ctx, sentAt, []outbox.Result{{DeliveryID: id, Status: digest.DeliverySent, SentAt: sentAt, Reason: reply}}, nil)
+	if err != nil {
+		return err
+	}
+	return refused[0]
 }
 
 // MarkDeliveryDeferred records an attempt refused for now: the delivery is

@@ -27,15 +27,12 @@ import (
 	digest "github.com/newsroom/digest"
 )
 
-// ErrAlreadySent means a delivery cannot be changed because its digest was
-// already accepted by the SMTP server: re-planning or re-marking it would
-// misreport what the reader received.
-var ErrAlreadySent = errors.New("delivery already sent")
-
-// DefaultLockWait is how long a write waits for the write lock. It is long
-// because giving up is costly: a sender that cannot record a message the
-// SMTP server accepted sends it again after recovery.
-const DefaultLockWait = 2 * time.Minute
+// defaultLockWait is how long a write waits for another process (an
+// import, an operator's command) to release SQLite's write lock before it
+// gives up with an error. It is long because giving up is costly: a sender
+// that cannot record a message the SMTP server accepted sends it again
+// after recovery.
+const defaultLockWait = 2 * time.Minute
 
 // writerBusyTimeout is the writer's busy_timeout: how long SQLite polls for
 // a lock before a statement fails with SQLITE_BUSY (BEGIN is retried; see
@@ -52,15 +49,12 @@ type DB struct {
 	// (derived from the config's secret). Without it, erasure is refused
 	// and only plain suppressions are checked.
 	HashKey []byte
-	// LockWait bounds how long a write waits for another process (an
-	// import, an operator's command) to release SQLite's write lock before
-	// it gives up with an error. Open sets it to DefaultLockWait.
-	LockWait time.Duration
 
-	path string
-	rw   *sql.DB // exactly one connection: every write transaction queues here
-	ro   *sql.DB // query-only connections for reads
-	ckpt *checkpointer
+	path     string
+	lockWait time.Duration // defaultLockWait; tests shorten it
+	rw       *sql.DB       // exactly one connection: every write transaction queues here
+	ro       *sql.DB       // query-only connections for reads
+	ckpt     *checkpointer
 	// planning says the writer's page cache is planningCacheKiB (see
 	// writePlan). Only a write transaction reads or sets it: the one
 	// connection orders them.
@@ -86,7 +80,6 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("open database: empty path")
 	}
-	keepFreedHeap()
 	// Every pragma lives in the DSN so every pooled connection gets it, not
 	// only the first one. _txlock=immediate takes the write lock at BEGIN,
 	// so a read-then-write transaction cannot fail halfway with "database is
@@ -109,7 +102,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	rw.SetConnMaxIdleTime(0)
 	rw.SetConnMaxLifetime(0)
 
-	db := &DB{Now: time.Now, LockWait: DefaultLockWait, path: path, rw: rw}
+	db := &DB{Now: time.Now, lockWait: defaultLockWait, path: path, rw: rw}
 	if err := db.migrate(ctx); err != nil {
 		rw.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -243,13 +236,13 @@ func (db *DB) read(ctx context.Context, fn func(*sql.Tx) error) error {
 }
 
 // beginWrite takes SQLite's write lock (BEGIN IMMEDIATE), waiting up to
-// LockWait while another process holds it. SQLite's own busy handler polls
+// lockWait while another process holds it. SQLite's own busy handler polls
 // for the lock, and a writer that commits and begins again at once (a long
 // import) can win it over and over: busy_timeout alone would then fail a
 // write that only had to wait its turn. With an immediate BEGIN the lock
 // is only ever waited for here, before fn runs, so retrying is safe.
 func (db *DB) beginWrite(ctx context.Context) (*sql.Tx, error) {
-	deadline := time.Now().Add(db.LockWait)
+	deadline := time.Now().Add(db.lockWait)
 	for pause := 5 * time.Millisecond; ; pause = min(2*pause, 100*time.Millisecond) {
 		tx, err := db.rw.BeginTx(ctx, nil)
 		if err == nil {

@@ -28,9 +28,8 @@ func TestOpenAppliesMigrationsOnceAndReopens(t *testing.T) {
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("database file not created: %v", err)
 	}
-	v, err := db.SchemaVersion(ctx)
-	if err != nil || v != len(ms) {
-		t.Fatalf("SchemaVersion on fresh file = %d, %v; want %d", v, err, len(ms))
+	if v := schemaVersionOf(t, db); v != len(ms) {
+		t.Fatalf("schema version of a fresh file = %d, want %d", v, len(ms))
 	}
 	s := mustCreateSubscriber(t, db, sampleSubscriber("kept@example.com", "lagos"))
 	if err := db.Close(); err != nil {
@@ -42,9 +41,8 @@ func TestOpenAppliesMigrationsOnceAndReopens(t *testing.T) {
 		if err != nil {
 			t.Fatalf("reopen %d: %v", i+1, err)
 		}
-		v, err := db.SchemaVersion(ctx)
-		if err != nil || v != len(ms) {
-			t.Errorf("SchemaVersion after reopen %d = %d, %v; want %d", i+1, v, err, len(ms))
+		if v := schemaVersionOf(t, db); v != len(ms) {
+			t.Errorf("schema version after reopen %d = %d, want %d", i+1, v, len(ms))
 		}
 		var applied int
 		if err := db.rw.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&applied); err != nil {

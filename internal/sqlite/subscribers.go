@@ -151,11 +151,6 @@ func (db *DB) ListSubscribers(ctx context.Context, f SubscriberFilter) ([]digest
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-// ActiveSubscribers returns the subscribers who get digests, ordered by id.
-func (db *DB) ActiveSubscribers(ctx context.Context) ([]digest.Subscriber, error) {
-	return db.ListSubscribers(ctx, SubscriberFilter{Status: digest.StatusActive})
-}
-
 // Unsubscribe sets the subscriber's status to unsubscribed. It is idempotent:
 // for a subscriber already unsubscribed it changes nothing and reports
 // changed == false. It fails with digest.ErrNotFound when there is no such

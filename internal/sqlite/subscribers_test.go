@@ -185,7 +185,7 @@ func TestListSubscribers(t *testing.T) {
 		})
 	}
 
-	active, err := db.ActiveSubscribers(ctx)
+	active, err := activeSubscribers(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +227,7 @@ func TestUnsubscribe(t *testing.T) {
 	if _, err := db.Unsubscribe(ctx, s.ID+1); !errors.Is(err, digest.ErrNotFound) {
 		t.Errorf("Unsubscribe of a missing id: err = %v, want ErrNotFound", err)
 	}
-	if active, _ := db.ActiveSubscribers(ctx); len(active) != 0 {
+	if active, _ := activeSubscribers(ctx, db); len(active) != 0 {
 		t.Errorf("ActiveSubscribers after unsubscribing = %+v, want none", active)
 	}
 }

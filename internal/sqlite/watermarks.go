@@ -7,10 +7,10 @@ import (
 )
 
 // A reader's watermark is the cut-off of the last digest they were sent:
-// planning gives them the briefs published since. MarkDeliverySent moves it
-// in the same transaction; the send pass does not (Settle records a round's
-// sent deliveries without touching subscribers, whose rows would otherwise
-// cost one scattered page per message in every commit). CatchUpWatermarks
+// planning gives them the briefs published since. Recording a delivery
+// sent does not move it (Settle records a round's sent deliveries without
+// touching subscribers, whose rows would otherwise cost one scattered page
+// per message in every commit). CatchUpWatermarks
 // applies what the pass sent, in bulk, and a pass calls it before it plans
 // and after it sends, so planning never reads a watermark older than the
 // last pass left behind.

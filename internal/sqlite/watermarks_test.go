@@ -6,17 +6,18 @@ import (
 	"time"
 
 	digest "github.com/newsroom/digest"
+	"github.com/newsroom/digest/internal/delivery/outbox"
 )
 
 // sendNow claims d (which must be the only claimable delivery) and records
 // it sent, as a pass's worker and ledger do.
 func (f settleFixture) sendNow(t *testing.T, d digest.Delivery, now time.Time) {
 	t.Helper()
-	claims, _ := f.settle(t, now, nil, digest.ClaimRequest{Holder: "w", N: 1})
+	claims, _ := f.settle(t, now, nil, outbox.ClaimRequest{Holder: "w", N: 1})
 	if len(claims[0]) != 1 || claims[0][0].Delivery.ID != d.ID {
 		t.Fatalf("claimed %v, want delivery %d", claimIDs(claims[0]), d.ID)
 	}
-	_, refused := f.settle(t, now, []digest.DeliveryResult{{DeliveryID: d.ID, Status: digest.DeliverySent, SentAt: now, Reason: "250 ok"}})
+	_, refused := f.settle(t, now, []outbox.Result{{DeliveryID: d.ID, Status: digest.DeliverySent, SentAt: now, Reason: "250 ok"}})
 	if refused[0] != nil {
 		t.Fatalf("sent outcome refused: %v", refused[0])
 	}
@@ -42,11 +43,11 @@ func TestCatchUpWatermarks(t *testing.T) {
 	f.sendNow(t, f.plan(t, a, "2026-03-02", at(7, 0).AddDate(0, 0, 1), at(7, 0).AddDate(0, 0, 1), f.briefs[2]), at(7, 1).AddDate(0, 0, 1))
 	// A delivery that fails moves nothing.
 	c := f.plan(t, f.subs[2], "2026-03-02", at(8, 0), at(8, 0), f.briefs[3])
-	claims, _ := f.settle(t, at(8, 1), nil, digest.ClaimRequest{Holder: "w", N: 1})
+	claims, _ := f.settle(t, at(8, 1), nil, outbox.ClaimRequest{Holder: "w", N: 1})
 	if len(claims[0]) != 1 || claims[0][0].Delivery.ID != c.ID {
 		t.Fatalf("claimed %v, want %d", claimIDs(claims[0]), c.ID)
 	}
-	f.settle(t, at(8, 1), []digest.DeliveryResult{{DeliveryID: c.ID, Status: digest.DeliveryFailed, Reason: "550 no"}})
+	f.settle(t, at(8, 1), []outbox.Result{{DeliveryID: c.ID, Status: digest.DeliveryFailed, Reason: "550 no"}})
 
 	f.db.Now = func() time.Time { return at(9, 0) }
 	if moved := f.catchUp(t); moved != 2 {
