@@ -60,7 +60,7 @@ CPU and memory figures include the server's.`, benchrun.RawSample),
 	fl.StringVar(&f.dir, "dir", "", "directory for the database (default: a temporary one, removed afterwards)")
 	fl.Uint64Var(&f.seed, "seed", f.seed, "seed of the generated data")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the pass to this file (go tool pprof)")
-	fl.StringVar(&f.memProfile, "memprofile", "", "write the run's allocation profile to this file after the pass (data generation and the first raw-limit run included; go tool pprof -sample_index=alloc_space -focus 'Pass..Run')")
+	fl.StringVar(&f.memProfile, "memprofile", "", "write the run's allocation profile to this file after the pass (data generation and the first raw-limit run included; go tool pprof -sample_index=alloc_space -focus 'Outbox..Run')")
 	return cmd
 }
 

@@ -133,10 +133,10 @@ func (a *app) previewServe(ctx context.Context, addr string, opts previewServeOp
 // with.
 type reloadingPreviewer struct {
 	mu   sync.RWMutex
-	pass *delivery.Pass
+	pass *delivery.Outbox
 }
 
-func (r *reloadingPreviewer) set(p *delivery.Pass) {
+func (r *reloadingPreviewer) set(p *delivery.Outbox) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.pass = p

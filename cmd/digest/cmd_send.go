@@ -54,7 +54,7 @@ next pass.`,
 			}
 			defer pl.Close()
 			// The pass's clock is now, advancing as the pass runs (see
-			// delivery.Pass.Run); what it records is stamped by it too.
+			// delivery.Outbox.Run); what it records is stamped by it too.
 			started := time.Now()
 			pl.db.Now = func() time.Time { return now.Add(time.Since(started)) }
 			runCtx := ctx

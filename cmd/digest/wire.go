@@ -92,7 +92,7 @@ func newLinks(cfg *config.Config) (*links.Builder, *token.Signer, error) {
 // newPass wires a delivery pass from its parts. Each worker of a pass opens
 // its own SMTP sender.
 func newPass(cfg *config.Config, db *sqlite.DB, r delivery.Renderer, l delivery.Links, tokens *token.Signer,
-	obs delivery.Observer, logger *slog.Logger) (*delivery.Pass, error) {
+	obs delivery.Observer, logger *slog.Logger) (*delivery.Outbox, error) {
 	from, err := mail.ParseAddress(cfg.From)
 	if err != nil {
 		return nil, fmt.Errorf("from: %w", err)
@@ -162,7 +162,7 @@ func (a *app) openPipeline(ctx context.Context) (*config.Config, *slog.Logger, *
 type pipeline struct {
 	db      *sqlite.DB
 	signer  *token.Signer
-	pass    *delivery.Pass
+	pass    *delivery.Outbox
 	metrics *metrics.Metrics
 }
 

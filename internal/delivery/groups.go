@@ -115,8 +115,8 @@ func (gr *group) spliced(p render.Pieces, shared bool) mailer.Body {
 
 // renderInput is the render input of a delivery for its reader, as of the
 // delivery's cut-off in the reader's zone.
-func (p *Pass) renderInput(sub digest.Subscriber, d digest.Delivery, briefs []digest.Brief) (render.Input, error) {
-	loc, err := p.location(sub.TimeZone)
+func (o *Outbox) renderInput(sub digest.Subscriber, d digest.Delivery, briefs []digest.Brief) (render.Input, error) {
+	loc, err := o.location(sub.TimeZone)
 	if err != nil {
 		return render.Input{}, err
 	}
@@ -124,7 +124,7 @@ func (p *Pass) renderInput(sub digest.Subscriber, d digest.Delivery, briefs []di
 		Subscriber:     sub,
 		Now:            d.Cutoff.In(loc),
 		Briefs:         briefs,
-		UnsubscribeURL: p.links.Unsubscribe(sub.ID),
-		PreferencesURL: p.links.Preferences(sub.ID),
+		UnsubscribeURL: o.links.Unsubscribe(sub.ID),
+		PreferencesURL: o.links.Preferences(sub.ID),
 	}, nil
 }

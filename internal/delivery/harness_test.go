@@ -33,7 +33,7 @@ type harness struct {
 	ctx     context.Context
 	db      *sqlite.DB
 	sink    *smtpsink.Server
-	pass    *delivery.Pass
+	pass    *delivery.Outbox
 	signer  *token.Signer
 	regions digest.Regions
 	reject  atomic.Value // func(to string) error, consulted by the SMTP server per RCPT

@@ -81,7 +81,7 @@ type Links interface {
 	Preferences(subscriberID int64) string
 }
 
-// Options configure a Pass. Zero values take the defaults in parentheses.
+// Options configure an Outbox. Zero values take the defaults in parentheses.
 type Options struct {
 	Regions             digest.Regions
 	From                string        // "Name <addr@domain>"
@@ -143,9 +143,11 @@ type Observer interface {
 	PassDone(d time.Duration, queueDepth int)  // a pass ended, leaving queueDepth queued or deferred
 }
 
-// Pass runs digest passes. Run is not safe to call concurrently: the lease
-// and the scheduler make sure only one pass runs against a database.
-type Pass struct {
+// Outbox is the queue of digests that passes fill and drain: each Run
+// plans who is due, sends and records; Preview shows one reader's digest
+// without recording. Run is not safe to call concurrently: the lease and
+// the scheduler make sure only one pass runs against a database.
+type Outbox struct {
 	store     Store
 	renderer  Renderer
 	newSender func() (Sender, error)
@@ -159,12 +161,12 @@ type Pass struct {
 	zones     sync.Map       // zone name → *time.Location, see location
 }
 
-// New returns a Pass. newSender opens one SMTP sender per worker. now
+// New returns an Outbox. newSender opens one SMTP sender per worker. now
 // measures how time passes during a pass: a pass's clock, for everything
 // it decides and stamps, is the instant given to Run advanced by now (see
 // Run).
 func New(store Store, renderer Renderer, newSender func() (Sender, error), links Links, opts Options,
-	logger *slog.Logger, now func() time.Time, observer Observer) *Pass {
+	logger *slog.Logger, now func() time.Time, observer Observer) *Outbox {
 	opts.setDefaults()
 	if now == nil {
 		now = time.Now
@@ -172,7 +174,7 @@ func New(store Store, renderer Renderer, newSender func() (Sender, error), links
 	if observer == nil {
 		observer = nopObserver{}
 	}
-	return &Pass{store: store, renderer: renderer, newSender: newSender, links: links, opts: opts,
+	return &Outbox{store: store, renderer: renderer, newSender: newSender, links: links, opts: opts,
 		selection: digest.Selection{FirstDigestLookback: opts.FirstDigestLookback, LateBriefGrace: opts.LateBriefGrace},
 		logger:    logger, now: now, observer: observer, jitter: rand.Float64}
 }
@@ -271,9 +273,9 @@ type RunOptions struct {
 // a deferred delivery is due again, and the times recorded. A pass as of
 // an earlier instant (send --now) thus decides as a pass then would have,
 // whatever the wall clock says.
-func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, error) {
-	start := p.now()
-	clock := func() time.Time { return now.Add(p.now().Sub(start)) }
+func (o *Outbox) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, error) {
+	start := o.now()
+	clock := func() time.Time { return now.Add(o.now().Sub(start)) }
 	rep := Report{Now: now, DryRun: ro.DryRun}
 	t := newTally(ro.MaxItems)
 	report := func(err error) (Report, error) {
@@ -284,22 +286,22 @@ func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, e
 	lap := func(d *time.Duration) { t := time.Now(); *d = t.Sub(mark); mark = t }
 	if !ro.DryRun {
 		var err error
-		if rep.Recovered, err = p.store.RecoverSending(ctx); err != nil {
+		if rep.Recovered, err = o.store.RecoverSending(ctx); err != nil {
 			return report(err)
 		}
 		if rep.Recovered > 0 {
-			p.logger.Warn("re-queued deliveries left mid-send by a sender that stopped; they go out again with the same Message-ID",
+			o.logger.Warn("re-queued deliveries left mid-send by a sender that stopped; they go out again with the same Message-ID",
 				"count", rep.Recovered)
 		}
-		if rep.Expired, err = p.store.ExpireLate(ctx, now, p.opts.MaxLateness); err != nil {
+		if rep.Expired, err = o.store.ExpireLate(ctx, now, o.opts.MaxLateness); err != nil {
 			return report(err)
 		}
 		for range rep.Expired {
-			p.observer.DeliveryDone(digest.DeliveryExpired)
+			o.observer.DeliveryDone(digest.DeliveryExpired)
 		}
 		// Planning reads watermarks: bring in what an earlier pass sent
 		// but did not get to catch up (it stopped before its end).
-		if _, err := p.store.CatchUpWatermarks(ctx); err != nil {
+		if _, err := o.store.CatchUpWatermarks(ctx); err != nil {
 			return report(err)
 		}
 	}
@@ -307,34 +309,34 @@ func (p *Pass) Run(ctx context.Context, now time.Time, ro RunOptions) (Report, e
 	// Planning reads and writes a page of readers at a time; plan sums
 	// each kind of time over the pages itself.
 	var err error
-	rep.Planned, err = p.plan(ctx, now, ro.DryRun, t, &rep.Timings)
+	rep.Planned, err = o.plan(ctx, now, ro.DryRun, t, &rep.Timings)
 	mark = time.Now()
 	if err != nil || ro.DryRun {
 		return report(err)
 	}
-	workErr := p.work(ctx, clock, t, &rep.Timings)
+	workErr := o.work(ctx, clock, t, &rep.Timings)
 	lap(&rep.Timings.Work)
 	// Settle recorded the sent deliveries without moving their readers'
 	// watermarks; move them now, each reader once. Should this fail, the
 	// next pass does it before planning, and until then a lagging
 	// watermark widens a window, never sends a brief twice (see
 	// sqlite.CatchUpWatermarks).
-	if _, err := p.store.CatchUpWatermarks(context.WithoutCancel(ctx)); err != nil {
-		p.logger.Warn("could not catch up the watermarks of readers sent a digest; the next pass will", "err", err)
+	if _, err := o.store.CatchUpWatermarks(context.WithoutCancel(ctx)); err != nil {
+		o.logger.Warn("could not catch up the watermarks of readers sent a digest; the next pass will", "err", err)
 	}
 	lap(&rep.Timings.Finish)
 
-	if depth, err := p.store.QueueDepth(context.WithoutCancel(ctx)); err == nil {
+	if depth, err := o.store.QueueDepth(context.WithoutCancel(ctx)); err == nil {
 		rep.Queue = depth
 	} else {
-		p.logger.Warn("could not read the queue depth", "err", err)
+		o.logger.Warn("could not read the queue depth", "err", err)
 	}
-	p.observer.PassDone(p.now().Sub(start), rep.Queue)
-	p.logger.Info("pass done", "now", now.UTC().Format(time.RFC3339), "planned", rep.Planned,
+	o.observer.PassDone(o.now().Sub(start), rep.Queue)
+	o.logger.Info("pass done", "now", now.UTC().Format(time.RFC3339), "planned", rep.Planned,
 		"sent", t.count(OutcomeSent), "deferred", t.count(OutcomeDeferred), "failed", t.count(OutcomeFailed),
 		"suppressed", t.count(OutcomeSuppressed), "expired", rep.Expired, "recovered", rep.Recovered,
 		"nothing_new", t.count(OutcomeNothingNew), "not_due", t.count(OutcomeNotDue), "queue", rep.Queue,
-		"duration", p.now().Sub(start).Round(time.Millisecond).String())
+		"duration", o.now().Sub(start).Round(time.Millisecond).String())
 	if workErr != nil {
 		return report(workErr)
 	}
@@ -350,11 +352,11 @@ func (nopObserver) PassDone(time.Duration, int)        {}
 
 // limiter returns the shared token bucket for Rate, or nil for no limit. A
 // burst of one spreads sends evenly instead of bunching them.
-func (p *Pass) limiter() *rate.Limiter {
-	if p.opts.Rate <= 0 {
+func (o *Outbox) limiter() *rate.Limiter {
+	if o.opts.Rate <= 0 {
 		return nil
 	}
-	return rate.NewLimiter(rate.Limit(p.opts.Rate), 1)
+	return rate.NewLimiter(rate.Limit(o.opts.Rate), 1)
 }
 
 // briefCache loads each brief once per pass, whichever worker asks first.

@@ -68,7 +68,7 @@ type planned struct {
 // the briefs loaded once per pass. The reading and deciding time is summed
 // into tm.Plan, the writing into tm.Store (the two overlap), a dry run's
 // rendering into tm.Work. It returns how many deliveries it created.
-func (p *Pass) plan(ctx context.Context, now time.Time, dryRun bool, t *tally, tm *Timings) (created int, err error) {
+func (o *Outbox) plan(ctx context.Context, now time.Time, dryRun bool, t *tally, tm *Timings) (created int, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pages := make(chan plannedPage, 1)
@@ -78,20 +78,20 @@ func (p *Pass) plan(ctx context.Context, now time.Time, dryRun bool, t *tally, t
 	)
 	go func() {
 		defer close(pages)
-		decideTime, decideErr = p.decide(ctx, now, t, pages)
+		decideTime, decideErr = o.decide(ctx, now, t, pages)
 	}()
 	if dryRun {
-		rendering := &dryRendering{cache: newBriefCache(p.store), groups: newRenderGroups(p.renderer, p.logger)}
+		rendering := &dryRendering{cache: newBriefCache(o.store), groups: newRenderGroups(o.renderer, o.logger)}
 		for page := range pages {
 			start := time.Now()
-			err = p.dryRun(ctx, page.plans, rendering, t)
+			err = o.dryRun(ctx, page.plans, rendering, t)
 			tm.Work += time.Since(start)
 			if err != nil {
 				break
 			}
 		}
 	} else {
-		created, err = p.storePages(ctx, pages, tm)
+		created, err = o.storePages(ctx, pages, tm)
 	}
 	if err != nil {
 		cancel()
@@ -121,7 +121,7 @@ type storedPage struct {
 // so that work for the next page runs while the last one is written. The
 // writer's one connection keeps their transactions one at a time. tm.Store
 // is the time with at least one page in the store.
-func (p *Pass) storePages(ctx context.Context, pages <-chan plannedPage, tm *Timings) (created int, err error) {
+func (o *Outbox) storePages(ctx context.Context, pages <-chan plannedPage, tm *Timings) (created int, err error) {
 	var (
 		inStore chan storedPage // the page being stored, if any
 		lastEnd time.Time
@@ -142,7 +142,7 @@ func (p *Pass) storePages(ctx context.Context, pages <-chan plannedPage, tm *Tim
 		done := make(chan storedPage, 1)
 		go func() {
 			r := storedPage{page: page, began: time.Now()}
-			r.created, r.err = p.store.PlanDeliveries(ctx, page.ds)
+			r.created, r.err = o.store.PlanDeliveries(ctx, page.ds)
 			r.ended = time.Now()
 			done <- r
 		}()
@@ -171,18 +171,18 @@ func later(a, b time.Time) time.Time {
 // decide reads the active readers a page at a time and sends each page's
 // new deliveries (if any) to out, reporting the others to t. It returns
 // the time it spent, waiting on out excluded.
-func (p *Pass) decide(ctx context.Context, now time.Time, t *tally, out chan<- plannedPage) (spent time.Duration, err error) {
+func (o *Outbox) decide(ctx context.Context, now time.Time, t *tally, out chan<- plannedPage) (spent time.Duration, err error) {
 	pd := &pageDecider{
-		briefs: digest.NewCandidates(p.opts.Regions, now),
+		briefs: digest.NewCandidates(o.opts.Regions, now),
 		load: func(from, to time.Time) ([]digest.BriefHead, error) {
-			hs, err := p.store.BriefHeads(ctx, from, to)
+			hs, err := o.store.BriefHeads(ctx, from, to)
 			if err != nil {
 				return nil, fmt.Errorf("load briefs to choose from: %w", err)
 			}
 			return hs, nil
 		},
 		days: map[dayKey]readerDay{},
-		ids:  newMessageIDs(p.opts.MessageIDDomain),
+		ids:  newMessageIDs(o.opts.MessageIDDomain),
 	}
 	var cursor int64
 	for {
@@ -190,7 +190,7 @@ func (p *Pass) decide(ctx context.Context, now time.Time, t *tally, out chan<- p
 			return spent, err
 		}
 		start := time.Now()
-		subs, err := p.store.ActivePage(ctx, cursor, planPageSize)
+		subs, err := o.store.ActivePage(ctx, cursor, planPageSize)
 		if err != nil {
 			return spent, fmt.Errorf("list active subscribers after id %d: %w", cursor, err)
 		}
@@ -198,7 +198,7 @@ func (p *Pass) decide(ctx context.Context, now time.Time, t *tally, out chan<- p
 			return spent + time.Since(start), nil
 		}
 		cursor = subs[len(subs)-1].ID
-		plans, err := p.planPage(ctx, now, subs, pd, t)
+		plans, err := o.planPage(ctx, now, subs, pd, t)
 		if err != nil {
 			return spent + time.Since(start), err
 		}
@@ -251,13 +251,13 @@ type readerDay struct {
 }
 
 // day returns the local day of readers with sub's zone and send time.
-func (p *Pass) day(now time.Time, sub *digest.Subscriber, days map[dayKey]readerDay) readerDay {
+func (o *Outbox) day(now time.Time, sub *digest.Subscriber, days map[dayKey]readerDay) readerDay {
 	k := dayKey{sub.TimeZone, sub.SendTime}
 	if d, ok := days[k]; ok {
 		return d
 	}
 	var d readerDay
-	loc, err := p.location(sub.TimeZone)
+	loc, err := o.location(sub.TimeZone)
 	if err != nil {
 		d.err = err
 	} else {
@@ -271,26 +271,26 @@ func (p *Pass) day(now time.Time, sub *digest.Subscriber, days map[dayKey]reader
 // ones go to t, the new deliveries are returned. It reads the page's recent
 // deliveries in one query, and brief heads only when the page reaches
 // further back than any page before it.
-func (p *Pass) planPage(ctx context.Context, now time.Time, subs []digest.Subscriber, pd *pageDecider, t *tally) ([]planned, error) {
+func (o *Outbox) planPage(ctx context.Context, now time.Time, subs []digest.Subscriber, pd *pageDecider, t *tally) ([]planned, error) {
 	due := make([]dueReader, 0, len(subs))
 	for i := range subs {
 		sub := &subs[i]
-		rd := p.day(now, sub, pd.days)
+		rd := o.day(now, sub, pd.days)
 		if rd.err != nil {
 			t.add(Item{Subscriber: *sub, Outcome: OutcomeFailed, Err: rd.err})
-			p.logger.Error("subscriber has an unusable time zone", "subscriber", sub.ID, "zone", sub.TimeZone, "err", rd.err)
+			o.logger.Error("subscriber has an unusable time zone", "subscriber", sub.ID, "zone", sub.TimeZone, "err", rd.err)
 			continue
 		}
 		if !rd.day.Due() {
 			t.add(Item{Subscriber: *sub, Date: rd.day.Date, Outcome: OutcomeNotDue})
 			continue
 		}
-		due = append(due, dueReader{sub: sub, day: rd.day, after: p.selection.WindowStart(sub.Watermark, now)})
+		due = append(due, dueReader{sub: sub, day: rd.day, after: o.selection.WindowStart(sub.Watermark, now)})
 	}
 	if len(due) == 0 {
 		return nil, nil
 	}
-	if err := p.loadHistory(ctx, due); err != nil {
+	if err := o.loadHistory(ctx, due); err != nil {
 		return nil, err
 	}
 	plans := make([]planned, 0, len(due))
@@ -305,7 +305,7 @@ func (p *Pass) planPage(ctx context.Context, now time.Time, subs []digest.Subscr
 		if err := pd.briefs.Cover(r.after, pd.load); err != nil {
 			return nil, err
 		}
-		ids := p.selection.Select(nil, pd.briefs, r.sub, r.history, now)
+		ids := o.selection.Select(nil, pd.briefs, r.sub, r.history, now)
 		if len(ids) == 0 {
 			t.add(Item{Subscriber: *r.sub, Date: r.day.Date, Outcome: OutcomeNothingNew})
 			continue
@@ -328,7 +328,7 @@ func (p *Pass) planPage(ctx context.Context, now time.Time, subs []digest.Subscr
 // their local day and their history (what they already had), in one read:
 // the deliveries dated on or after the page's earliest local day, and the
 // sent ones cut off after the page's earliest window start.
-func (p *Pass) loadHistory(ctx context.Context, due []dueReader) error {
+func (o *Outbox) loadHistory(ctx context.Context, due []dueReader) error {
 	ids := make([]int64, len(due))
 	since, after := due[0].day.Date, due[0].after
 	for i := range due {
@@ -339,7 +339,7 @@ func (p *Pass) loadHistory(ctx context.Context, due []dueReader) error {
 			after = r.after
 		}
 	}
-	hist, err := p.store.RecentDeliveries(ctx, ids, since, after)
+	hist, err := o.store.RecentDeliveries(ctx, ids, since, after)
 	if err != nil {
 		return fmt.Errorf("look up recent deliveries: %w", err)
 	}
@@ -397,14 +397,14 @@ type dryRendering struct {
 }
 
 // dryRun renders what the plans would send, recording nothing.
-func (p *Pass) dryRun(ctx context.Context, plans []planned, r *dryRendering, t *tally) error {
+func (o *Outbox) dryRun(ctx context.Context, plans []planned, r *dryRendering, t *tally) error {
 	for _, pl := range plans {
 		briefs, err := r.cache.get(ctx, pl.delivery.BriefIDs)
 		if err != nil {
 			return fmt.Errorf("load briefs to render: %w", err)
 		}
 		item := Item{Subscriber: *pl.sub, Date: pl.delivery.DigestDate, BriefIDs: pl.delivery.BriefIDs, Outcome: OutcomeSent}
-		in, err := p.renderInput(*pl.sub, pl.delivery, briefs)
+		in, err := o.renderInput(*pl.sub, pl.delivery, briefs)
 		var out render.Output
 		if err == nil {
 			out, err = r.groups.render(in)
@@ -420,26 +420,26 @@ func (p *Pass) dryRun(ctx context.Context, plans []planned, r *dryRendering, t *
 
 // location loads an IANA zone once per process: every reader of a pass
 // would otherwise load (and parse) their zone's file for each message.
-func (p *Pass) location(name string) (*time.Location, error) {
-	if loc, ok := p.zones.Load(name); ok {
+func (o *Outbox) location(name string) (*time.Location, error) {
+	if loc, ok := o.zones.Load(name); ok {
 		return loc.(*time.Location), nil
 	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
 		return nil, fmt.Errorf("load time zone %q: %w", name, err)
 	}
-	p.zones.Store(name, loc)
+	o.zones.Store(name, loc)
 	return loc, nil
 }
 
 // render renders a delivery for its reader, as a group of one (previews;
 // a pass's workers and dry runs share groups through renderGroups).
-func (p *Pass) render(sub digest.Subscriber, d digest.Delivery, briefs []digest.Brief) (render.Output, error) {
-	in, err := p.renderInput(sub, d, briefs)
+func (o *Outbox) render(sub digest.Subscriber, d digest.Delivery, briefs []digest.Brief) (render.Output, error) {
+	in, err := o.renderInput(sub, d, briefs)
 	if err != nil {
 		return render.Output{}, err
 	}
-	prepared, err := p.renderer.Prepare(in)
+	prepared, err := o.renderer.Prepare(in)
 	var out render.Output
 	if err == nil {
 		out, err = prepared.Personalize(render.ReaderOf(in))

@@ -240,7 +240,7 @@ func (pop population) fill(tb testing.TB, path string) {
 
 // newPlanPass returns a pass over store for planning only: it never
 // renders or sends.
-func newPlanPass(tb testing.TB, store Store, now time.Time) *Pass {
+func newPlanPass(tb testing.TB, store Store, now time.Time) *Outbox {
 	tb.Helper()
 	return New(store, nil, nil, nil, Options{
 		Regions:             config.Default().Regions,

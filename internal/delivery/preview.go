@@ -40,38 +40,38 @@ type Preview struct {
 // look-back window counts as new. It reads what a pass reads (brief heads
 // and the reader's recent deliveries) and chooses with the same
 // digest.Selection; only the whole briefs chosen are then loaded.
-func (p *Pass) Preview(ctx context.Context, sub digest.Subscriber, at time.Time) (Preview, error) {
-	loc, err := p.location(sub.TimeZone)
+func (o *Outbox) Preview(ctx context.Context, sub digest.Subscriber, at time.Time) (Preview, error) {
+	loc, err := o.location(sub.TimeZone)
 	if err != nil {
 		return Preview{}, err
 	}
 	day := sub.SendTime.DayAt(at, loc)
 	pv := Preview{Subscriber: sub, At: at, Date: day.Date, DueAt: day.SendAt, Due: day.Due(),
-		After: p.selection.WindowStart(sub.Watermark, day.Local)}
-	candidates := digest.NewCandidates(p.opts.Regions, at)
+		After: o.selection.WindowStart(sub.Watermark, day.Local)}
+	candidates := digest.NewCandidates(o.opts.Regions, at)
 	if err := candidates.Cover(pv.After, func(from, to time.Time) ([]digest.BriefHead, error) {
-		return p.store.BriefHeads(ctx, from, to)
+		return o.store.BriefHeads(ctx, from, to)
 	}); err != nil {
 		return Preview{}, fmt.Errorf("gather briefs: %w", err)
 	}
 	var history []digest.Delivery
 	if sub.ID != 0 {
-		if history, err = p.store.RecentDeliveries(ctx, []int64{sub.ID}, day.Date, pv.After); err != nil {
+		if history, err = o.store.RecentDeliveries(ctx, []int64{sub.ID}, day.Date, pv.After); err != nil {
 			return Preview{}, fmt.Errorf("gather briefs: %w", err)
 		}
 	}
-	ids := p.selection.Select(nil, candidates, &sub, history, at)
+	ids := o.selection.Select(nil, candidates, &sub, history, at)
 	if len(ids) == 0 {
 		return pv, nil
 	}
-	if pv.Briefs, err = p.store.BriefsByID(ctx, ids); err != nil {
+	if pv.Briefs, err = o.store.BriefsByID(ctx, ids); err != nil {
 		return Preview{}, fmt.Errorf("gather briefs: %w", err)
 	}
 	del := digest.Delivery{Cutoff: day.Local.UTC(), DigestDate: pv.Date}
-	if pv.Output, err = p.render(sub, del, pv.Briefs); err != nil {
+	if pv.Output, err = o.render(sub, del, pv.Briefs); err != nil {
 		return Preview{}, err
 	}
-	pv.Message = p.message(sub, pv.Output.Subject, p.links.Unsubscribe(sub.ID), "<preview."+strings.ReplaceAll(string(pv.Date), "-", "")+"@"+p.opts.MessageIDDomain+">", at)
+	pv.Message = o.message(sub, pv.Output.Subject, o.links.Unsubscribe(sub.ID), "<preview."+strings.ReplaceAll(string(pv.Date), "-", "")+"@"+o.opts.MessageIDDomain+">", at)
 	pv.Message.Text, pv.Message.HTML = mailer.StringBody(pv.Output.Text), mailer.StringBody(pv.Output.HTML)
 	return pv, nil
 }
@@ -81,15 +81,15 @@ func (p *Pass) Preview(ctx context.Context, sub digest.Subscriber, at time.Time)
 // previews share it so a preview carries exactly the headers a real send
 // does. unsubscribeURL is the reader's, as the body links it (the pass has
 // it from the render input: signing it again per message would be wasted).
-func (p *Pass) message(sub digest.Subscriber, subject, unsubscribeURL, messageID string, date time.Time) mailer.Message {
+func (o *Outbox) message(sub digest.Subscriber, subject, unsubscribeURL, messageID string, date time.Time) mailer.Message {
 	return mailer.Message{
 		MessageID:      messageID,
-		From:           p.opts.From,
+		From:           o.opts.From,
 		ToName:         sub.Name,
 		ToEmail:        sub.Email,
 		Subject:        subject,
 		Date:           date,
-		ListID:         p.opts.ListID,
+		ListID:         o.opts.ListID,
 		UnsubscribeURL: unsubscribeURL,
 	}
 }

@@ -16,13 +16,13 @@ import (
 
 // work runs the workers until nothing is claimable or ctx is done. clock
 // is the pass's clock (see Run).
-func (p *Pass) work(ctx context.Context, clock func() time.Time, t *tally, tm *Timings) error {
+func (o *Outbox) work(ctx context.Context, clock func() time.Time, t *tally, tm *Timings) error {
 	// Sends in flight outlive ctx by ShutdownGrace: stopping means no new
 	// claims, not cutting a message in half.
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSends()
 	stopGrace := context.AfterFunc(ctx, func() {
-		t := time.AfterFunc(p.opts.ShutdownGrace, cancelSends)
+		t := time.AfterFunc(o.opts.ShutdownGrace, cancelSends)
 		context.AfterFunc(sendCtx, func() { t.Stop() })
 	})
 	defer stopGrace()
@@ -32,21 +32,21 @@ func (p *Pass) work(ctx context.Context, clock func() time.Time, t *tally, tm *T
 		unreachable int
 		errs        []error
 		wg          sync.WaitGroup
-		lim         = p.limiter()
-		cache       = newBriefCache(p.store)
-		groups      = newRenderGroups(p.renderer, p.logger)
-		l           = newLedger(p.store, clock, p.opts.Concurrency)
+		lim         = o.limiter()
+		cache       = newBriefCache(o.store)
+		groups      = newRenderGroups(o.renderer, o.logger)
+		l           = newLedger(o.store, clock, o.opts.Concurrency)
 		ledgerDone  = make(chan struct{})
 	)
 	go func() {
 		defer close(ledgerDone)
 		l.run()
 	}()
-	for w := range p.opts.Concurrency {
+	for w := range o.opts.Concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lost, err := p.worker(ctx, sendCtx, w, clock, lim, cache, groups, t, l)
+			lost, err := o.worker(ctx, sendCtx, w, clock, lim, cache, groups, t, l)
 			l.leave()
 			mu.Lock()
 			defer mu.Unlock()
@@ -95,17 +95,17 @@ type finished struct {
 // the ledger has committed the outcome before (see ledger). It stops when
 // nothing is claimable, when ctx is done, or (lost) when its server cannot
 // be reached.
-func (p *Pass) worker(ctx, sendCtx context.Context, n int, clock func() time.Time, lim *rate.Limiter, cache *briefCache,
+func (o *Outbox) worker(ctx, sendCtx context.Context, n int, clock func() time.Time, lim *rate.Limiter, cache *briefCache,
 	groups *renderGroups, t *tally, l *ledger) (lost bool, err error) {
 	var sender Sender
 	defer func() {
 		if sender != nil {
 			if cerr := sender.Close(); cerr != nil {
-				p.logger.Debug("closing smtp connection", "worker", n, "err", cerr)
+				o.logger.Debug("closing smtp connection", "worker", n, "err", cerr)
 			}
 		}
 	}()
-	holder := fmt.Sprintf("%s/w%d", p.opts.Holder, n)
+	holder := fmt.Sprintf("%s/w%d", o.opts.Holder, n)
 	var (
 		queue   []outbox.Claim
 		body    bodies         // the message being sent; its buffers are reused
@@ -122,7 +122,7 @@ func (p *Pass) worker(ctx, sendCtx context.Context, n int, clock func() time.Tim
 		if pending != nil {
 			s := <-pending.done
 			for i, f := range handed {
-				p.account(f, s, i, t)
+				o.account(f, s, i, t)
 			}
 			queue = append(queue, s.claims...)
 			pending, handed = nil, nil
@@ -165,7 +165,7 @@ func (p *Pass) worker(ctx, sendCtx context.Context, n int, clock func() time.Tim
 	giveBack := func(reason string, cause error) {
 		_ = await()
 		for _, c := range queue {
-			done = append(done, p.release(p.itemOf(c), reason, cause))
+			done = append(done, o.release(o.itemOf(c), reason, cause))
 		}
 		queue = nil
 	}
@@ -200,14 +200,14 @@ func (p *Pass) worker(ctx, sendCtx context.Context, n int, clock func() time.Tim
 			continue
 		}
 		if sender == nil {
-			if sender, err = p.newSender(); err != nil {
+			if sender, err = o.newSender(); err != nil {
 				stop("no smtp sender: "+err.Error(), err)
 				return true, fmt.Errorf("open smtp sender: %w", err)
 			}
 		}
 		c := queue[0]
 		queue = queue[1:]
-		f, unreachable := p.deliver(ctx, sendCtx, sender, clock, lim, cache, groups, &body, c, ready)
+		f, unreachable := o.deliver(ctx, sendCtx, sender, clock, lim, cache, groups, &body, c, ready)
 		if err := await(); err != nil {
 			// The round before was not recorded, so this message was held
 			// back (or never offered): it stays "sending", with the rest
@@ -240,7 +240,7 @@ func (p *Pass) worker(ctx, sendCtx context.Context, n int, clock func() time.Tim
 
 // account reports f once the ledger has answered: the item counts, the
 // observer hears of recorded states, and anything not recorded is logged.
-func (p *Pass) account(f finished, s settled, i int, t *tally) {
+func (o *Outbox) account(f finished, s settled, i int, t *tally) {
 	item, r := f.item, f.result
 	switch {
 	case s.err != nil:
@@ -248,22 +248,22 @@ func (p *Pass) account(f finished, s settled, i int, t *tally) {
 			// The server has the message; failing to record it means a
 			// re-send with the same Message-ID after recovery.
 			item.Outcome, item.Err = OutcomeFailed, fmt.Errorf("record sent delivery %d: %w", r.DeliveryID, s.err)
-			p.logger.Error("message accepted but not recorded; it will be sent again with the same Message-ID",
+			o.logger.Error("message accepted but not recorded; it will be sent again with the same Message-ID",
 				"delivery", r.DeliveryID, "err", s.err)
 		} else {
-			p.logger.Error("could not record delivery; the next start recovers it", "delivery", r.DeliveryID,
+			o.logger.Error("could not record delivery; the next start recovers it", "delivery", r.DeliveryID,
 				"status", r.Status, "err", s.err)
 		}
 	case s.refused[i] != nil:
-		p.logger.Error("the ledger refused an outcome", "delivery", r.DeliveryID, "status", r.Status, "err", s.refused[i])
+		o.logger.Error("the ledger refused an outcome", "delivery", r.DeliveryID, "status", r.Status, "err", s.refused[i])
 	case r.Status != digest.DeliveryQueued:
-		p.observer.DeliveryDone(r.Status)
+		o.observer.DeliveryDone(r.Status)
 	}
 	t.add(item)
 }
 
 // itemOf starts the report item of a claimed delivery.
-func (p *Pass) itemOf(c outbox.Claim) Item {
+func (o *Outbox) itemOf(c outbox.Claim) Item {
 	d := c.Delivery
 	return Item{Subscriber: c.Subscriber, Date: d.DigestDate, DeliveryID: d.ID, MessageID: d.MessageID,
 		BriefIDs: d.BriefIDs, Attempts: d.Attempts}
@@ -273,47 +273,47 @@ func (p *Pass) itemOf(c outbox.Claim) Item {
 // what to record; the message's end of DATA waits for ready. clock dates
 // the message and decides what a refusal leads to. unreachable reports
 // that the SMTP server could not be reached at all.
-func (p *Pass) deliver(ctx, sendCtx context.Context, sender Sender, clock func() time.Time, lim *rate.Limiter, cache *briefCache,
+func (o *Outbox) deliver(ctx, sendCtx context.Context, sender Sender, clock func() time.Time, lim *rate.Limiter, cache *briefCache,
 	groups *renderGroups, body *bodies, c outbox.Claim, ready func() error) (f finished, unreachable bool) {
 	d, sub := c.Delivery, c.Subscriber
-	item := p.itemOf(c)
+	item := o.itemOf(c)
 	if sub.ID == 0 {
-		return p.suppress(item, "subscriber no longer exists"), false
+		return o.suppress(item, "subscriber no longer exists"), false
 	}
 	if sub.Status != digest.StatusActive {
-		return p.suppress(item, "subscriber is "+string(sub.Status)), false
+		return o.suppress(item, "subscriber is "+string(sub.Status)), false
 	}
 	briefs, err := cache.get(context.WithoutCancel(ctx), d.BriefIDs)
 	if err != nil {
-		return p.release(item, err.Error(), err), false
+		return o.release(item, err.Error(), err), false
 	}
-	in, err := p.renderInput(sub, d, briefs)
+	in, err := o.renderInput(sub, d, briefs)
 	if err != nil {
-		return p.failed(item, err, false), false
+		return o.failed(item, err, false), false
 	}
 	if err := groups.renderBodies(in, body); err != nil {
-		return p.failed(item, fmt.Errorf("render digest: %w", err), false), false
+		return o.failed(item, fmt.Errorf("render digest: %w", err), false), false
 	}
 	item.Subject, item.HTMLBytes, item.TextBytes = body.split.Subject, body.html.Len(), body.text.Len()
 	if lim != nil {
 		if err := lim.Wait(ctx); err != nil {
-			return p.release(item, "pass stopped before sending", err), false
+			return o.release(item, "pass stopped before sending", err), false
 		}
 	}
 	// The parts go in pieces (see bodies), not as strings.
-	msg := p.message(sub, body.split.Subject, in.UnsubscribeURL, d.MessageID, clock())
+	msg := o.message(sub, body.split.Subject, in.UnsubscribeURL, d.MessageID, clock())
 	msg.Text, msg.HTML = body.text, body.html
-	if p.opts.EnvelopeFrom != nil {
-		msg.EnvelopeFrom = p.opts.EnvelopeFrom(d.ID)
+	if o.opts.EnvelopeFrom != nil {
+		msg.EnvelopeFrom = o.opts.EnvelopeFrom(d.ID)
 	}
 	err = sender.SendWhen(sendCtx, msg, ready)
-	return p.outcome(item, d, err, sendCtx.Err() != nil, clock())
+	return o.outcome(item, d, err, sendCtx.Err() != nil, clock())
 }
 
 // outcome turns the SMTP outcome, at now, into the delivery's next state.
-func (p *Pass) outcome(item Item, d digest.Delivery, err error, cutShort bool, now time.Time) (finished, bool) {
+func (o *Outbox) outcome(item Item, d digest.Delivery, err error, cutShort bool, now time.Time) (finished, bool) {
 	if err == nil {
-		p.observer.SMTPReply("2xx")
+		o.observer.SMTPReply("2xx")
 		item.Outcome = OutcomeSent
 		return finished{item, outbox.Result{DeliveryID: d.ID, Status: digest.DeliverySent, SentAt: now, Reason: "250 accepted"}}, false
 	}
@@ -321,34 +321,34 @@ func (p *Pass) outcome(item Item, d digest.Delivery, err error, cutShort bool, n
 		// The worker stops right after (its ledger failed), so this is
 		// never recorded; returning here keeps the failure out of the
 		// SMTP metrics and the retry log.
-		return p.release(item, err.Error(), err), false
+		return o.release(item, err.Error(), err), false
 	}
 	var se *mailer.SendError
 	if !errors.As(err, &se) {
 		se = &mailer.SendError{MessageID: d.MessageID, Err: err}
 	}
-	p.observer.SMTPReply(replyClass(se))
+	o.observer.SMTPReply(replyClass(se))
 	switch {
 	case cutShort:
 		// The grace period ran out mid-send. The server may or may not
 		// have the message; the same Message-ID lets a receiver fold a
 		// second copy.
-		return p.release(item, "pass stopped mid-send: "+err.Error(), err), false
+		return o.release(item, "pass stopped mid-send: "+err.Error(), err), false
 	case se.Connecting:
-		p.logger.Error("cannot reach the smtp server", "delivery", d.ID, "err", err)
-		f := p.release(item, "smtp server unreachable: "+err.Error(), err)
+		o.logger.Error("cannot reach the smtp server", "delivery", d.ID, "err", err)
+		f := o.release(item, "smtp server unreachable: "+err.Error(), err)
 		f.item.Outcome = OutcomeDeferred
 		return f, true
 	case se.Temporary():
-		return p.deferOrGiveUp(item, d, err, now), false
+		return o.deferOrGiveUp(item, d, err, now), false
 	}
 	// A permanent refusal. Only a verdict on the recipient's address
 	// (5.1.x, 5.2.x) counts against the reader; a policy or sender-side
 	// refusal (5.7.x) is ours to fix.
 	bounce := recipientFault(se)
-	f := p.failed(item, err, bounce)
+	f := o.failed(item, err, bounce)
 	if strings.HasPrefix(se.EnhancedCode, "5.7.") {
-		p.logger.Error("operator alert: the smtp server refused a digest for a reason on the sending side; the reader is not blamed",
+		o.logger.Error("operator alert: the smtp server refused a digest for a reason on the sending side; the reader is not blamed",
 			"alert", true, "delivery", d.ID, "code", se.Code, "enhanced", se.EnhancedCode, "err", err)
 	}
 	return f, false
@@ -356,14 +356,14 @@ func (p *Pass) outcome(item Item, d digest.Delivery, err error, cutShort bool, n
 
 // deferOrGiveUp defers a delivery refused at now, with backoff, unless it
 // has used up its attempts or its retry window.
-func (p *Pass) deferOrGiveUp(item Item, d digest.Delivery, err error, now time.Time) finished {
-	outOfWindow := !d.DueAt.IsZero() && now.After(d.DueAt.Add(p.opts.RetryWindow))
-	if d.Attempts >= p.opts.MaxAttempts || outOfWindow {
-		return p.failed(item, fmt.Errorf("gave up after %d attempts: %w", d.Attempts, err), false)
+func (o *Outbox) deferOrGiveUp(item Item, d digest.Delivery, err error, now time.Time) finished {
+	outOfWindow := !d.DueAt.IsZero() && now.After(d.DueAt.Add(o.opts.RetryWindow))
+	if d.Attempts >= o.opts.MaxAttempts || outOfWindow {
+		return o.failed(item, fmt.Errorf("gave up after %d attempts: %w", d.Attempts, err), false)
 	}
-	next := now.Add(p.backoff(d.Attempts))
-	p.observer.Retry()
-	p.logger.Warn("digest deferred", "delivery", d.ID, "subscriber", d.SubscriberID, "attempt", d.Attempts,
+	next := now.Add(o.backoff(d.Attempts))
+	o.observer.Retry()
+	o.logger.Warn("digest deferred", "delivery", d.ID, "subscriber", d.SubscriberID, "attempt", d.Attempts,
 		"next_attempt", next.UTC().Format(time.RFC3339), "err", err)
 	item.Outcome, item.Err = OutcomeDeferred, err
 	return finished{item, outbox.Result{DeliveryID: d.ID, Status: digest.DeliveryDeferred, Next: next, Reason: err.Error()}}
@@ -372,22 +372,22 @@ func (p *Pass) deferOrGiveUp(item Item, d digest.Delivery, err error, now time.T
 // backoff is the wait after the given attempt: RetryBase doubling per
 // attempt up to RetryMax, spread by ±20% so that deferred messages do not
 // come back all at once.
-func (p *Pass) backoff(attempt int) time.Duration {
-	d := p.opts.RetryBase
-	for i := 1; i < attempt && d < p.opts.RetryMax; i++ {
+func (o *Outbox) backoff(attempt int) time.Duration {
+	d := o.opts.RetryBase
+	for i := 1; i < attempt && d < o.opts.RetryMax; i++ {
 		d *= 2
 	}
-	d = min(d, p.opts.RetryMax)
-	return time.Duration(float64(d) * (0.8 + 0.4*p.jitter()))
+	d = min(d, o.opts.RetryMax)
+	return time.Duration(float64(d) * (0.8 + 0.4*o.jitter()))
 }
 
-func (p *Pass) failed(item Item, err error, bounce bool) finished {
-	p.logger.Error("digest failed", "delivery", item.DeliveryID, "subscriber", item.Subscriber.ID, "bounced", bounce, "err", err)
+func (o *Outbox) failed(item Item, err error, bounce bool) finished {
+	o.logger.Error("digest failed", "delivery", item.DeliveryID, "subscriber", item.Subscriber.ID, "bounced", bounce, "err", err)
 	item.Outcome, item.Err = OutcomeFailed, err
 	return finished{item, outbox.Result{DeliveryID: item.DeliveryID, Status: digest.DeliveryFailed, Reason: err.Error(), Bounce: bounce}}
 }
 
-func (p *Pass) suppress(item Item, reason string) finished {
+func (o *Outbox) suppress(item Item, reason string) finished {
 	item.Outcome, item.Err = OutcomeSuppressed, errors.New(reason)
 	return finished{item, outbox.Result{DeliveryID: item.DeliveryID, Status: digest.DeliverySuppressed, Reason: reason}}
 }
@@ -395,7 +395,7 @@ func (p *Pass) suppress(item Item, reason string) finished {
 // release hands a claimed delivery back to the queue without charging an
 // attempt: the message never reached the server (or may not have, when a
 // stop cut it short). The item reports it interrupted, for cause.
-func (p *Pass) release(item Item, reason string, cause error) finished {
+func (o *Outbox) release(item Item, reason string, cause error) finished {
 	item.Outcome, item.Err = OutcomeInterrupted, cause
 	return finished{item, outbox.Result{DeliveryID: item.DeliveryID, Status: digest.DeliveryQueued, Reason: reason}}
 }

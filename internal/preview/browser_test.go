@@ -38,7 +38,7 @@ const chromiumPath = "/usr/bin/chromium"
 // nothing.
 type browserPipeline struct {
 	db   *sqlite.DB
-	pass *delivery.Pass
+	pass *delivery.Outbox
 }
 
 func newBrowserPipeline(t *testing.T, rs digest.Regions) browserPipeline {

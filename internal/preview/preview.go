@@ -8,7 +8,7 @@
 //
 // It owns the HTTP handler, the embedded page and its script, and the file
 // watcher. It sends nothing and records nothing: a preview goes through
-// the Previewer it is given (*delivery.Pass), which uses the selection and
+// the Previewer it is given (*delivery.Outbox), which uses the selection and
 // rendering code of a real pass. It is meant for loopback: every response
 // refuses a Host header that is not a loopback name unless told otherwise,
 // so a web page elsewhere cannot read subscriber data through the
@@ -38,7 +38,7 @@ import (
 const HTMLLimit = 102 * 1024
 
 // Previewer works out what a pass would send a reader at an instant;
-// *delivery.Pass is one. A reader with ID 0 is a made-up one.
+// *delivery.Outbox is one. A reader with ID 0 is a made-up one.
 type Previewer interface {
 	Preview(ctx context.Context, sub digest.Subscriber, at time.Time) (delivery.Preview, error)
 }

@@ -37,7 +37,7 @@ type Store interface {
 	ActivePage(ctx context.Context, afterID int64, limit int) ([]digest.Subscriber, error)
 }
 
-// Pass is the delivery pass measured; *delivery.Pass implements it.
+// Pass is the delivery pass measured; *delivery.Outbox implements it.
 type Pass interface {
 	Run(ctx context.Context, now time.Time, ro delivery.RunOptions) (delivery.Report, error)
 	Preview(ctx context.Context, sub digest.Subscriber, at time.Time) (delivery.Preview, error)
