@@ -114,7 +114,7 @@ func (a *app) bench(ctx context.Context, f benchFlags) error {
 		return err
 	}
 	defer pl.Close()
-	res, err := benchrun.Run(ctx, pl.db, pl.pass, benchrun.Options{
+	res, err := benchrun.Run(ctx, pl.db, pl.outbox, benchrun.Options{
 		Readers: f.subscribers, Briefs: f.briefs, Days: f.days, Regions: cfg.Regions, Seed: f.seed,
 		Host: host, Port: port, Connections: f.concurrency,
 		CPUProfile: f.cpuProfile, MemProfile: f.memProfile, Progress: a.say,

@@ -88,7 +88,7 @@ func (a *app) demo(ctx context.Context, out string, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	rep, err := pl.pass.Run(ctx, now, delivery.RunOptions{})
+	rep, err := pl.outbox.Run(ctx, now, delivery.RunOptions{})
 	if err != nil {
 		return err
 	}

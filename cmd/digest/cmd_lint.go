@@ -125,7 +125,7 @@ func (a *app) lint(ctx context.Context, t previewTarget, all bool, format string
 		if err != nil {
 			return err
 		}
-		pv, err := pl.pass.Preview(ctx, sub, at)
+		pv, err := pl.outbox.Preview(ctx, sub, at)
 		if err != nil {
 			return fmt.Errorf("preview %s (%s): %w", sub.Email, strings.Join(sub.Regions, ","), err)
 		}

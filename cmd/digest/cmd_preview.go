@@ -154,7 +154,7 @@ func (a *app) preview(ctx context.Context, t previewTarget, format, out, sendTes
 	if err != nil {
 		return err
 	}
-	pv, err := pl.pass.Preview(ctx, sub, at)
+	pv, err := pl.outbox.Preview(ctx, sub, at)
 	if err != nil {
 		return err
 	}

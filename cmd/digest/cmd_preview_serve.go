@@ -59,7 +59,7 @@ func (a *app) previewServe(ctx context.Context, addr string, opts previewServeOp
 	defer pl.Close()
 	logger = logger.With("component", "preview")
 
-	pv := &reloadingPreviewer{pass: pl.pass}
+	pv := &reloadingPreviewer{pass: pl.outbox}
 	reload := func(context.Context) error {
 		renderer, err := newRenderer(cfg)
 		if err != nil {
@@ -69,7 +69,7 @@ func (a *app) previewServe(ctx context.Context, addr string, opts previewServeOp
 		if err != nil {
 			return err
 		}
-		pass, err := newPass(cfg, pl.db, renderer, lb, signer, pl.metrics, logger)
+		pass, err := newOutbox(cfg, pl.db, renderer, lb, signer, pl.metrics, logger)
 		if err != nil {
 			return err
 		}

@@ -66,7 +66,7 @@ next pass.`,
 				defer held.Release()
 				runCtx = leaseCtx
 			}
-			rep, runErr := pl.pass.Run(runCtx, now, delivery.RunOptions{DryRun: dryRun, MaxItems: listMax})
+			rep, runErr := pl.outbox.Run(runCtx, now, delivery.RunOptions{DryRun: dryRun, MaxItems: listMax})
 			stopped := false
 			if errors.Is(runErr, context.Canceled) && ctx.Err() != nil {
 				// Stopped by a signal: what was in flight is recorded and

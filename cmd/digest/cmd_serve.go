@@ -60,7 +60,7 @@ func (a *app) serve(ctx context.Context) error {
 		if err := expirePending(ctx, pl.db, cfg, now, logger); err != nil {
 			logger.Error("expire pending subscribers failed", "err", err)
 		}
-		_, err := pl.pass.Run(ctx, now, delivery.RunOptions{MaxItems: -1}) // nobody reads a daemon's items
+		_, err := pl.outbox.Run(ctx, now, delivery.RunOptions{MaxItems: -1}) // nobody reads a daemon's items
 		return err
 	}, logger.With("component", "scheduler"))
 	if err != nil {

@@ -89,9 +89,9 @@ func newLinks(cfg *config.Config) (*links.Builder, *token.Signer, error) {
 	return links.New(cfg.BaseURL, signer), signer, nil
 }
 
-// newPass wires a delivery pass from its parts. Each worker of a pass opens
+// newOutbox wires a delivery pass from its parts. Each worker of a pass opens
 // its own SMTP sender.
-func newPass(cfg *config.Config, db *sqlite.DB, r delivery.Renderer, l delivery.Links, tokens *token.Signer,
+func newOutbox(cfg *config.Config, db *sqlite.DB, r delivery.Renderer, l delivery.Links, tokens *token.Signer,
 	obs delivery.Observer, logger *slog.Logger) (*delivery.Outbox, error) {
 	from, err := mail.ParseAddress(cfg.From)
 	if err != nil {
@@ -162,7 +162,7 @@ func (a *app) openPipeline(ctx context.Context) (*config.Config, *slog.Logger, *
 type pipeline struct {
 	db      *sqlite.DB
 	signer  *token.Signer
-	pass    *delivery.Outbox
+	outbox    *delivery.Outbox
 	metrics *metrics.Metrics
 }
 
@@ -183,12 +183,12 @@ func newPipeline(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 		return nil, err
 	}
 	m := metrics.New()
-	pass, err := newPass(cfg, db, renderer, lb, signer, m, logger)
+	pass, err := newOutbox(cfg, db, renderer, lb, signer, m, logger)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &pipeline{db: db, signer: signer, pass: pass, metrics: m}, nil
+	return &pipeline{db: db, signer: signer, outbox: pass, metrics: m}, nil
 }
 
 // Close closes the database.
