@@ -89,7 +89,7 @@ func newLinks(cfg *config.Config) (*links.Builder, *token.Signer, error) {
 	return links.New(cfg.BaseURL, signer), signer, nil
 }
 
-// newOutbox wires a delivery pass from its parts. Each worker of a pass opens
+// newOutbox wires the delivery outbox from its parts. Each worker of a pass opens
 // its own SMTP sender.
 func newOutbox(cfg *config.Config, db *sqlite.DB, r delivery.Renderer, l delivery.Links, tokens *token.Signer,
 	obs delivery.Observer, logger *slog.Logger) (*delivery.Outbox, error) {
@@ -162,7 +162,7 @@ func (a *app) openPipeline(ctx context.Context) (*config.Config, *slog.Logger, *
 type pipeline struct {
 	db      *sqlite.DB
 	signer  *token.Signer
-	outbox    *delivery.Outbox
+	outbox  *delivery.Outbox
 	metrics *metrics.Metrics
 }
 
