@@ -34,10 +34,9 @@ type ledger struct {
 // are busy writing their next message, and a transaction per worker
 // instead of one per round costs CPU the workers need. The bound matters
 // only when a worker is slow (a server taking its time to reply): the
-// others then wait at most this long for their answer. With 32 workers
-// rounds mostly close on this bound, and 4 ms gave 17-27 outcomes per
-// transaction against 9-15 with 2 ms, and less CPU per message (0.266
-// against 0.278 ms, medians of five alternating 100,000-reader runs).
+// others then wait at most this long for their answer. With many workers
+// rounds mostly close on this bound, so it sets how many outcomes one
+// transaction records (BENCHMARKS.md).
 const roundGather = 4 * time.Millisecond
 
 type settleRequest struct {

@@ -15,13 +15,13 @@ import (
 // bits, so that IDs from two databases never collide. The instant comes
 // before the random part so that the IDs of a pass sort in the order they
 // are made: each new row then lands at the end of the message_id unique
-// index instead of at a random page of it, which at a million deliveries
-// was a large part of the cost of storing a plan.
+// index instead of at a random page of it, which would make storing a
+// large plan touch most of the index.
 //
 // The random bits are read from crypto/rand a few hundred IDs' worth at a
-// time, and the ID is built by appending: a read and a fmt.Sprintf per ID
-// were a tenth of the time planning spent deciding. It is not safe for
-// concurrent use; a pass's planner has its own.
+// time, and the ID is built by appending, because a read and a formatting
+// call per ID are a visible share of deciding a large plan. It is not safe
+// for concurrent use; a pass's planner has its own.
 type messageIDs struct {
 	domain string
 	random []byte // unused random bytes, taken from the front

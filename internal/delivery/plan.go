@@ -14,14 +14,12 @@ import (
 )
 
 // planPageSize is how many readers one planning page holds. Each page costs
-// three reads and one write transaction; 8,000 readers keep those few (125
-// pages for a million readers) while the write lock, which `digest serve`
-// needs too, is held for about a tenth of a second at a time. Each commit
-// rewrites every page of the queue index that its rows touch, one per send
-// time in the page, so fewer, larger commits write less: at 1,000,000
-// readers, 8,000 stored a plan in about 11.5 s against 16.5 s with 4,000
-// (BenchmarkPlan, with the writer's planning cache; see sqlite.writePlan),
-// and held ~100 MB at the peak against ~65 MB.
+// a few reads and one write transaction, and each commit rewrites every page
+// of the queue index that its rows touch (one per send time in the page), so
+// fewer, larger pages write less; the page must stay small enough that the
+// write lock, which `digest serve` needs too, is never held for long and the
+// pages in flight stay within the memory target. BENCHMARKS.md has the
+// measurements behind the size.
 const planPageSize = 8000
 
 // plannedPage is a page's new deliveries: plans in the order of readers,
@@ -45,8 +43,8 @@ func newPlannedPage(plans []planned) plannedPage {
 }
 
 // planned is one new delivery a pass is about to queue. sub points into
-// the page of readers it was decided from: a copy per reader was a fifth
-// of what deciding a million readers allocated.
+// the page of readers it was decided from, so deciding allocates no copy
+// of a reader.
 type planned struct {
 	sub      *digest.Subscriber
 	delivery digest.Delivery
@@ -117,8 +115,7 @@ type storedPage struct {
 // storePages stores the pages decide sends until one fails or they run
 // out, and returns how many deliveries it created. Two pages are in the
 // store at a time: PlanDeliveries checks and encodes a page before it
-// takes the write lock (about a tenth of its time at a million readers),
-// so that work for the next page runs while the last one is written. The
+// takes the write lock, so that work for the next page runs while the last one is written. The
 // writer's one connection keeps their transactions one at a time. tm.Store
 // is the time with at least one page in the store.
 func (o *Outbox) storePages(ctx context.Context, pages <-chan plannedPage, tm *Timings) (created int, err error) {
@@ -242,9 +239,9 @@ type dayKey struct {
 }
 
 // readerDay is the pass instant as readers with one zone and send time
-// see it: a million readers share a few hundred of these, and converting
-// the instant, formatting the date and finding the send time in the zone
-// for each reader was a sixth of the time spent deciding.
+// see it: a million readers share a few hundred of these, so the instant is
+// converted, dated and given its send time once per (zone, send time), not
+// once per reader.
 type readerDay struct {
 	day digest.SendDay
 	err error // the zone could not be loaded

@@ -18,9 +18,8 @@ import (
 // noted. The bytes sent are those of the same text given as one string.
 //
 // A Shared keeps the pieces themselves, not a CRLF copy of them: a pass
-// holds one per distinct digest for its whole length, and the copy was
-// half of that memory (about 15 MB of live heap at 100,000 readers, twice
-// that in resident memory after the garbage collector's headroom).
+// holds one per distinct digest for its whole length, and a copy would
+// double that memory.
 //
 // A Shared is read-only once made and safe for concurrent use.
 type Shared struct {

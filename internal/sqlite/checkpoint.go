@@ -34,8 +34,8 @@ const (
 	// before it copies them. Each checkpoint that finds new frames syncs
 	// the WAL and the database file, and copies each page once however
 	// many commits rewrote it; commits younger than this are what a power
-	// cut can undo (README, "Crashes"). At a million readers, 250 ms
-	// stored a plan about as fast as 50 ms, with fewer checkpoints.
+	// cut can undo (README, "Crashes"). A longer wait means fewer
+	// checkpoints; this one is short enough that a power cut undoes little.
 	checkpointEvery = 250 * time.Millisecond
 	// walRestartPages is the size of the WAL (in 4 KiB pages: 64 MiB) at
 	// which the checkpointer holds the writer back to restart it.

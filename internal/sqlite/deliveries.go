@@ -109,7 +109,7 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []*digest.Delivery) (create
 //
 // A delivery's creation is not written to delivery_events: its created_at
 // says when it was planned, and DeliveryEvents shows it as the first
-// event. That row was a second B-tree insert for every delivery planned.
+// event, which spares a second B-tree insert for every delivery planned.
 type deliveryWriter struct {
 	tx    *sql.Tx
 	now   time.Time

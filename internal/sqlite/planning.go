@@ -43,9 +43,9 @@ func (db *DB) ActivePage(ctx context.Context, afterID int64, limit int) ([]diges
 }
 
 // activePage reads the subscribers of a page with their regions. Each
-// reader's regions come with their row, as one JSON array: a row per
-// region cost a million readers two million more rows through
-// database/sql, most of the time of reading the list. Readers share a
+// reader's regions come with their row, as one JSON array, because a row
+// per region would multiply the rows read through database/sql, which is
+// most of the time of reading the list. Readers share a
 // handful of send times, zones, region lists and (readers of one zone and
 // send time) watermarks, so each distinct text is parsed once per page.
 func activePage(ctx context.Context, tx *sql.Tx, afterID int64, limit int) ([]digest.Subscriber, error) {

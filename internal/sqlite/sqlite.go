@@ -63,12 +63,11 @@ type DB struct {
 
 // planningCacheKiB is the writer's page cache while it stores a plan, and
 // defaultCacheKiB (SQLite's default) otherwise. A page of a pass's plan
-// dirties more than 2 MB of table and index pages, which SQLite spills
-// to the WAL before the commit when its cache is full, and the next page
-// touches most of the same index pages again (BenchmarkPlan at 1,000,000
-// readers: 10.1–10.9 s with 8 MB, 11.8–14.0 s with 2 MB). The send pass
-// gains nothing from it, and kept for the whole pass it raised the pass's
-// peak RSS by about 12 MB.
+// dirties more than 2 MB of table and index pages, which SQLite spills to
+// the WAL before the commit when its cache is full, and the next page
+// touches most of the same index pages again. The send pass gains nothing
+// from the larger cache, so it is not kept for the whole pass, where it
+// would only raise the peak memory (BENCHMARKS.md).
 const (
 	planningCacheKiB = 8192
 	defaultCacheKiB  = 2000
