@@ -21,7 +21,7 @@ type want struct {
 // reading each one. Notes mark the judgement calls.
 var fixtureWants = []struct {
 	file      string
-	notBounce bool // Parse must return ErrNotABounce
+	notBounce bool // parse must return ErrNotABounce
 	want      []want
 }{
 	{file: "arf-01.eml", want: []want{
@@ -313,7 +313,7 @@ func TestParseFixtures(t *testing.T) {
 				return
 			}
 			if err != nil {
-				t.Fatalf("Parse: %v", err)
+				t.Fatalf("parse: %v", err)
 			}
 			if len(reports) != len(tc.want) {
 				t.Fatalf("got %d reports %+v, want %d", len(reports), reports, len(tc.want))
@@ -341,7 +341,7 @@ func parseFile(t *testing.T, path string) ([]Report, error) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	return Parse(f)
+	return parse(f)
 }
 
 // checkDiagnostic asserts the Diagnostic contract: one trimmed line of at
