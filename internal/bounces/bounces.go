@@ -61,10 +61,10 @@ var (
 	ErrTooLarge = errors.New("message too large")
 )
 
-// Parse reads one message. It returns the reports it found (a DSN can name
+// parse reads one message. It returns the reports it found (a DSN can name
 // several recipients), an error matching ErrNotABounce for ordinary mail and
 // auto-replies, or another error for input it cannot read at all.
-func Parse(r io.Reader) ([]Report, error) {
+func parse(r io.Reader) ([]Report, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxMessageSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read message: %w", err)

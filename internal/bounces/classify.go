@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/newsroom/digest/internal/verp"
 )
 
 // addrPattern matches an addr-spec as it appears in bounce text: a dot-atom
@@ -333,20 +335,11 @@ func normalizeMessageID(v string) string {
 	return "<" + v + ">"
 }
 
-// verpTokenRE matches the characters a VERP token may carry: URL-safe
-// base64 and the "=" of classic user=domain VERP.
-var verpTokenRE = regexp.MustCompile(`^[A-Za-z0-9_.~=-]{1,256}$`)
-
-// verpToken returns TOKEN when addr is LOCAL+TOKEN@domain, else "".
+// verpToken returns the token of addr when it is a VERP address as
+// internal/verp builds them ("local+TOKEN@domain"), else "": a token in any
+// other form cannot name a delivery, so looking goes on to the next address.
 func verpToken(addr string) string {
-	at := strings.LastIndexByte(addr, '@')
-	if at < 0 {
-		return ""
-	}
-	_, tok, ok := strings.Cut(addr[:at], "+")
-	if !ok || !verpTokenRE.MatchString(tok) {
-		return ""
-	}
+	tok, _ := verp.Token(addr)
 	return tok
 }
 

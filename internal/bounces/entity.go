@@ -15,7 +15,7 @@ import (
 // Bounds on the work one message may cause. Bounce mail comes from strangers,
 // so a crafted message must not make the parser allocate or recurse without end.
 const (
-	// MaxMessageSize is the largest message Parse accepts, in bytes.
+	// MaxMessageSize is the largest message parse accepts, in bytes.
 	MaxMessageSize = 10 << 20
 	// maxDepth bounds nesting of multiparts and enclosed messages.
 	maxDepth = 8
@@ -152,7 +152,7 @@ type entity struct {
 	enclosed  *entity           // the message inside message/rfc822
 }
 
-// parseState carries the budgets of one Parse call.
+// parseState carries the budgets of one parse call.
 type parseState struct {
 	parts   int
 	decoded int

@@ -32,7 +32,7 @@ const VERPPurpose = "bounce"
 // Action is what ingesting one report did.
 type Action string
 
-// Actions of Ingest.
+// Actions of ingesting a report.
 const (
 	ActionBounced      Action = "marked bounced"
 	ActionSoftCounted  Action = "soft bounce counted"
@@ -65,12 +65,12 @@ func NewIngester(store Store, tokens Tokens, softThreshold int, logger *slog.Log
 	return &Ingester{store: store, tokens: tokens, softThreshold: softThreshold, logger: logger}
 }
 
-// Ingest finds the subscriber a report is about and acts on it: a hard
+// ingest finds the subscriber a report is about and acts on it: a hard
 // bounce marks them bounced, a soft one is counted, a complaint
 // unsubscribes and suppresses. The subscriber is found by the signed VERP
 // token first (it names the delivery), then by the original Message-ID, then
 // by the recipient address; a forged token is ignored, not trusted.
-func (in *Ingester) Ingest(ctx context.Context, r Report) (Outcome, error) {
+func (in *Ingester) ingest(ctx context.Context, r Report) (Outcome, error) {
 	out := Outcome{Report: r}
 	sub, how, err := in.match(ctx, r)
 	if errors.Is(err, digest.ErrNotFound) {

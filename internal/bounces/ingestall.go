@@ -28,16 +28,17 @@ type Summary struct {
 	Acted, Unmatched, Skipped, Unreadable int
 }
 
-// IngestAll reads every message under paths (files, mbox files,
-// directories, "-" for stdin; see ReadPath) and ingests each report in
-// them. A message that is not a report, or cannot be read, is counted and
+// IngestAll reads every message under paths (a file holds one message, or
+// is an mbox when its first line starts with "From "; a directory is read
+// recursively in lexical order, dotfiles skipped; "-" is stdin) and ingests
+// each report in them. A message that is not a report, or cannot be read, is counted and
 // listed, not an error: every message is accounted for. The error is one
 // that stopped the reading or a store error; the summary then holds what
 // was done before it.
 func (in *Ingester) IngestAll(ctx context.Context, paths []string, stdin io.Reader) (Summary, error) {
 	var sum Summary
 	for _, path := range paths {
-		err := ReadPath(ctx, path, stdin, func(res Result) error {
+		err := readPath(ctx, path, stdin, func(res Result) error {
 			switch {
 			case errors.Is(res.Err, ErrNotABounce):
 				sum.Skipped++
@@ -49,7 +50,7 @@ func (in *Ingester) IngestAll(ctx context.Context, paths []string, stdin io.Read
 				return nil
 			}
 			for _, r := range res.Reports {
-				out, err := in.Ingest(ctx, r)
+				out, err := in.ingest(ctx, r)
 				if err != nil {
 					return fmt.Errorf("%s: %w", res.Source, err)
 				}

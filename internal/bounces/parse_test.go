@@ -61,7 +61,7 @@ func TestParseVERP(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			reports, err := Parse(strings.NewReader(dsn(tc.to, tc.returnPath, failedBlock)))
+			reports, err := parse(strings.NewReader(dsn(tc.to, tc.returnPath, failedBlock)))
 			if err != nil || len(reports) != 1 {
 				t.Fatalf("got %d reports, err %v; want 1", len(reports), err)
 			}
@@ -120,7 +120,7 @@ func TestParseDSNActions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			reports, err := Parse(strings.NewReader(dsn("bounces@news.example.org", "bounces@news.example.org", tc.block)))
+			reports, err := parse(strings.NewReader(dsn("bounces@news.example.org", "bounces@news.example.org", tc.block)))
 			if tc.notBounce {
 				if !errors.Is(err, ErrNotABounce) {
 					t.Fatalf("got %+v, %v; want ErrNotABounce", reports, err)
@@ -158,7 +158,7 @@ func TestParseRefusals(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			reports, err := Parse(strings.NewReader(tc.input))
+			reports, err := parse(strings.NewReader(tc.input))
 			switch {
 			case err == nil:
 				t.Fatalf("got %+v, want an error", reports)
@@ -193,7 +193,7 @@ func TestParsePathological(t *testing.T) {
 
 	for name, input := range map[string]string{"nested": nested.String(), "many parts": many.String(), "folded header": folded} {
 		t.Run(name, func(t *testing.T) {
-			reports, err := Parse(strings.NewReader(input))
+			reports, err := parse(strings.NewReader(input))
 			if err != nil || len(reports) != 1 || reports[0].Kind != Hard || reports[0].Recipient != "reader@example.com" {
 				t.Fatalf("got %+v, %v; want one hard bounce for reader@example.com", reports, err)
 			}
@@ -236,7 +236,7 @@ func TestStatusCodes(t *testing.T) {
 	}
 }
 
-// FuzzParse feeds Parse mutated bounces. It must not panic, must finish
+// FuzzParse feeds parse mutated bounces. It must not panic, must finish
 // (the fuzzer's per-input timeout catches runaway work), and must keep the
 // Report contract.
 func FuzzParse(f *testing.F) {
@@ -254,7 +254,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(dsn("bounces+AbC_123-x@bounces.example.org", "bounces@x.example", failedBlock)))
 	f.Add([]byte("Content-Type: multipart/report; boundary=x\n\n--x\nContent-Type: message/rfc822\n\n--x--\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		reports, err := Parse(bytes.NewReader(data))
+		reports, err := parse(bytes.NewReader(data))
 		if err != nil && reports != nil {
 			t.Fatalf("reports %+v with error %v", reports, err)
 		}

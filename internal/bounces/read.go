@@ -24,14 +24,14 @@ type Result struct {
 	Err error
 }
 
-// ReadPath reads a file (a single message, or an mbox when its first line
+// readPath reads a file (a single message, or an mbox when its first line
 // starts with "From "), a directory (recursively; every regular file, in
 // lexical order; dotfiles and dot-directories skipped), or "-" (stdin, with
 // the same detection), and calls fn once for each message. A message that
-// cannot be parsed is reported in Result.Err, never dropped. ReadPath stops
+// cannot be parsed is reported in Result.Err, never dropped. readPath stops
 // at the first error from fn, or when ctx is done, and returns it; it
 // returns an error of its own only when path itself cannot be opened.
-func ReadPath(ctx context.Context, path string, stdin io.Reader, fn func(Result) error) error {
+func readPath(ctx context.Context, path string, stdin io.Reader, fn func(Result) error) error {
 	if path == "-" {
 		return readStream(ctx, "stdin", stdin, fn)
 	}
@@ -110,7 +110,7 @@ func readStream(ctx context.Context, source string, r io.Reader, fn func(Result)
 	if string(head) == "From " {
 		return readMbox(ctx, source, br, fn)
 	}
-	reports, err := Parse(br)
+	reports, err := parse(br)
 	return deliver(source, Result{Source: source, Reports: reports, Err: err}, fn)
 }
 

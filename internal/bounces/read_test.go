@@ -17,11 +17,11 @@ type outcome struct {
 	err       error
 }
 
-// collectPath runs ReadPath and keeps every Result.
+// collectPath runs readPath and keeps every Result.
 func collectPath(t *testing.T, path, stdin string) []outcome {
 	t.Helper()
 	var got []outcome
-	err := ReadPath(context.Background(), path, strings.NewReader(stdin), func(r Result) error {
+	err := readPath(context.Background(), path, strings.NewReader(stdin), func(r Result) error {
 		o := outcome{source: r.Source, err: r.Err}
 		if len(r.Reports) > 0 {
 			o.recipient, o.kind = r.Reports[0].Recipient, r.Reports[0].Kind
@@ -30,7 +30,7 @@ func collectPath(t *testing.T, path, stdin string) []outcome {
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("ReadPath(%q): %v", path, err)
+		t.Fatalf("readPath(%q): %v", path, err)
 	}
 	return got
 }
@@ -57,7 +57,7 @@ func writeFile(t *testing.T, path string, data []byte) {
 func TestReadPathMbox(t *testing.T) {
 	var reports []Report
 	var sources []string
-	err := ReadPath(context.Background(), "testdata/three.mbox", nil, func(r Result) error {
+	err := readPath(context.Background(), "testdata/three.mbox", nil, func(r Result) error {
 		if r.Err != nil {
 			t.Errorf("%s: %v", r.Source, r.Err)
 		}
@@ -164,7 +164,7 @@ func TestReadPathStdin(t *testing.T) {
 
 func TestReadPathErrors(t *testing.T) {
 	t.Run("missing path", func(t *testing.T) {
-		err := ReadPath(context.Background(), filepath.Join(t.TempDir(), "nope"), nil, func(Result) error { return nil })
+		err := readPath(context.Background(), filepath.Join(t.TempDir(), "nope"), nil, func(Result) error { return nil })
 		if !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("err %v, want not-exist", err)
 		}
@@ -190,7 +190,7 @@ func TestReadPathErrors(t *testing.T) {
 	t.Run("callback error stops", func(t *testing.T) {
 		stop := errors.New("stop")
 		calls := 0
-		err := ReadPath(context.Background(), "testdata/three.mbox", nil, func(Result) error {
+		err := readPath(context.Background(), "testdata/three.mbox", nil, func(Result) error {
 			calls++
 			return stop
 		})
@@ -206,7 +206,7 @@ func TestReadPathCancel(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			calls := 0
-			err := ReadPath(ctx, path, nil, func(Result) error {
+			err := readPath(ctx, path, nil, func(Result) error {
 				calls++
 				cancel()
 				return nil

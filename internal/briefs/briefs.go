@@ -39,8 +39,8 @@ import (
 // than stored and mailed.
 const MaxSize = 1 << 20
 
-// ParseFile reads and parses the brief file at path; see Parse.
-func ParseFile(path string, regions digest.Regions) (digest.Brief, error) {
+// parseFile reads and parses the brief file at path; see Parse.
+func parseFile(path string, regions digest.Regions) (digest.Brief, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return digest.Brief{}, fmt.Errorf("read brief: %w", err)

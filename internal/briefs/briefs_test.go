@@ -259,7 +259,7 @@ func TestParseFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(validBrief), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	b, err := ParseFile(path, testRegions)
+	b, err := parseFile(path, testRegions)
 	if err != nil || b.Slug != wantBrief.Slug {
 		t.Fatalf("ParseFile: %v, slug %q", err, b.Slug)
 	}
@@ -268,11 +268,11 @@ func TestParseFile(t *testing.T) {
 	if err := os.WriteFile(big, []byte(validBrief+strings.Repeat("x", MaxSize)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ParseFile(big, testRegions); err == nil || err.Error() != big+": is larger than 1048576 bytes; a brief is short" {
+	if _, err := parseFile(big, testRegions); err == nil || err.Error() != big+": is larger than 1048576 bytes; a brief is short" {
 		t.Errorf("ParseFile of a huge file: %v", err)
 	}
 
-	if _, err := ParseFile(filepath.Join(dir, "missing.md"), testRegions); !errors.Is(err, os.ErrNotExist) {
+	if _, err := parseFile(filepath.Join(dir, "missing.md"), testRegions); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("ParseFile of a missing file: %v, want os.ErrNotExist", err)
 	}
 }

@@ -49,7 +49,7 @@ func ParseFiles(ctx context.Context, paths []string, regions digest.Regions) ([]
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		b, err := ParseFile(p, regions)
+		b, err := parseFile(p, regions)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -24,7 +24,7 @@ const (
 	TLSNone     = "none"     // no encryption; only for a relay on the loopback interface (port 25)
 )
 
-// Config is the whole configuration of the service. Parse and Load return it
+// Config is the whole configuration of the service. Load returns it
 // with defaults applied and validated; the comments name each YAML key.
 type Config struct {
 	// Database is the path of the SQLite file (database), relative to the
@@ -32,7 +32,7 @@ type Config struct {
 	Database string
 	// BaseURL is the public URL of `digest serve` (base_url), used in the
 	// links of every email. It must be https, except that http is allowed
-	// for loopback hosts during development. After Parse it has no trailing
+	// for loopback hosts during development. After Load it has no trailing
 	// slash, so paths can be appended with "/".
 	BaseURL string
 	// From is the sender, "Name <addr@domain>" (from). Required.
@@ -224,7 +224,7 @@ func defaultRegions() digest.Regions {
 // ApplyDerived fills the settings whose defaults depend on other settings,
 // where they are still zero: smtp.port from smtp.tls, list_id from the host
 // of base_url, and each region's Location from its TimeZone. It also drops
-// a trailing slash from BaseURL. Parse calls it; call it yourself after
+// a trailing slash from BaseURL. Load calls it; call it yourself after
 // building or changing a Config by hand. Values it cannot derive are left
 // for Validate to report.
 func (c *Config) ApplyDerived() {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -21,6 +22,12 @@ const (
 )
 
 // testEnv is the environment the tests run with.
+// parseYAML parses a configuration that comes from no file, as Load does
+// one that does: errors carry lines but no file name.
+func parseYAML(r io.Reader, getenv func(string) (string, bool)) (*Config, error) {
+	return parse(r, "", getenv)
+}
+
 func testEnv(extra map[string]string) func(string) (string, bool) {
 	env := map[string]string{"DIGEST_SECRET": testSecret, "DIGEST_SMTP_PASSWORD": testPassword}
 	for k, v := range extra {
@@ -127,7 +134,7 @@ func problemsOf(t *testing.T, err error) []string {
 }
 
 func TestParseValidMinimal(t *testing.T) {
-	cfg, err := Parse(strings.NewReader(configYAML(nil)), testEnv(nil))
+	cfg, err := parseYAML(strings.NewReader(configYAML(nil)), testEnv(nil))
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -353,7 +360,7 @@ func TestParseValidationRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse(strings.NewReader(configYAML(tt.over)), testEnv(tt.env))
+			_, err := parseYAML(strings.NewReader(configYAML(tt.over)), testEnv(tt.env))
 			got := problemsOf(t, err)
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("problems of\n%s\n got %q\nwant %q", configYAML(tt.over), got, tt.want)
@@ -422,7 +429,7 @@ func TestParseDefaultsAndDerived(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := Parse(strings.NewReader(configYAML(tt.over)), testEnv(nil))
+			c, err := parseYAML(strings.NewReader(configYAML(tt.over)), testEnv(nil))
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
@@ -445,7 +452,7 @@ func TestParseEnvExpansion(t *testing.T) {
 		"postal_address": "${DIGEST_ADDR}",
 		"from":           `"Price $$5 <digest@${DIGEST_HOST}>"`,
 	}
-	c, err := Parse(strings.NewReader(configYAML(over)), testEnv(env))
+	c, err := parseYAML(strings.NewReader(configYAML(over)), testEnv(env))
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -466,7 +473,7 @@ func TestParseEnvExpansion(t *testing.T) {
 
 	// Injected into a key that must be one host:port, it is refused as a
 	// value, and the message shows the reference, not the environment.
-	_, err = Parse(strings.NewReader(configYAML(map[string]string{"http.listen": "${DIGEST_LISTEN}"})), testEnv(env))
+	_, err = parseYAML(strings.NewReader(configYAML(map[string]string{"http.listen": "${DIGEST_LISTEN}"})), testEnv(env))
 	want := []string{`http.listen: "${DIGEST_LISTEN}" is not host:port, e.g. 127.0.0.1:8080`}
 	if got := problemsOf(t, err); !slices.Equal(got, want) {
 		t.Errorf("got %q\nwant %q", got, want)
@@ -491,7 +498,7 @@ func TestParseRefusesDocumentTricks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse(strings.NewReader(tt.yaml), testEnv(nil))
+			_, err := parseYAML(strings.NewReader(tt.yaml), testEnv(nil))
 			if err == nil {
 				t.Fatal("Parse accepted it")
 			}
@@ -506,7 +513,7 @@ func TestParseRefusesDocumentTricks(t *testing.T) {
 // decoding (here for a key given twice) reports only why: the rest of it
 // was not read, so validating it would report keys as missing that are not.
 func TestParseRefusedDocumentAlone(t *testing.T) {
-	_, err := Parse(strings.NewReader(configYAML(map[string]string{"smtp.port": "x"})+"from: again\n"), testEnv(nil))
+	_, err := parseYAML(strings.NewReader(configYAML(map[string]string{"smtp.port": "x"})+"from: again\n"), testEnv(nil))
 	if err == nil || err.Error() != "line 13: from: is set twice (first on line 3)" {
 		t.Errorf("error %v", err)
 	}
@@ -577,7 +584,7 @@ func TestDefaultCompletedByHandValidates(t *testing.T) {
 }
 
 func TestSecretsNeverPrinted(t *testing.T) {
-	c, err := Parse(strings.NewReader(configYAML(nil)), testEnv(nil))
+	c, err := parseYAML(strings.NewReader(configYAML(nil)), testEnv(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -615,7 +622,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(configYAML(map[string]string{"smtp.host": "${X}", "from": "$$${DIGEST_SECRET}"}))
 	f.Add("a: &a [*a]\n")
 	f.Fuzz(func(t *testing.T, text string) {
-		c, err := Parse(strings.NewReader(text), testEnv(map[string]string{"X": "\nsmtp:\n  host: evil"}))
+		c, err := parseYAML(strings.NewReader(text), testEnv(map[string]string{"X": "\nsmtp:\n  host: evil"}))
 		if err != nil {
 			if strings.Contains(err.Error(), testSecret) || strings.Contains(err.Error(), testPassword) {
 				t.Fatalf("error text contains a secret: %v", err)
@@ -629,14 +636,14 @@ func FuzzParse(f *testing.F) {
 }
 
 func TestOptInAndProxySettings(t *testing.T) {
-	cfg, err := Parse(strings.NewReader(configYAML(nil)), testEnv(nil))
+	cfg, err := parseYAML(strings.NewReader(configYAML(nil)), testEnv(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.OptIn.ExpireAfter != 168*time.Hour || cfg.OptIn.ConsentTextVersion != "" || cfg.HTTP.BehindProxy {
 		t.Errorf("defaults: optin %+v, behind_proxy %v; want 168h, no version, false", cfg.OptIn, cfg.HTTP.BehindProxy)
 	}
-	cfg, err = Parse(strings.NewReader(configYAML(map[string]string{
+	cfg, err = parseYAML(strings.NewReader(configYAML(map[string]string{
 		"optin.expire_after": "36h", "optin.consent_text_version": "signup-v4", "http.behind_proxy": "true",
 	})), testEnv(nil))
 	if err != nil {

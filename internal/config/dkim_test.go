@@ -137,7 +137,7 @@ func TestParseDKIMAndBounceAddress(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := Parse(strings.NewReader(configYAML(tt.over)), testEnv(nil))
+			c, err := parseYAML(strings.NewReader(configYAML(tt.over)), testEnv(nil))
 			if got := problemsOf(t, err); !slices.Equal(got, tt.want) {
 				t.Errorf("problems of\n%s\n got %q\nwant %q", configYAML(tt.over), got, tt.want)
 			}
@@ -153,7 +153,7 @@ func TestParseDKIMAndBounceAddress(t *testing.T) {
 func TestDKIMKeyNeverShown(t *testing.T) {
 	const material = "MC4CAQAwBQYDK2VwBCIEIPrivateKeyMaterialNotToBeShown"
 	bad := writeKeyFile(t, []byte("-----BEGIN PRIVATE KEY-----\n"+material+"\n-----END PRIVATE KEY-----\n"), 0o600)
-	_, err := Parse(strings.NewReader(configYAML(map[string]string{
+	_, err := parseYAML(strings.NewReader(configYAML(map[string]string{
 		"dkim.domain": "example.org", "dkim.selector": "s1", "dkim.private_key_file": strconv.Quote(bad),
 	})), testEnv(nil))
 	if err == nil || !strings.Contains(err.Error(), "dkim.private_key_file") {
@@ -168,7 +168,7 @@ func TestDKIMKeyNeverShown(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := keyFile(t, ed, 0o600)
-	c, err := Parse(strings.NewReader(configYAML(map[string]string{
+	c, err := parseYAML(strings.NewReader(configYAML(map[string]string{
 		"dkim.domain": "example.org", "dkim.selector": "s1", "dkim.private_key_file": strconv.Quote(good),
 	})), testEnv(nil))
 	if err != nil {
@@ -208,7 +208,7 @@ func TestExampleDKIMBlock(t *testing.T) {
 	uncommented := regexp.MustCompile(`(?m)^# ?`).ReplaceAll(block, nil)
 	uncommented = regexp.MustCompile(`private_key_file: .*`).ReplaceAll(uncommented, []byte("private_key_file: "+strconv.Quote(path)))
 	text := strings.Replace(string(example), string(block), string(uncommented), 1)
-	c, err := Parse(strings.NewReader(text), testEnv(nil))
+	c, err := parseYAML(strings.NewReader(text), testEnv(nil))
 	if err != nil {
 		t.Fatalf("example with its dkim block uncommented:\n%s\ndoes not validate: %v", uncommented, err)
 	}

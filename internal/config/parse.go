@@ -16,9 +16,19 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Load reads the configuration file at path, then parses, completes and
-// validates it like Parse. Every problem is reported at once, each prefixed
-// with the path and, where known, the line: "digest.yaml:12: smtp.port: ...".
+// Load reads the configuration file at path, expands ${VAR} references with
+// getenv (os.LookupEnv in production), applies defaults to missing keys,
+// calls ApplyDerived and validates the result. Every problem is reported at
+// once: the error joins one *digest.FieldError per problem, whose Field is
+// the dotted key ("smtp.port") and whose Record is the path and, where
+// known, the line ("digest.yaml:12: smtp.port: ...").
+//
+// Unknown keys are errors, so that a misspelt key cannot silently leave a
+// setting at its default. A file that uses a YAML alias or merge key, or
+// gives a key twice, is refused with those problems alone: the YAML
+// library would follow, merge or drop them, so the rest is not read. Values
+// may reference the environment as ${VAR}; "$$" writes a literal "$".
+// secret and smtp.password must be exactly one ${VAR} reference.
 func Load(path string, getenv func(string) (string, bool)) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -28,22 +38,8 @@ func Load(path string, getenv func(string) (string, bool)) (*Config, error) {
 	return parse(f, path, getenv)
 }
 
-// Parse reads a YAML configuration from r, expands ${VAR} references with
-// getenv (os.LookupEnv in production), applies defaults to missing keys,
-// calls ApplyDerived and validates the result. The error joins one
-// *digest.FieldError per problem, whose Field is the dotted key
-// ("smtp.port") and whose Record is "line N" where the line is known.
-//
-// Unknown keys are errors, so that a misspelt key cannot silently leave a
-// setting at its default. A file that uses a YAML alias or merge key, or
-// gives a key twice, is refused with those problems alone: the YAML
-// library would follow, merge or drop them, so the rest is not read. Values may reference the environment as ${VAR};
-// "$$" writes a literal "$". secret and smtp.password must be exactly one
-// ${VAR} reference.
-func Parse(r io.Reader, getenv func(string) (string, bool)) (*Config, error) {
-	return parse(r, "", getenv)
-}
-
+// parse is Load's work on a configuration read from r; source names it in
+// errors ("" when it comes from no file).
 func parse(r io.Reader, source string, getenv func(string) (string, bool)) (*Config, error) {
 	p := &parser{source: source, getenv: getenv, failed: map[string]bool{}, fromEnv: map[string][2]string{}}
 	src, err := io.ReadAll(r)
@@ -206,7 +202,7 @@ func (p *parser) read(f *file, c *Config) {
 // parser reads a decoded configuration file: it expands ${VAR} inside each
 // scalar value, converts it, and keeps each problem with its key and line.
 type parser struct {
-	source string // file name for errors, "" for Parse
+	source string // file name for errors, "" when there is none
 	getenv func(string) (string, bool)
 	doc    *yamlnode.Doc
 	errs   []yamlnode.Problem

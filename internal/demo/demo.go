@@ -21,8 +21,8 @@ import (
 //go:embed samples/briefs/*.md samples/subscribers.yaml
 var samples embed.FS
 
-// Briefs parses the sample briefs.
-func Briefs(regions digest.Regions) ([]digest.Brief, error) {
+// sampleBriefs parses the sample briefs.
+func sampleBriefs(regions digest.Regions) ([]digest.Brief, error) {
 	names, err := fs.Glob(samples, "samples/briefs/*.md")
 	if err != nil {
 		return nil, err
@@ -51,8 +51,8 @@ type sampleSubscriber struct {
 	SendTime string   `yaml:"send_time"`
 }
 
-// Subscribers parses and validates the sample subscribers.
-func Subscribers(d subscribers.Defaults) ([]digest.Subscriber, error) {
+// sampleSubscribers parses and validates the sample subscribers.
+func sampleSubscribers(d subscribers.Defaults) ([]digest.Subscriber, error) {
 	src, err := samples.ReadFile("samples/subscribers.yaml")
 	if err != nil {
 		return nil, err

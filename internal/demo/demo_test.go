@@ -27,7 +27,7 @@ func regions(t *testing.T) digest.Regions {
 // they tighten.
 func TestSamplesParse(t *testing.T) {
 	rs := regions(t)
-	bs, err := Briefs(rs)
+	bs, err := sampleBriefs(rs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestSamplesParse(t *testing.T) {
 			t.Errorf("region %s has %d sample briefs, want at least 2", r.Code, perRegion[r.Code])
 		}
 	}
-	subs, err := Subscribers(subscribers.Defaults{SendTime: digest.TimeOfDay{Hour: 6}, Regions: rs})
+	subs, err := sampleSubscribers(subscribers.Defaults{SendTime: digest.TimeOfDay{Hour: 6}, Regions: rs})
 	if err != nil {
 		t.Fatal(err)
 	}

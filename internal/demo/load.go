@@ -17,7 +17,7 @@ type Store interface {
 // Load stores the sample briefs and subscribers, checked against d, and
 // returns them as stored.
 func Load(ctx context.Context, store Store, d subscribers.Defaults) ([]digest.Brief, []digest.Subscriber, error) {
-	bs, err := Briefs(d.Regions)
+	bs, err := sampleBriefs(d.Regions)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -26,7 +26,7 @@ func Load(ctx context.Context, store Store, d subscribers.Defaults) ([]digest.Br
 			return nil, nil, fmt.Errorf("load sample brief %s: %w", bs[i].Slug, err)
 		}
 	}
-	subs, err := Subscribers(d)
+	subs, err := sampleSubscribers(d)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -227,7 +227,7 @@ func TestUseEightBit(t *testing.T) {
 // not for a server that offers 8BITMIME, so its parts stay 7-bit.
 func TestWriteToStaysQuotedPrintable(t *testing.T) {
 	var buf bytes.Buffer
-	if err := WriteTo(&buf, sampleMessage()); err != nil {
+	if err := WriteSignedTo(&buf, sampleMessage(), nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range wireParts(t, buf.Bytes()) {

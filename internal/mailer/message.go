@@ -219,14 +219,9 @@ func build(m Message, memo *repeated, sp *splicer) (*gomail.Msg, envelopeAddrs, 
 	return msg, env, nil
 }
 
-// WriteTo builds m and writes it to w as it would go over the wire (an .eml
-// file), without sending it and without a DKIM signature.
-func WriteTo(w io.Writer, m Message) error {
-	return WriteSignedTo(w, m, nil)
-}
-
-// WriteSignedTo is WriteTo with a DKIM signature by signer, or none when
-// signer is nil: the bytes a Sender configured with the same signer puts on
+// WriteSignedTo builds m and writes it to w as it would go over the wire (an
+// .eml file), without sending it, with a DKIM signature by signer, or none
+// when signer is nil: the bytes a Sender configured with the same signer puts on
 // the wire to a server without 8BITMIME, so a saved .eml verifies as the
 // sent message would (apart from the signature's timestamp). The parts are
 // always quoted-printable here, never 8bit: an .eml file is read by tools

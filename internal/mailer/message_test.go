@@ -202,7 +202,7 @@ func mustAddr(t *testing.T, s string) *mail.Address {
 func TestWriteTo(t *testing.T) {
 	m := sampleMessage()
 	var buf bytes.Buffer
-	if err := WriteTo(&buf, m); err != nil {
+	if err := WriteSignedTo(&buf, m, nil); err != nil {
 		t.Fatalf("WriteTo: %v", err)
 	}
 	checkMessage(t, buf.Bytes(), m)
@@ -220,7 +220,7 @@ func TestTextOnly(t *testing.T) {
 	m := sampleMessage()
 	m.HTML = Body{}
 	var buf bytes.Buffer
-	if err := WriteTo(&buf, m); err != nil {
+	if err := WriteSignedTo(&buf, m, nil); err != nil {
 		t.Fatal(err)
 	}
 	p := parse(t, buf.Bytes())
@@ -237,7 +237,7 @@ func TestHeaderInjection(t *testing.T) {
 	m.ToName = "Eve\nX-Injected: yes\x00\x1b"
 	m.ListID = "Digest\r\nX-List: no <digest.example.org>"
 	var buf bytes.Buffer
-	if err := WriteTo(&buf, m); err != nil {
+	if err := WriteSignedTo(&buf, m, nil); err != nil {
 		t.Fatalf("WriteTo: %v", err)
 	}
 	p := parse(t, buf.Bytes())
@@ -280,7 +280,7 @@ func TestUnsubscribeURLs(t *testing.T) {
 			m := sampleMessage()
 			m.UnsubscribeURL = tt.url
 			var buf bytes.Buffer
-			err := WriteTo(&buf, m)
+			err := WriteSignedTo(&buf, m, nil)
 			if tt.ok {
 				if err != nil {
 					t.Fatalf("WriteTo: %v", err)

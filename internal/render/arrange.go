@@ -1,39 +1,37 @@
 package render
 
 import (
-	"cmp"
 	"slices"
 
 	digest "github.com/newsroom/digest"
 )
 
-// Section is one region of a digest with the briefs shown under it, in
+// section is one region of a digest with the briefs shown under it, in
 // display order.
-type Section struct {
+type section struct {
 	Region digest.Region
 	Briefs []digest.Brief
 }
 
-// Arrange groups briefs by region in the reader's region order (order holds
-// region codes), newest first within a region; briefs published at the same
-// instant show the higher ID first so the order is total and repeatable.
+// sections groups briefs by region in the reader's region order (order
+// holds region codes), each region's briefs in digest.NewestFirst order.
 // Briefs of regions missing from order, and codes of order missing from
 // regions, are dropped; regions without briefs get no section. The delivery
 // pass records brief IDs in this order, so what a reader saw can be
 // reconstructed. briefs is not modified.
-func Arrange(regions digest.Regions, order []string, briefs []digest.Brief) []Section {
-	var sections []Section
+func sections(regions digest.Regions, order []string, briefs []digest.Brief) []section {
+	var out []section
 	arrange(regions, order, briefs, func(region digest.Region, idx []int) {
 		list := make([]digest.Brief, len(idx))
 		for k, i := range idx {
 			list[k] = briefs[i]
 		}
-		sections = append(sections, Section{Region: region, Briefs: list})
+		out = append(out, section{Region: region, Briefs: list})
 	})
-	return sections
+	return out
 }
 
-// arrange is Arrange by index: it calls section for each region shown, in
+// arrange is sections by index: it calls section for each region shown, in
 // order, with the indices in briefs of its briefs in display order (idx is
 // reused between calls). GroupKey reads the order this way without copying
 // every brief.
@@ -56,17 +54,12 @@ func arrange(regions digest.Regions, order []string, briefs []digest.Brief, sect
 		if len(idx) == 0 {
 			continue
 		}
-		slices.SortStableFunc(idx, func(a, b int) int { return NewestFirst(&briefs[a], &briefs[b]) })
+		slices.SortStableFunc(idx, func(a, b int) int { return digest.NewestFirst(head(&briefs[a]), head(&briefs[b])) })
 		section(region, idx)
 	}
 }
 
-// NewestFirst is the order of briefs within a region of a digest:
-// publication time, latest first, then ID, highest first. Planning uses it
-// too, to record brief IDs in the order the reader sees them.
-func NewestFirst(a, b *digest.Brief) int {
-	if c := b.PublishedAt.Compare(a.PublishedAt); c != 0 {
-		return c
-	}
-	return cmp.Compare(b.ID, a.ID)
+// head is what digest.NewestFirst orders a brief by.
+func head(b *digest.Brief) digest.BriefHead {
+	return digest.BriefHead{ID: b.ID, PublishedAt: b.PublishedAt}
 }

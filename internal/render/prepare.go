@@ -370,7 +370,7 @@ func (r *Renderer) GroupKey(in Input) (string, error) {
 		}
 	}
 	key = append(key, '|')
-	// The briefs in Arrange's order, by index: Arrange copies every brief
+	// The briefs in sections' order, by index: sections copies every brief
 	// into its sections, which a key needing only ids and versions should
 	// not pay for on every reader.
 	arrange(r.opts.Regions, in.Subscriber.Regions, in.Briefs, func(_ digest.Region, idx []int) {

@@ -448,7 +448,7 @@ func TestPrepareErrors(t *testing.T) {
 }
 
 // TestGroupKeyFollowsArrange holds the briefs GroupKey lists (through
-// arrange, by index) to Arrange's sections over random readers: repeated
+// arrange, by index) to sections' sections over random readers: repeated
 // and unknown region codes, briefs of regions not followed, and
 // publication times that tie.
 func TestGroupKeyFollowsArrange(t *testing.T) {
@@ -474,13 +474,13 @@ func TestGroupKeyFollowsArrange(t *testing.T) {
 			t.Fatal(err)
 		}
 		var want []byte
-		for _, sec := range Arrange(r.opts.Regions, in.Subscriber.Regions, in.Briefs) {
+		for _, sec := range sections(r.opts.Regions, in.Subscriber.Regions, in.Briefs) {
 			for _, b := range sec.Briefs {
 				want = fmt.Appendf(want, "%d@%d.%d,", b.ID, b.UpdatedAt.Unix(), b.UpdatedAt.Nanosecond())
 			}
 		}
 		if got := key[strings.LastIndexByte(key, '|')+1:]; got != string(want) {
-			t.Fatalf("reader %d (regions %v): key's briefs %q, Arrange's %q", n, in.Subscriber.Regions, got, want)
+			t.Fatalf("reader %d (regions %v): key's briefs %q, sections' %q", n, in.Subscriber.Regions, got, want)
 		}
 	}
 }

@@ -125,7 +125,7 @@ func New(fsys fs.FS, opts Options) (*Renderer, error) {
 type Input struct {
 	Subscriber     digest.Subscriber
 	Now            time.Time      // the pass time; the digest date is Now in the reader's zone
-	Briefs         []digest.Brief // any order; see Arrange
+	Briefs         []digest.Brief // any order; see sections
 	UnsubscribeURL string         // one-click unsubscribe page, http(s); required
 	PreferencesURL string         // http(s); optional
 }
@@ -238,7 +238,7 @@ func (r *Renderer) view(in Input, regions digest.Regions) (*view, error) {
 		}
 	}
 	v.Editions = englishList(editions)
-	for _, sec := range Arrange(regions, sub.Regions, in.Briefs) {
+	for _, sec := range sections(regions, sub.Regions, in.Briefs) {
 		sv := sectionView{Code: sec.Region.Code, Name: oneLine(sec.Region.Name)}
 		for _, b := range sec.Briefs {
 			bv, err := r.brief(b, sec.Region.Location)

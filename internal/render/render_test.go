@@ -144,7 +144,7 @@ func TestArrange(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			input := append([]digest.Brief(nil), briefs...)
-			got := Arrange(regions, tt.order, input)
+			got := sections(regions, tt.order, input)
 			var ids [][]int64
 			var codes []string
 			for _, s := range got {
@@ -156,11 +156,11 @@ func TestArrange(t *testing.T) {
 				ids = append(ids, row)
 			}
 			if !equalIDs(ids, tt.want) || strings.Join(codes, ",") != strings.Join(tt.codes, ",") {
-				t.Errorf("Arrange = %v %v, want %v %v", codes, ids, tt.codes, tt.want)
+				t.Errorf("sections = %v %v, want %v %v", codes, ids, tt.codes, tt.want)
 			}
 			for i := range briefs {
 				if input[i].ID != briefs[i].ID {
-					t.Fatalf("Arrange reordered its input")
+					t.Fatalf("sections reordered its input")
 				}
 			}
 		})

@@ -87,8 +87,10 @@ type Client struct {
 	pipelining, eightBitMIME, utf8OK bool
 }
 
-// Dial connects to the server cfg names and opens a session there (see
-// NewClient). Cancelling ctx aborts it.
+// Dial connects to the server cfg names and opens a session there: it reads
+// the greeting, says EHLO, starts TLS when cfg.Security is StartTLS (or
+// dials TLS with ImplicitTLS) and authenticates when cfg.Username is set.
+// Cancelling ctx aborts it.
 func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.check(); err != nil {
@@ -107,14 +109,14 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		}
 		conn = tc
 	}
-	return NewClient(ctx, conn, cfg)
+	return newClient(ctx, conn, cfg)
 }
 
-// NewClient opens a session on conn, which it then owns: it reads the
+// newClient opens a session on conn, which it then owns: it reads the
 // greeting, says EHLO, starts TLS when cfg.Security is StartTLS and
 // authenticates when cfg.Username is set. With ImplicitTLS, conn must be
 // the TLS connection. On failure conn is closed. Cancelling ctx aborts it.
-func NewClient(ctx context.Context, conn net.Conn, cfg Config) (*Client, error) {
+func newClient(ctx context.Context, conn net.Conn, cfg Config) (*Client, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.check(); err != nil {
 		_ = conn.Close()
@@ -144,7 +146,7 @@ func NewClient(ctx context.Context, conn net.Conn, cfg Config) (*Client, error) 
 	return nil, fmt.Errorf("%w: %w", ctx.Err(), err)
 }
 
-// open is NewClient's exchange: greeting, EHLO, STARTTLS, AUTH.
+// open is newClient's exchange: greeting, EHLO, STARTTLS, AUTH.
 func (c *Client) open(ctx context.Context, cfg Config) error {
 	if err := c.step(StepGreeting, func() error { return c.expect(220) }); err != nil {
 		return err

@@ -537,9 +537,9 @@ func TestReplyLimits(t *testing.T) {
 				t.Fatal(err)
 			}
 			conn := &countingConn{Conn: raw}
-			_, err = NewClient(t.Context(), conn, Config{Host: "127.0.0.1", Security: NoTLS, LocalName: "client.test", Timeout: 5 * time.Second})
+			_, err = newClient(t.Context(), conn, Config{Host: "127.0.0.1", Security: NoTLS, LocalName: "client.test", Timeout: 5 * time.Second})
 			if !errors.Is(err, tt.want) {
-				t.Fatalf("NewClient = %v, want %v", err, tt.want)
+				t.Fatalf("newClient = %v, want %v", err, tt.want)
 			}
 			srv.wait(t)
 			if n := conn.read.Load(); n > tt.maxRead {
@@ -562,8 +562,8 @@ func TestAuthNeverInClear(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := Config{Host: "mail.example.org", Security: NoTLS, LocalName: "client.test", Username: "digest", Password: "s3cret", Timeout: 5 * time.Second}
-	if _, err := NewClient(t.Context(), conn, cfg); !errors.Is(err, ErrAuthInClear) {
-		t.Errorf("NewClient = %v, want %v", err, ErrAuthInClear)
+	if _, err := newClient(t.Context(), conn, cfg); !errors.Is(err, ErrAuthInClear) {
+		t.Errorf("newClient = %v, want %v", err, ErrAuthInClear)
 	}
 	srv.wait(t)
 }

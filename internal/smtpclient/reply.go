@@ -156,10 +156,10 @@ func (e *Error) Error() string { return "smtp " + e.Step + ": " + e.Err.Error() 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// IsReply reports whether err carries a reply of the server, after which
+// isReply reports whether err carries a reply of the server, after which
 // the session goes on unless the code is 421, rather than a failure of
 // the connection.
-func IsReply(err error) bool {
+func isReply(err error) bool {
 	var tpe *textproto.Error
 	return errors.As(err, &tpe)
 }

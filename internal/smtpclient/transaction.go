@@ -205,7 +205,7 @@ func (c *Client) openPipelined(env Envelope) error {
 		if err == nil {
 			return true, false
 		}
-		broken = !IsReply(err)
+		broken = !isReply(err)
 		if what != "" {
 			err = fmt.Errorf("%s: %w", what, err)
 		}
