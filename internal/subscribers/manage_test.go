@@ -11,7 +11,7 @@ import (
 
 var manageDefaults = subscribers.Defaults{
 	SendTime: digest.TimeOfDay{Hour: 6},
-	Regions: digest.Regions{{Code: "lagos", TimeZone: "Africa/Lagos"}, {Code: "bxl", TimeZone: "Europe/Brussels"}},
+	Regions:  digest.Regions{{Code: "lagos", TimeZone: "Africa/Lagos"}, {Code: "bxl", TimeZone: "Europe/Brussels"}},
 }
 
 func TestAdd(t *testing.T) {
