@@ -3,12 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/mail"
 	"strings"
 	"time"
 
@@ -208,18 +205,10 @@ func (a *app) sendTest(ctx context.Context, cfg *config.Config, logger *slog.Log
 		return err
 	}
 	defer sender.Close()
-	m := pv.Message
-	from, err := mail.ParseAddress(cfg.From)
+	m, err := pv.TestMessage(to, time.Now())
 	if err != nil {
-		return fmt.Errorf("from: %w", err)
+		return err
 	}
-	var id [12]byte
-	_, _ = rand.Read(id[:])
-	domain := from.Address[strings.LastIndexByte(from.Address, '@')+1:]
-	m.MessageID = "<test." + hex.EncodeToString(id[:]) + "@" + domain + ">"
-	m.Subject = "[TEST] " + m.Subject
-	m.ToName, m.ToEmail = "", to
-	m.Date = time.Now()
 	if err := sender.Send(ctx, m); err != nil {
 		return fmt.Errorf("send test to %s: %w", to, err)
 	}
