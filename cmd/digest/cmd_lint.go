@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/newsroom/digest/internal/lint"
+	"github.com/newsroom/digest/internal/preview"
 	"github.com/spf13/cobra"
 )
 
@@ -161,7 +162,7 @@ func writeLintReport(w io.Writer, r lintReport, format string) error {
 	tw := newTable(w)
 	for _, m := range r.Mixes {
 		who := strings.Join(m.Regions, ",")
-		if m.Subscriber != "preview@example.invalid" {
+		if m.Subscriber != preview.MadeUpEmail {
 			who = m.Subscriber + " (" + who + ")"
 		}
 		if m.Note != "" {

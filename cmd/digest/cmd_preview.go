@@ -100,32 +100,27 @@ itself when a file in templates_dir or --briefs-dir changes.`,
 	return cmd
 }
 
-// previewReader resolves who a preview is for.
-func previewReader(ctx context.Context, cfg *config.Config, db interface {
-	SubscriberByEmail(context.Context, string) (digest.Subscriber, error)
-}, t previewTarget) (digest.Subscriber, error) {
+// previewReader resolves who a preview is for, after checking that the
+// flags name one reader.
+func previewReader(ctx context.Context, cfg *config.Config, db preview.ReaderFinder, t previewTarget) (digest.Subscriber, error) {
 	switch {
 	case t.email != "" && t.regions != "":
 		return digest.Subscriber{}, usageError{errors.New("give --subscriber or --regions, not both")}
-	case t.email != "":
-		if t.zone != "" {
-			return digest.Subscriber{}, usageError{errors.New("--timezone goes with --regions; a subscriber has their own")}
-		}
-		s, err := db.SubscriberByEmail(ctx, t.email)
-		if err != nil {
-			return digest.Subscriber{}, subscriberNotFound(t.email, err)
-		}
-		return s, nil
-	case t.regions != "":
-		// A made-up reader: the same validation as a real one.
-		s, err := subscribers.New(subscribers.Input{Email: "preview@example.invalid", Regions: splitList(t.regions), TimeZone: t.zone},
-			subscribers.Defaults{SendTime: cfg.SendTime, Regions: cfg.Regions})
-		if err != nil {
-			return digest.Subscriber{}, usageError{err}
-		}
-		return s, nil
+	case t.email != "" && t.zone != "":
+		return digest.Subscriber{}, usageError{errors.New("--timezone goes with --regions; a subscriber has their own")}
+	case t.email == "" && t.regions == "":
+		return digest.Subscriber{}, usageError{errors.New("say whose digest: --subscriber EMAIL or --regions a,b")}
 	}
-	return digest.Subscriber{}, usageError{errors.New("say whose digest: --subscriber EMAIL or --regions a,b")}
+	target := preview.Target{Email: t.email, Regions: splitList(t.regions), TimeZone: t.zone}
+	s, err := target.Resolve(ctx, db, subscribers.Defaults{SendTime: cfg.SendTime, Regions: cfg.Regions})
+	var fe *digest.FieldError
+	switch {
+	case errors.Is(err, digest.ErrNotFound):
+		return digest.Subscriber{}, subscriberNotFound(t.email, err)
+	case errors.As(err, &fe):
+		return digest.Subscriber{}, usageError{err}
+	}
+	return s, err
 }
 
 func (a *app) preview(ctx context.Context, t previewTarget, format, out, sendTest string) error {
