@@ -135,11 +135,7 @@ func (a *app) lint(ctx context.Context, t previewTarget, all bool, format string
 			mix.Note = fmt.Sprintf("no digest: nothing new published after %s", pv.After.UTC().Format(time.RFC3339))
 		} else {
 			mix.HTMLBytes = len(pv.Output.HTML)
-			mix.Findings = append(mix.Findings, lint.Check(lint.Input{
-				Subject: pv.Output.Subject, Preheader: pv.Output.Preheader,
-				HTML: pv.Output.HTML, Text: pv.Output.Text,
-				Briefs: pv.Briefs, UnsubscribeURL: pv.Message.UnsubscribeURL, PostalAddress: cfg.PostalAddress,
-			})...)
+			mix.Findings = append(mix.Findings, lint.CheckPreview(pv, cfg.PostalAddress)...)
 		}
 		e, w := lint.Count(mix.Findings)
 		report.Errors += e

@@ -215,8 +215,7 @@ func (a *app) sendTest(ctx context.Context, cfg *config.Config, logger *slog.Log
 func previewLinter(postalAddress string) preview.Linter {
 	return func(pv delivery.Preview) []preview.Finding {
 		var out []preview.Finding
-		for _, f := range lint.Check(lint.Input{Subject: pv.Output.Subject, Preheader: pv.Output.Preheader, HTML: pv.Output.HTML,
-			Text: pv.Output.Text, Briefs: pv.Briefs, UnsubscribeURL: pv.Message.UnsubscribeURL, PostalAddress: postalAddress}) {
+		for _, f := range lint.CheckPreview(pv, postalAddress) {
 			out = append(out, preview.Finding{Severity: f.Severity, Rule: f.Rule, Message: f.Message, Brief: f.Brief})
 		}
 		return out
