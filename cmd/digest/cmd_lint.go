@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/newsroom/digest/internal/lint"
+	"github.com/newsroom/digest/internal/preview"
 	"github.com/spf13/cobra"
 )
 
@@ -134,11 +135,7 @@ func (a *app) lint(ctx context.Context, t previewTarget, all bool, format string
 			mix.Note = fmt.Sprintf("no digest: nothing new published after %s", pv.After.UTC().Format(time.RFC3339))
 		} else {
 			mix.HTMLBytes = len(pv.Output.HTML)
-			mix.Findings = append(mix.Findings, lint.Check(lint.Input{
-				Subject: pv.Output.Subject, Preheader: pv.Output.Preheader,
-				HTML: pv.Output.HTML, Text: pv.Output.Text,
-				Briefs: pv.Briefs, UnsubscribeURL: pv.Message.UnsubscribeURL, PostalAddress: cfg.PostalAddress,
-			})...)
+			mix.Findings = append(mix.Findings, lint.CheckPreview(pv, cfg.PostalAddress)...)
 		}
 		e, w := lint.Count(mix.Findings)
 		report.Errors += e
@@ -161,7 +158,7 @@ func writeLintReport(w io.Writer, r lintReport, format string) error {
 	tw := newTable(w)
 	for _, m := range r.Mixes {
 		who := strings.Join(m.Regions, ",")
-		if m.Subscriber != "preview@example.invalid" {
+		if m.Subscriber != preview.MadeUpEmail {
 			who = m.Subscriber + " (" + who + ")"
 		}
 		if m.Note != "" {

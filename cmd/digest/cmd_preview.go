@@ -3,12 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/mail"
 	"strings"
 	"time"
 
@@ -103,32 +100,27 @@ itself when a file in templates_dir or --briefs-dir changes.`,
 	return cmd
 }
 
-// previewReader resolves who a preview is for.
-func previewReader(ctx context.Context, cfg *config.Config, db interface {
-	SubscriberByEmail(context.Context, string) (digest.Subscriber, error)
-}, t previewTarget) (digest.Subscriber, error) {
+// previewReader resolves who a preview is for, after checking that the
+// flags name one reader.
+func previewReader(ctx context.Context, cfg *config.Config, db preview.ReaderFinder, t previewTarget) (digest.Subscriber, error) {
 	switch {
 	case t.email != "" && t.regions != "":
 		return digest.Subscriber{}, usageError{errors.New("give --subscriber or --regions, not both")}
-	case t.email != "":
-		if t.zone != "" {
-			return digest.Subscriber{}, usageError{errors.New("--timezone goes with --regions; a subscriber has their own")}
-		}
-		s, err := db.SubscriberByEmail(ctx, t.email)
-		if err != nil {
-			return digest.Subscriber{}, subscriberNotFound(t.email, err)
-		}
-		return s, nil
-	case t.regions != "":
-		// A made-up reader: the same validation as a real one.
-		s, err := subscribers.New(subscribers.Input{Email: "preview@example.invalid", Regions: splitList(t.regions), TimeZone: t.zone},
-			subscribers.Defaults{SendTime: cfg.SendTime, Regions: cfg.Regions})
-		if err != nil {
-			return digest.Subscriber{}, usageError{err}
-		}
-		return s, nil
+	case t.email != "" && t.zone != "":
+		return digest.Subscriber{}, usageError{errors.New("--timezone goes with --regions; a subscriber has their own")}
+	case t.email == "" && t.regions == "":
+		return digest.Subscriber{}, usageError{errors.New("say whose digest: --subscriber EMAIL or --regions a,b")}
 	}
-	return digest.Subscriber{}, usageError{errors.New("say whose digest: --subscriber EMAIL or --regions a,b")}
+	target := preview.Target{Email: t.email, Regions: splitList(t.regions), TimeZone: t.zone}
+	s, err := target.Resolve(ctx, db, subscribers.Defaults{SendTime: cfg.SendTime, Regions: cfg.Regions})
+	var fe *digest.FieldError
+	switch {
+	case errors.Is(err, digest.ErrNotFound):
+		return digest.Subscriber{}, subscriberNotFound(t.email, err)
+	case errors.As(err, &fe):
+		return digest.Subscriber{}, usageError{err}
+	}
+	return s, err
 }
 
 func (a *app) preview(ctx context.Context, t previewTarget, format, out, sendTest string) error {
@@ -208,18 +200,10 @@ func (a *app) sendTest(ctx context.Context, cfg *config.Config, logger *slog.Log
 		return err
 	}
 	defer sender.Close()
-	m := pv.Message
-	from, err := mail.ParseAddress(cfg.From)
+	m, err := pv.TestMessage(to, time.Now())
 	if err != nil {
-		return fmt.Errorf("from: %w", err)
+		return err
 	}
-	var id [12]byte
-	_, _ = rand.Read(id[:])
-	domain := from.Address[strings.LastIndexByte(from.Address, '@')+1:]
-	m.MessageID = "<test." + hex.EncodeToString(id[:]) + "@" + domain + ">"
-	m.Subject = "[TEST] " + m.Subject
-	m.ToName, m.ToEmail = "", to
-	m.Date = time.Now()
 	if err := sender.Send(ctx, m); err != nil {
 		return fmt.Errorf("send test to %s: %w", to, err)
 	}
@@ -231,8 +215,7 @@ func (a *app) sendTest(ctx context.Context, cfg *config.Config, logger *slog.Log
 func previewLinter(postalAddress string) preview.Linter {
 	return func(pv delivery.Preview) []preview.Finding {
 		var out []preview.Finding
-		for _, f := range lint.Check(lint.Input{Subject: pv.Output.Subject, Preheader: pv.Output.Preheader, HTML: pv.Output.HTML,
-			Text: pv.Output.Text, Briefs: pv.Briefs, UnsubscribeURL: pv.Message.UnsubscribeURL, PostalAddress: postalAddress}) {
+		for _, f := range lint.CheckPreview(pv, postalAddress) {
 			out = append(out, preview.Finding{Severity: f.Severity, Rule: f.Rule, Message: f.Message, Brief: f.Brief})
 		}
 		return out

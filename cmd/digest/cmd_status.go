@@ -58,7 +58,7 @@ Times are RFC 3339 in UTC.`,
 			}
 			defer o.Close()
 			cfg := o.cfg
-			sched, err := schedule.Parse(cfg.Schedule)
+			passes, err := schedule.Next(cfg.Schedule, now, 3)
 			if err != nil {
 				return fmt.Errorf("schedule: %w", err)
 			}
@@ -75,14 +75,6 @@ Times are RFC 3339 in UTC.`,
 				return err
 			}
 			due := delivery.ForecastDue(slots, now, forecastHours)
-			var passes []time.Time
-			for t := now; len(passes) < 3; {
-				t = sched.Next(t)
-				if t.IsZero() {
-					break // a schedule that never fires again
-				}
-				passes = append(passes, t.UTC())
-			}
 			out := toStatusJSON(cfg, now, st, due, passes)
 			if format == "json" {
 				return writeJSON(a.stdout, out)

@@ -87,19 +87,12 @@ sent, the reader stays stored as pending and the command exits 1.`,
 			if err := o.openDB(ctx); err != nil {
 				return err
 			}
-			db := o.db
-			// A suppressed (or erased) address stays unmailed until an
-			// operator lifts the suppression on purpose.
-			if reason, ok, err := db.Suppressed(ctx, sub.Email); err != nil {
-				return err
-			} else if ok {
-				return fmt.Errorf("%s is suppressed (%s); run 'digest subscribers unsuppress %s' first if they asked to come back", sub.Email, reason, sub.Email)
-			}
-			if err := db.CreateSubscriber(ctx, &sub); err != nil {
-				if errors.Is(err, digest.ErrConflict) {
-					return fmt.Errorf("subscriber %s already exists", sub.Email)
+			if err := subscribers.Add(ctx, o.db, &sub); err != nil {
+				var se *subscribers.SuppressedError
+				if errors.As(err, &se) {
+					return fmt.Errorf("%w; run 'digest subscribers unsuppress %s' first if they asked to come back", err, se.Email)
 				}
-				return fmt.Errorf("add subscriber %s: %w", sub.Email, err)
+				return err
 			}
 			a.say("added subscriber %d %s (%s; %s %s; %s)\n", sub.ID, sub.Email,
 				strings.Join(sub.Regions, ","), sub.SendTime, sub.TimeZone, sub.Status)

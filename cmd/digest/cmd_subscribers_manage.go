@@ -127,23 +127,18 @@ override a suppression: unsuppress the address first.`,
 				return err
 			}
 			defer o.Close()
-			cur, err := o.db.SubscriberByEmail(ctx, args[0])
-			if err != nil {
-				return subscriberNotFound(args[0], err)
-			}
-			next, err := subscribers.Update(cur, ch, subscribers.Defaults{SendTime: o.cfg.SendTime, Regions: o.cfg.Regions})
-			if err != nil {
+			next, err := subscribers.Change(ctx, o.db, args[0], ch, subscribers.Defaults{SendTime: o.cfg.SendTime, Regions: o.cfg.Regions})
+			var (
+				se *subscribers.SuppressedError
+				fe *digest.FieldError
+			)
+			switch {
+			case errors.As(err, &se):
+				return fmt.Errorf("%w; run 'digest subscribers unsuppress %s' first", err, se.Email)
+			case errors.As(err, &fe):
 				return usageError{err}
-			}
-			if next.Status == digest.StatusActive && cur.Status != digest.StatusActive {
-				if reason, ok, err := o.db.Suppressed(ctx, cur.Email); err != nil {
-					return err
-				} else if ok {
-					return fmt.Errorf("%s is suppressed (%s); run 'digest subscribers unsuppress %s' first", cur.Email, reason, cur.Email)
-				}
-			}
-			if err := o.db.UpdateSubscriber(ctx, &next); err != nil {
-				return fmt.Errorf("update %s: %w", cur.Email, err)
+			case err != nil:
+				return subscriberNotFound(args[0], err)
 			}
 			a.say("updated %s: %s; %s %s; %s\n", next.Email, strings.Join(next.Regions, ","), next.SendTime, next.TimeZone, next.Status)
 			return nil

@@ -2,7 +2,10 @@ package delivery
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"net/mail"
 	"strings"
 	"time"
 
@@ -92,4 +95,25 @@ func (o *Outbox) message(sub digest.Subscriber, subject, unsubscribeURL, message
 		ListID:         o.opts.ListID,
 		UnsubscribeURL: unsubscribeURL,
 	}
+}
+
+// TestMessage is the preview as an editor's test email to `to`, dated now:
+// "[TEST]" before the subject and a Message-ID of its own under the From
+// address's domain, so that it is never taken for (or threaded with) the
+// reader's real digest; every other header and the body are the
+// preview's. Nothing about it is recorded.
+func (pv Preview) TestMessage(to string, now time.Time) (mailer.Message, error) {
+	m := pv.Message
+	from, err := mail.ParseAddress(m.From)
+	if err != nil {
+		return mailer.Message{}, fmt.Errorf("from: %w", err)
+	}
+	var id [12]byte
+	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails
+	domain := from.Address[strings.LastIndexByte(from.Address, '@')+1:]
+	m.MessageID = "<test." + hex.EncodeToString(id[:]) + "@" + domain + ">"
+	m.Subject = "[TEST] " + m.Subject
+	m.ToName, m.ToEmail = "", to
+	m.Date = now
+	return m, nil
 }

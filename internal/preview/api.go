@@ -16,10 +16,6 @@ import (
 	"github.com/newsroom/digest/internal/sqlite"
 )
 
-// madeUpEmail is the address of the reader of a region mix: .invalid can
-// never be delivered to (RFC 2606), should the preview ever leak.
-const madeUpEmail = "preview@example.invalid"
-
 // localLayout is what an <input type="datetime-local"> sends.
 const localLayout = "2006-01-02T15:04"
 
@@ -55,7 +51,7 @@ func (s *Server) parseRequest(r *http.Request) (digest.Subscriber, time.Time, er
 // every brief of the look-back window counts as new, with the configured
 // send time and the given zone or the first region's.
 func (s *Server) madeUpReader(codes []string, zone string) (digest.Subscriber, error) {
-	sub := digest.Subscriber{Email: madeUpEmail, Name: "Preview reader", SendTime: s.opts.SendTime, Status: digest.StatusActive}
+	sub := digest.Subscriber{Email: MadeUpEmail, Name: "Preview reader", SendTime: s.opts.SendTime, Status: digest.StatusActive}
 	for _, c := range codes {
 		c = strings.TrimSpace(c)
 		if c == "" || slices.Contains(sub.Regions, c) {

@@ -34,6 +34,24 @@ func Parse(spec string) (s cron.Schedule, err error) {
 	return s, nil
 }
 
+// Next returns the next n instants after `after` at which a Scheduler on
+// spec would start a pass, in UTC as the scheduler ticks; fewer when the
+// schedule stops firing (a date that never comes again).
+func Next(spec string, after time.Time, n int) ([]time.Time, error) {
+	sched, err := Parse(spec)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]time.Time, 0, n)
+	for t := after.UTC(); len(out) < n; {
+		if t = sched.Next(t); t.IsZero() {
+			break
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
 // Job is one run of the scheduled work; ctx is cancelled when the scheduler
 // stops and the job should wind down.
 type Job func(ctx context.Context) error

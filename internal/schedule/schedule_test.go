@@ -140,3 +140,46 @@ func TestStopCancelsThenWaits(t *testing.T) {
 		t.Fatalf("Stop of a stuck job = %v, want context.Canceled", err)
 	}
 }
+
+func TestNext(t *testing.T) {
+	brussels, err := time.LoadLocation("Europe/Brussels")
+	if err != nil {
+		t.Fatal(err)
+	}
+	utc := func(h, m int) time.Time { return time.Date(2026, 11, 26, h, m, 0, 0, time.UTC) }
+	tests := []struct {
+		name  string
+		spec  string
+		after time.Time
+		n     int
+		want  []time.Time
+	}{
+		{"every five minutes", "*/5 * * * *", utc(5, 2), 3, []time.Time{utc(5, 5), utc(5, 10), utc(5, 15)}},
+		{"on a tick is after it", "*/5 * * * *", utc(5, 5), 1, []time.Time{utc(5, 10)}},
+		// The scheduler ticks in UTC, so an instant given in another zone
+		// gives the same passes, in UTC.
+		{"hour field read in UTC", "0 6 * * *", utc(5, 2).In(brussels), 2,
+			[]time.Time{utc(6, 0), utc(6, 0).AddDate(0, 0, 1)}},
+		{"never fires again", "0 0 30 2 *", utc(5, 2), 3, []time.Time{}},
+		{"none asked", "@hourly", utc(5, 2), 0, []time.Time{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Next(tt.spec, tt.after, tt.n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("Next = %v, want %v", got, tt.want)
+			}
+			for i := range got {
+				if !got[i].Equal(tt.want[i]) || got[i].Location() != time.UTC {
+					t.Errorf("pass %d = %v, want %v in UTC", i, got[i], tt.want[i])
+				}
+			}
+		})
+	}
+	if _, err := Next("CRON_TZ=UTC", utc(5, 2), 3); err == nil || !strings.Contains(err.Error(), "invalid schedule") {
+		t.Errorf("a malformed spec: %v", err)
+	}
+}
