@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/newsroom/digest/internal/preview"
 	"github.com/newsroom/digest/templates"
 )
 
@@ -64,14 +63,20 @@ func TestPreviewServeReloadsTemplates(t *testing.T) {
 	}()
 
 	const at = "2026-11-26T08:00:00Z"
-	subject := func() preview.Response {
+	// The fields of GET /api/preview this test asserts on.
+	type previewJSON struct {
+		Subject   string            `json:"subject"`
+		Briefs    []json.RawMessage `json:"briefs"`
+		ReloadErr string            `json:"reload_error"`
+	}
+	subject := func() previewJSON {
 		t.Helper()
 		resp, err := http.Get(base + "/api/preview?regions=lagos&at=" + at)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var r preview.Response
+		var r previewJSON
 		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || resp.StatusCode != 200 {
 			t.Fatalf("status %d, %v", resp.StatusCode, err)
 		}

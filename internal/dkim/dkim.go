@@ -58,7 +58,8 @@ type Signer struct {
 // NewSigner returns a Signer for the d= domain and s= selector with key, an
 // RSA key of at least MinRSABits or an Ed25519 key (LoadKey reads one from
 // a PEM file). The public half must be published at
-// selector._domainkey.domain; PublicKeyRecord gives the TXT record.
+// selector._domainkey.domain as a TXT record "v=DKIM1; k=rsa; p=..." or
+// "v=DKIM1; k=ed25519; p=..." (RFC 6376 3.6.1, RFC 8463 4.2).
 func NewSigner(domain, selector string, key crypto.Signer) (*Signer, error) {
 	if !isDomainName(domain) {
 		return nil, fmt.Errorf("dkim: domain %q is not a domain name", domain)

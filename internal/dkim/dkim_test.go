@@ -11,7 +11,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -20,6 +19,8 @@ import (
 	"testing"
 
 	msgauth "github.com/emersion/go-msgauth/dkim"
+
+	"github.com/newsroom/digest/internal/dkim/dkimtest"
 )
 
 // testMessage is a message as mailer renders one: CRLF line ends, encoded
@@ -62,18 +63,11 @@ func ed25519Key(t testing.TB) ed25519.PrivateKey {
 // of selector._domainkey.domain.
 func verify(t *testing.T, message []byte, domain, selector string, key crypto.Signer) []*msgauth.Verification {
 	t.Helper()
-	record, err := PublicKeyRecord(key)
+	lookup, err := dkimtest.LookupTXT(domain, selector, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vs, err := msgauth.VerifyWithOptions(bytes.NewReader(message), &msgauth.VerifyOptions{
-		LookupTXT: func(name string) ([]string, error) {
-			if name != selector+"._domainkey."+domain {
-				return nil, fmt.Errorf("no TXT record for %s", name)
-			}
-			return []string{record}, nil
-		},
-	})
+	vs, err := msgauth.VerifyWithOptions(bytes.NewReader(message), &msgauth.VerifyOptions{LookupTXT: lookup})
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}
@@ -305,17 +299,6 @@ func TestLoadKeyRefuses(t *testing.T) {
 			t.Errorf("LoadKey = %v, want %q", err, want)
 		}
 	})
-}
-
-func TestPublicKeyRecord(t *testing.T) {
-	rec, err := PublicKeyRecord(ed25519Key(t))
-	if err != nil || !strings.HasPrefix(rec, "v=DKIM1; k=ed25519; p=") || len(rec) != len("v=DKIM1; k=ed25519; p=")+44 {
-		t.Errorf("ed25519 record = %q, %v", rec, err)
-	}
-	rec, err = PublicKeyRecord(rsaKey(t, 2048))
-	if err != nil || !strings.HasPrefix(rec, "v=DKIM1; k=rsa; p=MIIBIjAN") {
-		t.Errorf("rsa record = %q, %v", rec, err)
-	}
 }
 
 // FuzzParseKey checks that no input makes parseKey panic, and that what it

@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -128,28 +127,6 @@ func parseKey(data []byte) (crypto.Signer, error) {
 		return nil, err
 	}
 	return signer, nil
-}
-
-// PublicKeyRecord returns the DNS TXT record that publishes the public half
-// of key, to be put at SELECTOR._domainkey.DOMAIN:
-// "v=DKIM1; k=rsa; p=MIIBIjAN..." or "v=DKIM1; k=ed25519; p=...".
-func PublicKeyRecord(key crypto.Signer) (string, error) {
-	if err := checkKey(key); err != nil {
-		return "", fmt.Errorf("dkim: %w", err)
-	}
-	switch pub := key.Public().(type) {
-	case *rsa.PublicKey:
-		// RFC 6376 3.6.1: the RSA key is a DER SubjectPublicKeyInfo.
-		der, err := x509.MarshalPKIXPublicKey(pub)
-		if err != nil {
-			return "", fmt.Errorf("dkim: encode public key: %w", err)
-		}
-		return "v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(der), nil
-	case ed25519.PublicKey:
-		// RFC 8463 4.2: the raw 32-byte Ed25519 key.
-		return "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub), nil
-	}
-	return "", fmt.Errorf("dkim: unsupported key %s", keyKind(key.Public()))
 }
 
 // keyKind names a public key's algorithm for error messages.

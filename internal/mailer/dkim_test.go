@@ -22,6 +22,7 @@ import (
 	msgauth "github.com/emersion/go-msgauth/dkim"
 
 	"github.com/newsroom/digest/internal/dkim"
+	"github.com/newsroom/digest/internal/dkim/dkimtest"
 	"github.com/newsroom/digest/internal/smtpsink"
 	"github.com/newsroom/digest/internal/token"
 	"github.com/newsroom/digest/internal/verp"
@@ -70,18 +71,11 @@ func testSigner(t testing.TB, kind string) (*dkim.Signer, crypto.Signer) {
 // DNS lookup answered by the test key's TXT record.
 func verifyDKIM(t *testing.T, data []byte, key crypto.Signer) []*msgauth.Verification {
 	t.Helper()
-	record, err := dkim.PublicKeyRecord(key)
+	lookup, err := dkimtest.LookupTXT(dkimDomain, dkimSelector, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vs, err := msgauth.VerifyWithOptions(bytes.NewReader(data), &msgauth.VerifyOptions{
-		LookupTXT: func(name string) ([]string, error) {
-			if name != dkimSelector+"._domainkey."+dkimDomain {
-				return nil, fmt.Errorf("no TXT record at %s", name)
-			}
-			return []string{record}, nil
-		},
-	})
+	vs, err := msgauth.VerifyWithOptions(bytes.NewReader(data), &msgauth.VerifyOptions{LookupTXT: lookup})
 	if err != nil {
 		t.Fatalf("dkim verify: %v", err)
 	}

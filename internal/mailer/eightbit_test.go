@@ -13,8 +13,6 @@ import (
 	"testing"
 
 	"github.com/emersion/go-smtp"
-
-	"github.com/newsroom/digest/internal/smtpclient"
 )
 
 // wirePart is one text part as it travelled: its transfer encoding and its
@@ -297,15 +295,13 @@ func FuzzBuild8bit(f *testing.F) {
 		if err := r.render(msg); err != nil {
 			t.Fatal(err)
 		}
-		// The way a Sender writes it: the dots found while building.
-		var wire bytes.Buffer
-		if err := smtpclient.WriteData(&wire, r.writeData); err != nil {
-			t.Fatal(err)
-		}
-		checkWireLines(t, wire.Bytes())
+		// The way a Sender writes it (the dots found while building), as a
+		// server reads it.
+		wire := startDataServer(t, true).send(t, true, r.writeData)
+		checkWireLines(t, wire)
 		// DotReader undoes the dot-stuffing, and turns CRLF into LF, which
 		// the readers below take as well.
-		data, err := io.ReadAll(textproto.NewReader(bufio.NewReader(&wire)).DotReader())
+		data, err := io.ReadAll(textproto.NewReader(bufio.NewReader(bytes.NewReader(wire))).DotReader())
 		if err != nil {
 			t.Fatalf("read DATA back: %v", err)
 		}

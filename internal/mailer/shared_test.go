@@ -11,7 +11,8 @@ import (
 )
 
 // wire returns m as a Sender writes it into DATA, terminating dot
-// included: 8bit parts where they fit when eightBit, else quoted-printable.
+// included, as a server reads it: 8bit parts where they fit when eightBit,
+// else quoted-printable.
 // The multipart boundary, random per message, is fixed so that two
 // messages can be compared byte for byte.
 func wire(t *testing.T, m Message, eightBit bool) []byte {
@@ -29,11 +30,7 @@ func wire(t *testing.T, m Message, eightBit bool) []byte {
 	if err := r.render(msg); err != nil {
 		t.Fatalf("render: %v", err)
 	}
-	var out bytes.Buffer
-	if err := smtpclient.WriteData(&out, r.writeData); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
+	return startDataServer(t, true).send(t, eightBit, r.writeData)
 }
 
 // inParts returns m with its text and HTML given as the pieces and values
@@ -129,20 +126,14 @@ func FuzzWriteDotted(f *testing.F) {
 		b = []byte(strings.ReplaceAll(strings.ReplaceAll(string(b), "\r", ""), "\n", "\r\n"))
 		var dots dotTracker
 		dots.scan(b, 0)
-		var got, want bytes.Buffer
-		err := smtpclient.WriteData(&got, func(w *smtpclient.DataWriter) error { return w.WriteDotted(b, dots.at) })
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = smtpclient.WriteData(&want, func(w *smtpclient.DataWriter) error {
+		srv := startDataServer(t, true)
+		got := srv.send(t, false, func(w *smtpclient.DataWriter) error { return w.WriteDotted(b, dots.at) })
+		want := srv.send(t, false, func(w *smtpclient.DataWriter) error {
 			_, err := w.Write(b)
 			return err
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got.Bytes(), want.Bytes()) {
-			t.Errorf("WriteDotted(%q) = %q, want %q", b, got.Bytes(), want.Bytes())
+		if !bytes.Equal(got, want) {
+			t.Errorf("WriteDotted(%q) = %q, want %q", b, got, want)
 		}
 	})
 }

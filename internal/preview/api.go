@@ -127,32 +127,33 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v) // the client went away: nothing to do
 }
 
-// Response is the JSON of GET /api/preview.
-type Response struct {
-	Reader      Reader    `json:"reader"`
-	At          time.Time `json:"at"`
-	Date        string    `json:"date"`   // the reader's local day
-	DueAt       time.Time `json:"due_at"` // the reader's send time that day
-	Due         bool      `json:"due"`
-	After       time.Time `json:"after"` // the start of the brief window
-	Empty       bool      `json:"empty"` // no briefs: a real pass sends nothing
-	Subject     string    `json:"subject"`
-	Preheader   string    `json:"preheader"`
-	Text        string    `json:"text"`
-	HTMLBytes   int       `json:"html_bytes"`
-	HTMLLimit   int       `json:"html_limit"`
-	OverLimit   bool      `json:"over_limit"`
-	Findings    []Finding `json:"findings"`
-	Briefs      []Brief   `json:"briefs"`
-	RenderURL   string    `json:"render_url"` // the HTML email, for the frame
-	ReloadErr   string    `json:"reload_error,omitempty"`
-	Generated   time.Time `json:"generated"`
-	Cutoff      time.Time `json:"cutoff,omitzero"` // the watermark: the cut-off of the reader's last digest
-	FirstDigest bool      `json:"first_digest"`    // no digest yet: the first-digest look-back applies
+// apiResponse is the JSON of GET /api/preview, as static/app.js reads it.
+type apiResponse struct {
+	Reader      apiReader  `json:"reader"`
+	At          time.Time  `json:"at"`
+	Date        string     `json:"date"`   // the reader's local day
+	DueAt       time.Time  `json:"due_at"` // the reader's send time that day
+	Due         bool       `json:"due"`
+	After       time.Time  `json:"after"` // the start of the brief window
+	Empty       bool       `json:"empty"` // no briefs: a real pass sends nothing
+	Subject     string     `json:"subject"`
+	Preheader   string     `json:"preheader"`
+	Text        string     `json:"text"`
+	HTMLBytes   int        `json:"html_bytes"`
+	HTMLLimit   int        `json:"html_limit"`
+	OverLimit   bool       `json:"over_limit"`
+	Findings    []Finding  `json:"findings"`
+	Briefs      []apiBrief `json:"briefs"`
+	RenderURL   string     `json:"render_url"` // the HTML email, for the frame
+	ReloadErr   string     `json:"reload_error,omitempty"`
+	Generated   time.Time  `json:"generated"`
+	Cutoff      time.Time  `json:"cutoff,omitzero"` // the watermark: the cut-off of the reader's last digest
+	FirstDigest bool       `json:"first_digest"`    // no digest yet: the first-digest look-back applies
 }
 
-// Reader is the reader of a preview.
-type Reader struct {
+// apiReader is the reader of a preview, and one reader found by GET
+// /api/subscribers.
+type apiReader struct {
 	Email    string   `json:"email"`
 	Name     string   `json:"name"`
 	Regions  []string `json:"regions"`
@@ -162,8 +163,8 @@ type Reader struct {
 	MadeUp   bool     `json:"made_up"` // a region mix, not a stored reader
 }
 
-// Brief is one brief of a preview and why it is in.
-type Brief struct {
+// apiBrief is one brief of a preview and why it is in.
+type apiBrief struct {
 	Slug        string    `json:"slug"`
 	Headline    string    `json:"headline"`
 	Region      string    `json:"region"`
@@ -187,15 +188,15 @@ func (s *Server) apiPreview(w http.ResponseWriter, r *http.Request) {
 }
 
 // response is the JSON view of a preview.
-func (s *Server) response(pv delivery.Preview, q url.Values) Response {
+func (s *Server) response(pv delivery.Preview, q url.Values) apiResponse {
 	sub := pv.Subscriber
-	resp := Response{
-		Reader: Reader{Email: sub.Email, Name: sub.Name, Regions: sub.Regions, TimeZone: sub.TimeZone,
+	resp := apiResponse{
+		Reader: apiReader{Email: sub.Email, Name: sub.Name, Regions: sub.Regions, TimeZone: sub.TimeZone,
 			SendTime: sub.SendTime.String(), Status: string(sub.Status), MadeUp: sub.ID == 0},
 		At: pv.At, Date: string(pv.Date), DueAt: pv.DueAt, Due: pv.Due, After: pv.After,
 		Empty: len(pv.Briefs) == 0, Subject: pv.Output.Subject, Preheader: pv.Output.Preheader,
 		Text: pv.Output.Text, HTMLBytes: len(pv.Output.HTML), HTMLLimit: HTMLLimit,
-		Findings: []Finding{}, Briefs: []Brief{}, ReloadErr: s.reloadError(), Generated: s.opts.Now().UTC(),
+		Findings: []Finding{}, Briefs: []apiBrief{}, ReloadErr: s.reloadError(), Generated: s.opts.Now().UTC(),
 		Cutoff: sub.Watermark, FirstDigest: sub.Watermark.IsZero(),
 	}
 	resp.OverLimit = resp.HTMLBytes > HTMLLimit
@@ -203,7 +204,7 @@ func (s *Server) response(pv delivery.Preview, q url.Values) Response {
 		resp.Findings = append(resp.Findings, s.lint(pv)...)
 	}
 	for _, b := range pv.Briefs {
-		rb := Brief{Slug: b.Slug, Headline: b.Headline, Region: b.Region, RegionName: b.Region,
+		rb := apiBrief{Slug: b.Slug, Headline: b.Headline, Region: b.Region, RegionName: b.Region,
 			PublishedAt: b.PublishedAt.UTC(), Why: why(b, sub, pv.After)}
 		if rg, ok := s.opts.Regions.Lookup(b.Region); ok {
 			rb.RegionName = rg.Name
@@ -284,9 +285,9 @@ func (s *Server) apiSubscribers(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, fmt.Errorf("search readers for %q: %w", q, err))
 		return
 	}
-	out := make([]Reader, 0, len(subs))
+	out := make([]apiReader, 0, len(subs))
 	for _, sub := range subs {
-		out = append(out, Reader{Email: sub.Email, Name: sub.Name, Regions: sub.Regions, TimeZone: sub.TimeZone,
+		out = append(out, apiReader{Email: sub.Email, Name: sub.Name, Regions: sub.Regions, TimeZone: sub.TimeZone,
 			SendTime: sub.SendTime.String(), Status: string(sub.Status)})
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"fmt"
-	"io"
 )
 
 // DataWriter writes a message as the content of DATA (RFC 5321 4.5.2): a
@@ -107,20 +105,4 @@ func (d *DataWriter) end() error {
 	_, _ = d.w.WriteString(".\r\n")
 	d.bol = true
 	return d.w.Flush()
-}
-
-// WriteData writes the DATA content that content produces to w, with the
-// terminating "." — a message exactly as Client.Send puts it on the wire
-// after the server's 354, for tests and measurements outside a session.
-func WriteData(w io.Writer, content func(*DataWriter) error) error {
-	bw, ok := w.(*bufio.Writer)
-	if !ok {
-		bw = bufio.NewWriter(w)
-	}
-	var d DataWriter
-	d.reset(bw)
-	if err := content(&d); err != nil {
-		return fmt.Errorf("write content: %w", err)
-	}
-	return d.end()
 }

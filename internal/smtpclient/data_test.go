@@ -4,16 +4,30 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/textproto"
 	"strings"
 	"testing"
 )
 
+// writeData writes the DATA content that content produces to w, with the
+// terminating "." — a message exactly as Client.Send puts it on the wire
+// after the server's 354, without a session.
+func writeData(w io.Writer, content func(*DataWriter) error) error {
+	bw := bufio.NewWriter(w)
+	var d DataWriter
+	d.reset(bw)
+	if err := content(&d); err != nil {
+		return fmt.Errorf("write content: %w", err)
+	}
+	return d.end()
+}
+
 // writeChunks writes chunks as Send does without a ready gate: the content
 // of DATA, each chunk in its own Write, then the terminating ".\r\n".
 func writeChunks(w io.Writer, chunks ...string) error {
-	return WriteData(w, func(d *DataWriter) error {
+	return writeData(w, func(d *DataWriter) error {
 		for _, c := range chunks {
 			if _, err := d.Write([]byte(c)); err != nil {
 				return err
@@ -98,7 +112,7 @@ func FuzzWriteDotted(f *testing.F) {
 		}
 		b = []byte(strings.ReplaceAll(strings.ReplaceAll(string(b), "\r", ""), "\n", "\r\n"))
 		var got, want bytes.Buffer
-		err := WriteData(&got, func(d *DataWriter) error {
+		err := writeData(&got, func(d *DataWriter) error {
 			if _, err := d.Write([]byte(before)); err != nil {
 				return err
 			}
@@ -117,7 +131,7 @@ func FuzzWriteDotted(f *testing.F) {
 }
 
 func TestWriteDottedMidLine(t *testing.T) {
-	err := WriteData(io.Discard, func(d *DataWriter) error {
+	err := writeData(io.Discard, func(d *DataWriter) error {
 		if _, err := d.Write([]byte("a")); err != nil {
 			return err
 		}
