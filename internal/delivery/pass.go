@@ -282,7 +282,7 @@ func (o *Outbox) Run(ctx context.Context, now time.Time, ro RunOptions) (Report,
 		t.fill(&rep)
 		return rep, err
 	}
-	mark := time.Now() // phases are measured on the wall clock, whatever p.now says
+	mark := time.Now() // phases are measured on the wall clock, whatever o.now says
 	lap := func(d *time.Duration) { t := time.Now(); *d = t.Sub(mark); mark = t }
 	if !ro.DryRun {
 		var err error
