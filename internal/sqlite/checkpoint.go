@@ -11,10 +11,9 @@ import (
 // The writer never checkpoints: a checkpointer copies the WAL into the
 // database file on a connection of its own, while the writer goes on
 // committing. With SQLite's automatic checkpoints, the commit that crossed
-// the mark did the copy and its two fsyncs with the write lock held: at a
-// million readers, storing a plan spent about 1.5 s of its ~10 s waiting
-// there (BenchmarkPlan with checkpoints off), and a send pass's ledger
-// stalled every worker at each mark.
+// the mark did the copy and its two fsyncs with the write lock held, so
+// storing a plan waited on them and a send pass's ledger stalled every
+// worker at each mark (BENCHMARKS.md has the measurement).
 //
 // A PASSIVE checkpoint runs beside the writer and the readers, but cannot
 // restart the WAL: SQLite writes it from the beginning again only when a
