@@ -213,9 +213,9 @@ type readerDay struct {
 // subscriber and date once, with one statement, and sets the IDs and times
 // of those it inserted. rows is ds as encodeRows encodes them. Each row is
 // given its id: the ids after the table's largest, in the order of ds, so
-// that a row's id is known without reading it back (a RETURNING clause,
-// scanned a row per delivery through database/sql, took 0.85 s of the
-// 10 s of storing a plan of a million readers). The write lock is held,
+// that a row's id is known without reading it back (a RETURNING clause
+// would be scanned a row per delivery through database/sql, a visible
+// share of storing a large plan). The write lock is held,
 // so nobody else takes those ids. A row skipped because its reader
 // already has a delivery that day leaves its id unused; only then are the
 // stored ids read back, to tell which.
