@@ -193,7 +193,8 @@ func itOrThem(n int) string {
 	return "them"
 }
 
-// humanBytes formats a size for people: 12.3 MB.
+// humanBytes formats a size for people, in decimal units with one decimal
+// place ("12.3 MB").
 func humanBytes(n int64) string {
 	const unit = 1000
 	if n < unit {

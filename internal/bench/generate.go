@@ -14,10 +14,9 @@ import (
 )
 
 // Briefs returns n briefs spread over regions, published over the given
-// number of days before at, each with a ~120-word body and two signals
-// with sources. A pass at at carries the last 24 hours of them: with 120
-// briefs over 5 days and six regions, a reader of one to three regions
-// gets about 4 to 12 briefs, some 15 to 40 KB of HTML.
+// number of days before at, each with a body of a typical brief's length
+// and two signals with sources. A pass at at carries the last 24 hours of
+// them, so the defaults give digests of a typical size (BENCHMARKS.md).
 func Briefs(n, days int, regions digest.Regions, at time.Time, rng *rand.Rand) []digest.Brief {
 	span := max(days, 1)*24*60 - 60
 	out := make([]digest.Brief, n)
