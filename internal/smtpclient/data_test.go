@@ -39,7 +39,7 @@ func writeChunks(w io.Writer, chunks ...string) error {
 
 func normalise(b []byte) string { return strings.ReplaceAll(string(b), "\r\n", "\n") }
 
-func TestWriteData(t *testing.T) {
+func TestDataWriter(t *testing.T) {
 	tests := []struct {
 		name   string
 		chunks []string

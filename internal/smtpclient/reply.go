@@ -156,10 +156,14 @@ func (e *Error) Error() string { return "smtp " + e.Step + ": " + e.Err.Error() 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// isReply reports whether err carries a reply of the server, after which
-// the session goes on unless the code is 421, rather than a failure of
-// the connection.
-func isReply(err error) bool {
+// replyCode returns the code of the server's reply err carries, or 0 when
+// err is a failure of the connection rather than a reply. After a reply
+// the session goes on, unless the code is 421, the server's notice that it
+// is closing the connection.
+func replyCode(err error) int {
 	var tpe *textproto.Error
-	return errors.As(err, &tpe)
+	if errors.As(err, &tpe) {
+		return tpe.Code
+	}
+	return 0
 }

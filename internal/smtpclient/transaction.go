@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/textproto"
 	"strings"
 	"time"
 )
@@ -125,8 +124,7 @@ func (c *Client) Send(ctx context.Context, env Envelope, content func(*DataWrite
 // is a reply after which it goes on: any but 421, the server's notice
 // that it is closing the connection.
 func (c *Client) fail(step string, err error) *Error {
-	var tpe *textproto.Error
-	if !errors.As(err, &tpe) || tpe.Code == 421 {
+	if code := replyCode(err); code == 0 || code == 421 {
 		_ = c.Close()
 	}
 	return &Error{Step: step, Err: err}
@@ -205,7 +203,7 @@ func (c *Client) openPipelined(env Envelope) error {
 		if err == nil {
 			return true, false
 		}
-		broken = !isReply(err)
+		broken = replyCode(err) == 0
 		if what != "" {
 			err = fmt.Errorf("%s: %w", what, err)
 		}
@@ -245,14 +243,8 @@ func (c *Client) openPipelined(env Envelope) error {
 			return first
 		}
 	}
-	if isClosing(first.Err) {
+	if replyCode(first.Err) == 421 {
 		_ = c.Close()
 	}
 	return first
-}
-
-// isClosing reports whether err carries the server's 421.
-func isClosing(err error) bool {
-	var tpe *textproto.Error
-	return errors.As(err, &tpe) && tpe.Code == 421
 }
