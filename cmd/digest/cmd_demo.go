@@ -40,9 +40,9 @@ DIR/<n>.html.`,
   digest demo --out /tmp/digest-demo`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			now, err := time.Parse(time.RFC3339, nowFlag)
+			now, err := parseInstant("now", nowFlag)
 			if err != nil {
-				return usageError{fmt.Errorf("--now: %w", err)}
+				return err
 			}
 			return a.demo(cmd.Context(), out, now)
 		},

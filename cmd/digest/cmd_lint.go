@@ -93,13 +93,9 @@ exit 0.
 }
 
 func (a *app) lint(ctx context.Context, t previewTarget, all bool, format string) error {
-	at := time.Now()
-	if t.at != "" {
-		v, err := time.Parse(time.RFC3339, t.at)
-		if err != nil {
-			return usageError{fmt.Errorf("--at: want an RFC 3339 time like 2026-11-26T06:00:00Z: %w", err)}
-		}
-		at = v
+	at, err := parseInstant("at", t.at)
+	if err != nil {
+		return err
 	}
 	if !all && t.email == "" && t.regions == "" {
 		return usageError{errors.New("say whose digest: --subscriber EMAIL, --regions a,b or --all-region-mixes")}

@@ -124,13 +124,9 @@ func previewReader(ctx context.Context, cfg *config.Config, db preview.ReaderFin
 }
 
 func (a *app) preview(ctx context.Context, t previewTarget, format, out, sendTest string) error {
-	at := time.Now()
-	if t.at != "" {
-		v, err := time.Parse(time.RFC3339, t.at)
-		if err != nil {
-			return usageError{fmt.Errorf("--at: want an RFC 3339 time like 2026-11-26T06:00:00Z: %w", err)}
-		}
-		at = v
+	at, err := parseInstant("at", t.at)
+	if err != nil {
+		return err
 	}
 	if sendTest != "" {
 		if _, err := subscribers.ValidateEmail(sendTest); err != nil {

@@ -33,13 +33,9 @@ next pass.`,
   digest send --now 2026-11-26T05:00:00Z       # re-run a pass as of that instant`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			now := time.Now()
-			if nowFlag != "" {
-				t, err := time.Parse(time.RFC3339, nowFlag)
-				if err != nil {
-					return usageError{fmt.Errorf("--now: want an RFC 3339 time like 2026-11-26T05:00:00Z: %w", err)}
-				}
-				now = t
+			now, err := parseInstant("now", nowFlag)
+			if err != nil {
+				return err
 			}
 			if listMax < 0 {
 				return usageError{fmt.Errorf("--max-listed: want 0 (all) or more, not %d", listMax)}

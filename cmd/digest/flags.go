@@ -33,17 +33,25 @@ func minArgs(n int) cobra.PositionalArgs {
 	}
 }
 
-// parseNow reads a hidden --now flag: the clock, unless an RFC 3339 instant
-// is given.
-func parseNow(s string) (time.Time, error) {
+// parseInstant reads a flag that names an instant (--now, --at): the
+// clock when s is empty, else s as RFC 3339, with an example of the form
+// in the error.
+func parseInstant(flag, s string) (time.Time, error) {
 	if s == "" {
-		return time.Now().UTC(), nil
+		return time.Now(), nil
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, usageError{fmt.Errorf("--now: want an RFC 3339 time like 2026-11-26T05:00:00Z: %w", err)}
+		return time.Time{}, usageError{fmt.Errorf("--%s: want an RFC 3339 time like 2026-11-26T05:00:00Z: %w", flag, err)}
 	}
-	return t.UTC(), nil
+	return t, nil
+}
+
+// parseNow reads a hidden --now flag: the clock, unless an RFC 3339 instant
+// is given, in UTC.
+func parseNow(s string) (time.Time, error) {
+	t, err := parseInstant("now", s)
+	return t.UTC(), err
 }
 
 // parseSince reads --since: a duration back from now (Go syntax, or Nd for

@@ -183,12 +183,12 @@ func newPipeline(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 		return nil, err
 	}
 	m := metrics.New()
-	pass, err := newOutbox(cfg, db, renderer, lb, signer, m, logger)
+	ob, err := newOutbox(cfg, db, renderer, lb, signer, m, logger)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &pipeline{db: db, signer: signer, outbox: pass, metrics: m}, nil
+	return &pipeline{db: db, signer: signer, outbox: ob, metrics: m}, nil
 }
 
 // Close closes the database.
