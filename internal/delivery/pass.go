@@ -63,6 +63,9 @@ type Store interface {
 type Renderer interface {
 	GroupKey(in render.Input) (string, error)
 	Prepare(in render.Input) (*render.Prepared, error)
+	// Render is one reader's digest as a group of one: Prepare, then the
+	// reader applied.
+	Render(in render.Input) (render.Output, error)
 }
 
 // Sender sends messages over one SMTP connection; *mailer.Sender

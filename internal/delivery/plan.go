@@ -367,21 +367,3 @@ func (o *Outbox) location(name string) (*time.Location, error) {
 	o.zones.Store(name, loc)
 	return loc, nil
 }
-
-// render renders a delivery for its reader, as a group of one (previews;
-// a pass's workers and dry runs share groups through renderGroups).
-func (o *Outbox) render(sub digest.Subscriber, d digest.Delivery, briefs []digest.Brief) (render.Output, error) {
-	in, err := o.renderInput(sub, d, briefs)
-	if err != nil {
-		return render.Output{}, err
-	}
-	prepared, err := o.renderer.Prepare(in)
-	var out render.Output
-	if err == nil {
-		out, err = prepared.Personalize(render.ReaderOf(in))
-	}
-	if err != nil {
-		return render.Output{}, fmt.Errorf("render digest: %w", err)
-	}
-	return out, nil
-}

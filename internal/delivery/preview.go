@@ -117,3 +117,13 @@ func (pv Preview) TestMessage(to string, now time.Time) (mailer.Message, error) 
 	m.Date = now
 	return m, nil
 }
+
+// render renders a delivery for its reader, as a group of one (previews;
+// a pass's workers and dry runs share groups through renderGroups).
+func (o *Outbox) render(sub digest.Subscriber, d digest.Delivery, briefs []digest.Brief) (render.Output, error) {
+	in, err := o.renderInput(sub, d, briefs)
+	if err != nil {
+		return render.Output{}, err
+	}
+	return o.renderer.Render(in)
+}

@@ -31,11 +31,11 @@ func sections(regions digest.Regions, order []string, briefs []digest.Brief) []s
 	return out
 }
 
-// arrange is sections by index: it calls section for each region shown, in
+// arrange is sections by index: it calls emit for each region shown, in
 // order, with the indices in briefs of its briefs in display order (idx is
 // reused between calls). GroupKey reads the order this way without copying
 // every brief.
-func arrange(regions digest.Regions, order []string, briefs []digest.Brief, section func(region digest.Region, idx []int)) {
+func arrange(regions digest.Regions, order []string, briefs []digest.Brief, emit func(region digest.Region, idx []int)) {
 	idx := make([]int, 0, len(briefs))
 	for i, code := range order {
 		if slices.Contains(order[:i], code) {
@@ -55,7 +55,7 @@ func arrange(regions digest.Regions, order []string, briefs []digest.Brief, sect
 			continue
 		}
 		slices.SortStableFunc(idx, func(a, b int) int { return digest.NewestFirst(head(&briefs[a]), head(&briefs[b])) })
-		section(region, idx)
+		emit(region, idx)
 	}
 }
 

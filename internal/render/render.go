@@ -144,10 +144,14 @@ type Output struct {
 // preview is what a pass sends.
 func (r *Renderer) Render(in Input) (Output, error) {
 	p, err := r.prepare(in)
+	var out Output
+	if err == nil {
+		out, err = p.Personalize(ReaderOf(in))
+	}
 	if err != nil {
 		return Output{}, fmt.Errorf("render digest for %s: %w", in.Subscriber.Email, err)
 	}
-	return p.Personalize(ReaderOf(in))
+	return out, nil
 }
 
 // renderFull renders the digest of in by executing the templates with its

@@ -58,7 +58,7 @@ type Split struct {
 // PersonalizeSplit puts rd's digest in dst: Personalize's result, with
 // each part in pieces that join to Personalize's part byte for byte. It
 // reuses dst's Values slices, so a caller that keeps one Split per worker
-// allocates only the reader's escaped values.
+// allocates only for escaping the reader's values.
 func (p *Prepared) PersonalizeSplit(rd Reader, dst *Split) error {
 	vals := readerValues(rd)
 	v := p.spliceable(rd, &vals)
