@@ -303,7 +303,7 @@ func encodeRows(ds []*digest.Delivery) (string, bool, error) {
 		// About the row's length, for ids of up to seven digits.
 		size += 150 + len(d.MessageID) + len(d.Error) + 8*len(d.BriefIDs)
 	}
-	// A page's rows are a megabyte or more. They are encoded one at a
+	// A page's rows are large. They are encoded one at a
 	// time into a builder, whose String does not copy: encoding the page
 	// as one slice would have encoding/json build a second copy of it,
 	// grown by doubling, for every page.

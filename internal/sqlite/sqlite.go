@@ -63,7 +63,7 @@ type DB struct {
 
 // planningCacheKiB is the writer's page cache while it stores a plan, and
 // defaultCacheKiB (SQLite's default) otherwise. A page of a pass's plan
-// dirties more than 2 MB of table and index pages, which SQLite spills to
+// dirties more table and index pages than the default cache holds, which SQLite spills to
 // the WAL before the commit when its cache is full, and the next page
 // touches most of the same index pages again. The send pass gains nothing
 // from the larger cache, so it is not kept for the whole pass, where it

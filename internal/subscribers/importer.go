@@ -94,6 +94,17 @@ type ImportResult struct {
 	Invitees []digest.Subscriber
 }
 
+// merge adds the outcomes, counts and invitees of another batch's result
+// to r.
+func (r *ImportResult) merge(o ImportResult) {
+	r.Outcomes = append(r.Outcomes, o.Outcomes...)
+	r.Created += o.Created
+	r.Updated += o.Updated
+	r.Unchanged += o.Unchanged
+	r.Skipped += o.Skipped
+	r.Invitees = append(r.Invitees, o.Invitees...)
+}
+
 // add appends one row's outcome and counts it.
 func (r *ImportResult) add(o ImportOutcome) {
 	r.Outcomes = append(r.Outcomes, o)
@@ -141,12 +152,7 @@ func (im *Import) Write(ctx context.Context, store ImportStore, progress func(ro
 		if err != nil {
 			return total, err
 		}
-		total.Outcomes = append(total.Outcomes, res.Outcomes...)
-		total.Created += res.Created
-		total.Updated += res.Updated
-		total.Unchanged += res.Unchanged
-		total.Skipped += res.Skipped
-		total.Invitees = append(total.Invitees, res.Invitees...)
+		total.merge(res)
 		if progress != nil {
 			progress(len(batch))
 		}
