@@ -623,7 +623,14 @@ func TestSendHoldsTheFinalDot(t *testing.T) {
 			t.Error("the server had the final dot before ready returned")
 		}
 		// The server stalls after the dot: only the context ends the wait.
-		cancel()
+		// Cancelling here, before the dot is written, would race the
+		// connection's close against the dot; cancel once the server has it.
+		go func() {
+			for !srv.gotDot.Load() && ctx.Err() == nil {
+				time.Sleep(time.Millisecond)
+			}
+			cancel()
+		}()
 		return nil
 	}
 	err = c.Send(ctx, Envelope{From: "news@example.org", To: []string{"ana@example.com"}}, func(w *DataWriter) error {
